@@ -1,0 +1,33 @@
+# The two commands the README promises: `make demo` and `make test`. Both set up what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup deps demo test lint unit integration clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# System parts the integration tests and the demo run for real: BIND9, kube-apiserver + etcd, helm.
+deps: setup
+	scripts/install-deps
+
+demo: deps
+	$(PY) -m e2e.demo
+
+lint: setup
+	scripts/lint
+
+unit: setup
+	$(VENV)/bin/pytest -m "not integration and not e2e" -q
+
+test: deps
+	scripts/lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Vendor adapters: DNS providers (RFC2136, Route53) and load balancers (ELBv2)."""

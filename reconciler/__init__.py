@@ -1,0 +1,1 @@
+"""ingress-reconciler: fleets, load balancers, Ingress status and DNS, kept converged."""

@@ -1,0 +1,255 @@
+"""DNS endpoints and change sets: the values every stage of the DNS pipeline passes on.
+
+Pure code: no I/O, no logging, no clock. Names are normalised on construction (lower case, no
+trailing dot, IDN as punycode) and targets are kept sorted, so two endpoints that mean the same
+record compare equal whatever order or case their inputs had.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from reconciler.errors import ReconcilerError
+
+__all__ = [
+    "Changes",
+    "Endpoint",
+    "FrozenMap",
+    "InvalidNameError",
+    "Label",
+    "RecordType",
+    "Update",
+    "normalize_name",
+    "normalize_target",
+]
+
+MAX_NAME_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+
+
+class RecordType(StrEnum):
+    """DNS record types the project knows by name."""
+
+    A = "A"
+    AAAA = "AAAA"
+    CNAME = "CNAME"
+    TXT = "TXT"
+    NS = "NS"
+    MX = "MX"
+    SRV = "SRV"
+    CAA = "CAA"
+    PTR = "PTR"
+    SOA = "SOA"
+
+
+class Label(StrEnum):
+    """Well-known endpoint label keys (external-dns's names, so TXT records stay compatible)."""
+
+    OWNER = "owner"
+    RESOURCE = "resource"
+    OWNED_RECORD = "ownedRecord"
+    AWS_SD_DESCRIPTION = "aws-sd-description"
+
+
+class InvalidNameError(ReconcilerError, ValueError):
+    """A DNS name or target that cannot be a record; the message says what is wrong."""
+
+
+class FrozenMap(Mapping[str, str]):
+    """An immutable, hashable string mapping (endpoint labels, provider-specific properties)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        self._items: tuple[tuple[str, str], ...] = tuple(sorted(dict(pairs).items()))
+
+    def __getitem__(self, key: str) -> str:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return dict(self._items) == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self._items)!r})"
+
+    def with_item(self, key: str, value: str) -> FrozenMap:
+        """A copy with ``key`` set to ``value``."""
+        return FrozenMap({**dict(self._items), key: value})
+
+    def without(self, key: str) -> FrozenMap:
+        """A copy without ``key``."""
+        return FrozenMap((k, v) for k, v in self._items if k != key)
+
+
+def normalize_name(name: str) -> str:
+    """Lower case, no trailing dot, IDN labels as punycode; else raise InvalidNameError.
+
+    A leading ``*`` label (wildcard) is kept. Lengths follow RFC 1035 (label ≤ 63, name ≤ 253).
+    """
+    text = name.strip().rstrip(".")
+    if not text:
+        raise InvalidNameError("empty DNS name")
+    labels: list[str] = []
+    for raw in text.split("."):
+        if not raw:
+            raise InvalidNameError(f"{name!r}: empty label")
+        if raw.isascii():
+            label = raw.lower()
+        else:
+            try:
+                label = raw.encode("idna").decode("ascii").lower()
+            except UnicodeError as exc:
+                raise InvalidNameError(f"{name!r}: label {raw!r} is not a valid IDN label") from exc
+        if len(label) > MAX_LABEL_LENGTH:
+            raise InvalidNameError(f"{name!r}: label {label[:20]!r}… is longer than 63 bytes")
+        labels.append(label)
+    result = ".".join(labels)
+    if len(result) > MAX_NAME_LENGTH:
+        raise InvalidNameError(f"{name!r}: name is longer than 253 bytes")
+    return result
+
+
+def normalize_target(record_type: str, target: str) -> str:
+    """Canonical text of one target so that comparison ignores case and formatting.
+
+    A/AAAA: the address in its canonical form. Name-valued types: a normalised DNS name. Other
+    types (TXT, MX, SRV, …) are kept as given: their case can be meaningful.
+    """
+    if record_type == RecordType.A:
+        try:
+            return str(ipaddress.IPv4Address(target.strip()))
+        except ValueError as exc:
+            raise InvalidNameError(f"{target!r} is not an IPv4 address") from exc
+    if record_type == RecordType.AAAA:
+        try:
+            return str(ipaddress.IPv6Address(target.strip()))
+        except ValueError as exc:
+            raise InvalidNameError(f"{target!r} is not an IPv6 address") from exc
+    if record_type in (RecordType.CNAME, RecordType.NS, RecordType.PTR):
+        return normalize_name(target)
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One DNS record set: a name, a type and its targets, plus what the pipeline knows about it.
+
+    Construct through :meth:`Endpoint.of` to normalise; the plain constructor trusts its input.
+    """
+
+    name: str
+    """Fully qualified name, normalised (lower case, no trailing dot, punycode)."""
+    record_type: str
+    """Record type, e.g. ``"A"``; a :class:`RecordType` value for the types we know."""
+    targets: tuple[str, ...]
+    """Normalised, sorted, unique targets."""
+    ttl: int | None = None
+    """TTL in seconds, or ``None`` for the provider's default."""
+    set_identifier: str = ""
+    """Routing-policy set identifier (Route53 weighted/latency records); empty for plain records."""
+    labels: FrozenMap = field(default_factory=FrozenMap)
+    """Metadata such as ``owner`` and ``resource``; not written as DNS data except through TXT."""
+    provider_specific: FrozenMap = field(default_factory=FrozenMap)
+    """Provider knobs, e.g. ``alias=true`` or ``aws/evaluate-target-health=true``."""
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        record_type: str,
+        targets: Iterable[str],
+        *,
+        ttl: int | None = None,
+        set_identifier: str = "",
+        labels: Mapping[str, str] | None = None,
+        provider_specific: Mapping[str, str] | None = None,
+    ) -> Endpoint:
+        """Build a normalised endpoint; raise InvalidNameError for a bad name or target."""
+        rtype = record_type.upper()
+        return cls(
+            name=normalize_name(name),
+            record_type=rtype,
+            targets=tuple(sorted({normalize_target(rtype, t) for t in targets})),
+            ttl=ttl,
+            set_identifier=set_identifier,
+            labels=FrozenMap(labels or {}),
+            provider_specific=FrozenMap(provider_specific or {}),
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the record set: (name, type, set identifier)."""
+        return (self.name, self.record_type, self.set_identifier)
+
+    @property
+    def owner(self) -> str:
+        """The owner label, or ``""`` when no ownership record names one."""
+        return self.labels.get(Label.OWNER, "")
+
+    def with_labels(self, labels: Mapping[str, str]) -> Endpoint:
+        """A copy with ``labels`` replacing the current labels."""
+        return replace(self, labels=FrozenMap(labels))
+
+    def with_targets(self, targets: Iterable[str]) -> Endpoint:
+        """A copy with new (normalised) targets."""
+        return replace(
+            self,
+            targets=tuple(sorted({normalize_target(self.record_type, t) for t in targets})),
+        )
+
+    def same_record(self, other: Endpoint) -> bool:
+        """True when both hold the same DNS data (targets, TTL, provider properties)."""
+        return (
+            self.targets == other.targets
+            and self.ttl == other.ttl
+            and self.provider_specific == other.provider_specific
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One record set changed in place: what is there now, and what it becomes."""
+
+    old: Endpoint
+    """The record as the provider holds it (with its ownership labels)."""
+    new: Endpoint
+    """The record as it should be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What one pass changes in one provider. Empty means converged."""
+
+    create: tuple[Endpoint, ...] = ()
+    """Record sets that do not exist yet."""
+    update: tuple[Update, ...] = ()
+    """Record sets that exist and change, as (old, new) pairs."""
+    delete: tuple[Endpoint, ...] = ()
+    """Record sets to remove, as the provider holds them."""
+
+    def is_empty(self) -> bool:
+        """True when nothing changes."""
+        return not (self.create or self.update or self.delete)
+
+    def __len__(self) -> int:
+        return len(self.create) + len(self.update) + len(self.delete)

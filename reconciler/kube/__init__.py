@@ -1,0 +1,1 @@
+"""Kubernetes access: the one package that talks to the official kubernetes client."""

@@ -1,0 +1,41 @@
+"""The provider contract, owned by the core: what a DNS backend must do, nothing it may decide."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from reconciler.endpoint import Changes, Endpoint
+
+__all__ = ["Provider"]
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A DNS backend: lists record sets and applies change sets. It executes; it never decides.
+
+    ``records`` returns every record set in the provider's zones, TXT ownership records included,
+    normalised through :meth:`Endpoint.of`. ``apply`` writes one :class:`Changes` (which may span
+    zones) and raises :class:`reconciler.errors.ProviderError` with the names that failed.
+    """
+
+    @property
+    def name(self) -> str:
+        """The provider's configured name (``providers[].name``)."""
+        ...
+
+    def zones(self) -> Sequence[str]:
+        """Normalised names of the zones this provider writes to."""
+        ...
+
+    def records(self) -> Sequence[Endpoint]:
+        """All record sets currently in the provider's zones."""
+        ...
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """Rewrite desired endpoints into the provider's own shape (e.g. Route53 ALIAS)."""
+        ...
+
+    def apply(self, changes: Changes) -> None:
+        """Write the changes; raise ProviderError naming what failed."""
+        ...

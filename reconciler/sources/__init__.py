@@ -1,0 +1,1 @@
+"""Sources: where desired endpoints come from (Ingresses in a cluster, manifest files)."""
