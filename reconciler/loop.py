@@ -1,1 +1,439 @@
-"""loop (being written)."""
+"""The controller loop: when passes run, and what each one reports.
+
+A pass (the injected ``run_pass`` function: fleets → load balancers → status → DNS) runs:
+
+- every ``interval`` as an apscheduler interval job (one instance at a time, coalesced);
+- early, when watch events call :meth:`Controller.trigger`: triggers are debounced (default
+  0.5 s after the last one, at most ``max_debounce`` after the first), so 50 events → 1 pass;
+- with ``full_resync=True`` once every ``resync_period``, so providers can re-list instead of
+  trusting what they remember.
+
+Passes never overlap. Only the leader runs passes (``may_write``); the request carries the same
+check so a pass can stop writing the moment the lease is lost. :func:`once` runs one pass and says
+whether it converged; :func:`run` runs until SIGTERM/SIGINT or until the lease is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any, Final, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.health import HealthState
+from reconciler.leader import LeaderElector
+from reconciler.metrics import Metrics
+
+__all__ = [
+    "EARLY_JOB",
+    "EXIT_FAILED",
+    "EXIT_LEADERSHIP_LOST",
+    "EXIT_OK",
+    "INTERVAL_JOB",
+    "ChangeCount",
+    "Controller",
+    "Debounce",
+    "JobScheduler",
+    "LoopConfig",
+    "PassFunction",
+    "PassRequest",
+    "PassResult",
+    "ReasonCount",
+    "RecordCount",
+    "install_signal_handlers",
+    "is_resync_due",
+    "once",
+    "run",
+    "utc_now",
+]
+
+_log = logging.getLogger(__name__)
+
+INTERVAL_JOB: Final = "reconcile-interval"
+"""apscheduler job id of the periodic pass."""
+EARLY_JOB: Final = "reconcile-early"
+"""apscheduler job id of the debounced, event-triggered pass."""
+
+EXIT_OK: Final = 0
+"""Process exit code: stopped cleanly (or ``once`` converged)."""
+EXIT_FAILED: Final = 1
+"""Process exit code: ``once`` did not converge."""
+EXIT_LEADERSHIP_LOST: Final = 3
+"""Process exit code: the lease was lost; the pod restarts as a standby."""
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware UTC (the default ``clock``)."""
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCount:
+    """How many records of one type one provider holds."""
+
+    provider: str
+    """Provider name."""
+    record_type: str
+    """Record type (A, AAAA, CNAME, TXT ...)."""
+    count: int
+    """Number of records."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCount:
+    """How many changes of one action a pass applied to one provider."""
+
+    provider: str
+    """Provider name."""
+    action: str
+    """``create``, ``update`` or ``delete``."""
+    count: int
+    """Number of records changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    """How many conflicts or refusals a pass saw for one reason."""
+
+    reason: str
+    """A short constant reason, e.g. ``foreign-owner`` or ``domain-not-allowed``."""
+    count: int
+    """How many."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassRequest:
+    """What the loop asks of one pass."""
+
+    reason: str
+    """Why the pass runs: ``interval``, ``event``, ``resync``, ``leader`` or ``once``."""
+    full_resync: bool
+    """Re-list everything from the servers instead of trusting caches and remembered state."""
+    started: datetime
+    """When the pass started (the pass's ``now``)."""
+    may_write: Callable[[], bool]
+    """Ask right before each write: False once the lease is lost; then write nothing more."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """What one pass did; feeds the metrics, the health state and the summary log line."""
+
+    converged: bool
+    """Everything desired is now in place (refusals and conflicts do not count against it)."""
+    source_endpoints: int = 0
+    """Endpoints the sources produced."""
+    records: tuple[RecordCount, ...] = ()
+    """Records seen in the providers' zones, by provider and type."""
+    changes: tuple[ChangeCount, ...] = ()
+    """Changes applied, by provider and action."""
+    conflicts: tuple[ReasonCount, ...] = ()
+    """Names left alone because someone else owns them."""
+    refusals: tuple[ReasonCount, ...] = ()
+    """Endpoints refused (tenancy, split horizon, invalid)."""
+    errors: tuple[str, ...] = ()
+    """Short descriptions of what failed (never secrets)."""
+
+
+PassFunction = Callable[[PassRequest], PassResult]
+"""One reconcile pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """Timing of the loop."""
+
+    interval: timedelta = timedelta(minutes=1)
+    """Time between periodic passes."""
+    debounce: timedelta = timedelta(seconds=0.5)
+    """An event-triggered pass runs this long after the last event..."""
+    max_debounce: timedelta = timedelta(seconds=5)
+    """...but never later than this after the first one (a steady stream of events still syncs)."""
+    resync_period: timedelta = timedelta(minutes=10)
+    """A pass at least this long after the last full resync is a full resync."""
+
+    def __post_init__(self) -> None:
+        if self.interval <= timedelta(0) or self.resync_period <= timedelta(0):
+            raise ConfigError("loop interval and resync period must be positive")
+        if not timedelta(0) <= self.debounce <= self.max_debounce:
+            raise ConfigError("loop debounce must satisfy 0 <= debounce <= max_debounce")
+
+
+@dataclass(frozen=True, slots=True)
+class Debounce:
+    """Pending watch events not yet handled by a pass: when the first and the last arrived."""
+
+    first: datetime | None = None
+    """When the first pending event arrived."""
+    last: datetime | None = None
+    """When the latest pending event arrived."""
+    count: int = 0
+    """How many events are pending."""
+
+    @property
+    def is_pending(self) -> bool:
+        """Is there any event no pass has handled yet?"""
+        return self.count > 0
+
+    def triggered(self, now: datetime) -> Debounce:
+        """The state after one more event at ``now``."""
+        return replace(self, first=self.first or now, last=now, count=self.count + 1)
+
+    def fire_at(self, delay: timedelta, max_delay: timedelta) -> datetime | None:
+        """When the early pass should run: ``delay`` after the last event, capped by the first."""
+        if self.first is None or self.last is None:
+            return None
+        return min(self.last + delay, self.first + max_delay)
+
+
+def is_resync_due(last_resync: datetime | None, period: timedelta, now: datetime) -> bool:
+    """Should this pass re-list everything? (Never resynced yet, or a period has gone by.)"""
+    return last_resync is None or now - last_resync >= period
+
+
+class JobScheduler(Protocol):
+    """The part of apscheduler 3's scheduler API the loop uses (a fake in tests)."""
+
+    def add_job(self, func: Callable[[], None], trigger: str, **kwargs: Any) -> object:
+        """Add (or with ``replace_existing``, replace) a job."""
+        ...
+
+    def start(self) -> None:
+        """Start running jobs."""
+        ...
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop; with ``wait``, let running jobs finish."""
+        ...
+
+
+class Controller:
+    """Schedules passes, gates them on leadership, and reports each one (metrics, health, log)."""
+
+    def __init__(
+        self,
+        *,
+        run_pass: PassFunction,
+        config: LoopConfig,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        may_write: Callable[[], bool] = lambda: True,
+        health: HealthState | None = None,
+        scheduler: JobScheduler | None = None,
+    ) -> None:
+        self._run_pass = run_pass
+        self._config = config
+        self._metrics = metrics
+        self._clock = clock
+        self._monotonic = monotonic
+        self._may_write = may_write
+        self._health = health
+        self._scheduler: JobScheduler = (
+            scheduler if scheduler is not None else BackgroundScheduler(timezone=UTC)
+        )
+        self._pass_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._debounce = Debounce()
+        self._last_resync: datetime | None = None
+        self._soft_errors = 0
+
+    def start(self) -> None:
+        """Schedule the interval job (first pass at once) and start the scheduler."""
+        self._scheduler.add_job(
+            self._run_interval,
+            "interval",
+            id=INTERVAL_JOB,
+            seconds=self._config.interval.total_seconds(),
+            next_run_time=self._clock(),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+        self._scheduler.start()
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop scheduling; with ``wait``, let a running pass finish first."""
+        self._scheduler.shutdown(wait=wait)
+
+    def trigger(self, reason: str = "event") -> None:
+        """Ask for an early pass (a watch event arrived). Cheap, thread-safe, debounced."""
+        now = self._clock()
+        with self._state_lock:
+            self._debounce = self._debounce.triggered(now)
+            fire_at = self._debounce.fire_at(self._config.debounce, self._config.max_debounce)
+            self._scheduler.add_job(
+                self._run_early,
+                "date",
+                id=EARLY_JOB,
+                run_date=fire_at,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                replace_existing=True,
+            )
+        _log.debug("pass requested", extra={"reason": reason})
+
+    def pending(self) -> Debounce:
+        """The events no pass has handled yet."""
+        with self._state_lock:
+            return self._debounce
+
+    def run_now(self, *, reason: str, full_resync: bool = False) -> PassResult | None:
+        """Run one pass now (waiting for a running one). None if skipped: not the leader."""
+        return self._execute(reason=reason, force_full_resync=full_resync, only_if_pending=False)
+
+    def _run_interval(self) -> None:
+        self._execute(reason="interval", force_full_resync=False, only_if_pending=False)
+
+    def _run_early(self) -> None:
+        self._execute(reason="event", force_full_resync=False, only_if_pending=True)
+
+    def _execute(
+        self, *, reason: str, force_full_resync: bool, only_if_pending: bool
+    ) -> PassResult | None:
+        with self._pass_lock:
+            now = self._clock()
+            with self._state_lock:
+                if only_if_pending and not self._debounce.is_pending:
+                    return None  # an earlier pass already saw these events
+                # The pass reads the caches after this point, so it sees every event so far.
+                self._debounce = Debounce()
+                full = force_full_resync or is_resync_due(
+                    self._last_resync, self._config.resync_period, now
+                )
+            if not self._may_write():
+                _log.debug("pass skipped: not the leader", extra={"reason": reason})
+                if self._health is not None:
+                    self._health.record_standby(now)
+                return None
+            request = PassRequest(
+                reason=reason,
+                full_resync=full,
+                started=now,
+                may_write=self._may_write,
+            )
+            started = self._monotonic()
+            result = self._call_pass(request)
+            duration = self._monotonic() - started
+            if result is not None and full:
+                with self._state_lock:
+                    self._last_resync = now
+            self._report(request, result, duration)
+            return result
+
+    def _call_pass(self, request: PassRequest) -> PassResult | None:
+        try:
+            return self._run_pass(request)
+        except ReconcilerError as exc:
+            _log.error(
+                "pass failed",
+                extra={"reason": request.reason, "error": str(exc), "kind": type(exc).__name__},
+            )
+        except Exception:  # noqa: BLE001 - a bug in one pass must not stop the loop; health shows it
+            _log.exception("pass crashed", extra={"reason": request.reason})
+        return None
+
+    def _report(self, request: PassRequest, result: PassResult | None, duration: float) -> None:
+        m = self._metrics
+        m.pass_duration_seconds.observe(duration)
+        end = self._clock()
+        if result is None:
+            self._soft_errors += 1
+            m.consecutive_soft_errors.set(self._soft_errors)
+            m.passes_total.labels(result="failed").inc()
+            return
+        m.source_endpoints_total.set(result.source_endpoints)
+        m.registry_records.clear()
+        for rc in result.records:
+            m.registry_records.labels(provider=rc.provider, record_type=rc.record_type).set(
+                rc.count
+            )
+        for cc in result.changes:
+            m.changes_total.labels(provider=cc.provider, action=cc.action).inc(cc.count)
+        for reason in result.conflicts:
+            m.conflicts_total.labels(reason=reason.reason).inc(reason.count)
+        for reason in result.refusals:
+            m.refusals_total.labels(reason=reason.reason).inc(reason.count)
+        if result.converged:
+            self._soft_errors = 0
+            m.last_sync_timestamp_seconds.set(end.timestamp())
+            if self._health is not None:
+                self._health.record_success(end)
+        else:
+            self._soft_errors += 1
+        m.consecutive_soft_errors.set(self._soft_errors)
+        m.passes_total.labels(result="converged" if result.converged else "not_converged").inc()
+        _log.info(
+            "pass finished",
+            extra={
+                "reason": request.reason,
+                "full_resync": request.full_resync,
+                "converged": result.converged,
+                "duration_seconds": round(duration, 4),
+                "source_endpoints": result.source_endpoints,
+                "changes": {f"{c.provider}/{c.action}": c.count for c in result.changes},
+                "conflicts": {r.reason: r.count for r in result.conflicts},
+                "refusals": {r.reason: r.count for r in result.refusals},
+                "errors": list(result.errors),
+            },
+        )
+
+
+def once(controller: Controller) -> bool:
+    """Run one full pass now; did it converge? (``run_now`` with ``full_resync``.)"""
+    result = controller.run_now(reason="once", full_resync=True)
+    return result is not None and result.converged
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """Make SIGTERM and SIGINT set ``stop`` (call from the main thread)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        _log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run(
+    controller: Controller,
+    *,
+    stop: threading.Event,
+    elector: LeaderElector | None = None,
+    watchdog_period: timedelta = timedelta(seconds=1),
+) -> int:
+    """Run the loop until ``stop`` is set or the lease is lost; returns the exit code.
+
+    Order on the way out: stop scheduling and let a running pass finish (it still holds the
+    lease), then release the lease so a standby takes over at once. Losing the lease stops
+    writing at once (``may_write`` turns False) and exits with :data:`EXIT_LEADERSHIP_LOST`.
+    """
+    controller.start()
+    if elector is not None:
+        elector.start()
+    try:
+        while not stop.wait(watchdog_period.total_seconds()):
+            # The renew thread may be stuck in a request; the deadline is checked on our clock.
+            if elector is not None:
+                elector.check()
+                if elector.lost:
+                    break
+    finally:
+        controller.stop(wait=True)
+        if elector is not None:
+            elector.stop(release=True)
+    if elector is not None and elector.lost:
+        _log.error("exiting: leadership lost", extra={"identity": elector.identity})
+        return EXIT_LEADERSHIP_LOST
+    return EXIT_OK
