@@ -1,0 +1,689 @@
+"""RFC2136 provider: any DNS server that takes dynamic updates (BIND9, Knot, PowerDNS, Windows).
+
+Reads a zone by AXFR over TCP and writes with TSIG-signed UPDATE messages, one per zone per
+:meth:`Rfc2136Provider.apply` (split only when a message would pass 65,535 bytes). Every record
+it deletes or replaces is guarded by a prerequisite ("this rrset holds exactly these values"),
+every record it creates by "this rrset does not exist", so an edit made out of band since the
+last read fails the update (YXRRSET/NXRRSET) instead of being silently overwritten.
+
+A zone is transferred again only when its SOA serial has moved since the last transfer: a quiet
+pass costs one SOA query per zone. The cache of a zone is dropped whenever this provider writes
+to it.
+
+TXT targets are in presentation form, each character-string double-quoted as in a zone file:
+``"heritage=external-dns,external-dns/owner=x,external-dns/resource=ingress/a/b"``. A TXT target
+that does not start with ``"`` is taken as one raw string (and reads back quoted).
+
+All network I/O goes through one seam, :class:`DnsTransport`; the default is
+:class:`DnspythonTransport`. dnspython's exceptions never leave this module: they become
+:class:`~reconciler.errors.TransientProviderError` (timeouts, connection failures, SERVFAIL) or
+:class:`~reconciler.errors.PermanentProviderError` (refused, bad key or signature, failed
+prerequisite), whose message names the server, the zone and the key name, never the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NoReturn, Protocol
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tsig
+import dns.update
+import dns.xfr
+import dns.zone
+
+from reconciler.endpoint import Changes, Endpoint, InvalidNameError, normalize_name
+from reconciler.errors import (
+    ConfigError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
+from reconciler.zones import zone_for
+
+__all__ = [
+    "SUPPORTED_TSIG_ALGORITHMS",
+    "DnsTransport",
+    "DnspythonTransport",
+    "Rfc2136Provider",
+    "read_tsig_secret",
+]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_TSIG_ALGORITHMS: tuple[str, ...] = (
+    "hmac-sha256",
+    "hmac-sha384",
+    "hmac-sha512",
+    "hmac-sha1",
+)
+"""TSIG algorithms accepted (``hmac-sha1`` only with a warning: it is deprecated)."""
+
+_ALGORITHMS: dict[str, dns.name.Name] = {
+    "hmac-sha256": dns.tsig.HMAC_SHA256,
+    "hmac-sha384": dns.tsig.HMAC_SHA384,
+    "hmac-sha512": dns.tsig.HMAC_SHA512,
+    "hmac-sha1": dns.tsig.HMAC_SHA1,
+}
+_WEAK_ALGORITHMS = frozenset({"hmac-sha1"})
+
+# DNSSEC machinery (and BIND's private signing-state type 65534) is the server's business.
+_SKIPPED_TYPES = frozenset(
+    {
+        dns.rdatatype.RRSIG,
+        dns.rdatatype.NSEC,
+        dns.rdatatype.NSEC3,
+        dns.rdatatype.NSEC3PARAM,
+        dns.rdatatype.DNSKEY,
+        dns.rdatatype.CDS,
+        dns.rdatatype.CDNSKEY,
+        dns.rdatatype.DS,
+        dns.rdatatype.RdataType.make(65534),
+    }
+)
+
+MAX_MESSAGE_BYTES = 65_535
+# Room for the header, the zone section and the TSIG record on top of the changes themselves.
+_MESSAGE_OVERHEAD_BYTES = 1_024
+_RR_FIXED_BYTES = 10  # type, class, TTL, rdlength
+_TXT_STRING_BYTES = 255
+
+_TRANSPORT_ERRORS = (dns.exception.DNSException, OSError, EOFError)
+
+_PREREQUISITE_FAILURES = frozenset(
+    {dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.YXDOMAIN, dns.rcode.NXDOMAIN}
+)
+
+
+class DnsTransport(Protocol):
+    """The provider's only I/O: send an UPDATE, ask for a SOA, transfer a zone.
+
+    Implementations may raise dnspython exceptions and ``OSError``; the provider translates them.
+    """
+
+    def send_update(
+        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+    ) -> dns.message.Message:
+        """Send a (signed) UPDATE over TCP and return the server's response."""
+        ...
+
+    def query_soa(
+        self,
+        zone: dns.name.Name,
+        *,
+        host: str,
+        port: int,
+        timeout: float,
+        key: dns.tsig.Key | None,
+    ) -> dns.message.Message:
+        """Ask the server for the zone's SOA record and return its response."""
+        ...
+
+    def transfer_zone(
+        self,
+        zone: dns.name.Name,
+        *,
+        host: str,
+        port: int,
+        timeout: float,
+        key: dns.tsig.Key | None,
+    ) -> dns.zone.Zone:
+        """Transfer the whole zone by AXFR over TCP; names absolute (``relativize=False``)."""
+        ...
+
+
+class DnspythonTransport:
+    """The real transport: dnspython's blocking TCP/UDP queries."""
+
+    def send_update(
+        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+    ) -> dns.message.Message:
+        """Send the UPDATE over TCP (updates can be large; TCP avoids truncation)."""
+        return dns.query.tcp(message, host, port=port, timeout=timeout)
+
+    def query_soa(
+        self,
+        zone: dns.name.Name,
+        *,
+        host: str,
+        port: int,
+        timeout: float,
+        key: dns.tsig.Key | None,
+    ) -> dns.message.Message:
+        """One SOA query over UDP, retried over TCP if truncated; signed when a key is set."""
+        query = dns.message.make_query(zone, dns.rdatatype.SOA)
+        if key is not None:
+            query.use_tsig(key, key.name)
+        response, _ = dns.query.udp_with_fallback(query, host, port=port, timeout=timeout)
+        return response
+
+    def transfer_zone(
+        self,
+        zone: dns.name.Name,
+        *,
+        host: str,
+        port: int,
+        timeout: float,
+        key: dns.tsig.Key | None,
+    ) -> dns.zone.Zone:
+        """AXFR into an in-memory zone; ``timeout`` bounds the wait for each message."""
+        holder = dns.zone.Zone(zone, relativize=False)
+        query, _ = dns.xfr.make_query(
+            holder, keyring=key, keyname=key.name if key is not None else None
+        )
+        dns.query.inbound_xfr(host, holder, query, port=port, timeout=timeout)
+        return holder
+
+
+def read_tsig_secret(path: str | Path) -> str:
+    """The base64 TSIG secret stored in ``path`` (for the CLI and mounted Secrets).
+
+    The file holds either the bare secret or a BIND key clause as ``tsig-keygen`` writes it
+    (``secret "...";``). Raises ConfigError naming the file, never quoting its content.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the TSIG secret file {file}: {type(exc).__name__}") from exc
+    secret = text.strip()
+    if "secret" in text and "{" in text:
+        found = [
+            line.split('"')[1]
+            for line in text.splitlines()
+            if line.strip().startswith("secret") and line.count('"') >= 2
+        ]
+        if len(found) != 1:
+            raise ConfigError(f'{file}: expected exactly one `secret "...";` line in the key file')
+        secret = found[0].strip()
+    _decode_secret(secret, where=str(file))
+    return secret
+
+
+def _decode_secret(secret: str, *, where: str) -> bytes:
+    try:
+        decoded = base64.b64decode(secret.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise ConfigError(f"{where}: the TSIG secret is not valid base64") from exc
+    if not decoded:
+        raise ConfigError(f"{where}: the TSIG secret is empty")
+    return decoded
+
+
+@dataclass(frozen=True, slots=True)
+class _ZoneSnapshot:
+    serial: int
+    endpoints: tuple[Endpoint, ...]
+
+
+@dataclass(slots=True)
+class _Unit:
+    """The part of an UPDATE message that one change needs; never split across messages."""
+
+    prerequisites: list[
+        tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType]
+    ] = field(default_factory=list)
+    """(name, exact rdataset | None, rdtype): rdataset → must hold exactly; None → absent."""
+    deletes: list[tuple[dns.name.Name, dns.rdatatype.RdataType]] = field(default_factory=list)
+    adds: list[tuple[dns.name.Name, dns.rdataset.Rdataset]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def wire_bytes(self) -> int:
+        """An upper bound of what the unit adds to a message (no name compression)."""
+        size = 0
+        for name, rds, _ in self.prerequisites:
+            size += len(name.to_wire() or b"") + _RR_FIXED_BYTES
+            if rds is not None:
+                size += sum(
+                    len(name.to_wire() or b"") + _RR_FIXED_BYTES + len(rd.to_wire() or b"")
+                    for rd in rds
+                )
+        for name, _ in self.deletes:
+            size += len(name.to_wire() or b"") + _RR_FIXED_BYTES
+        for name, rds in self.adds:
+            size += sum(
+                len(name.to_wire() or b"") + _RR_FIXED_BYTES + len(rd.to_wire() or b"")
+                for rd in rds
+            )
+        return size
+
+
+class Rfc2136Provider:
+    """The Provider for RFC2136 servers: AXFR to read, TSIG-signed UPDATE to write.
+
+    ``zones`` are the zones on the server this provider reads and writes. ``tsig_key_name`` and
+    ``tsig_secret`` (base64) go together; without them updates and transfers are unsigned.
+    ``transport`` is the I/O seam (default :class:`DnspythonTransport`).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        host: str,
+        port: int,
+        zones: Sequence[str],
+        tsig_key_name: str | None = None,
+        tsig_algorithm: str = "hmac-sha256",
+        tsig_secret: str | None = None,
+        timeout: float = 10.0,
+        default_ttl: int = 300,
+        transport: DnsTransport | None = None,
+    ) -> None:
+        where = f"provider {name!r}"
+        if not zones:
+            raise ConfigError(f"{where}: at least one zone is required")
+        try:
+            self._zones: tuple[str, ...] = tuple(sorted({normalize_name(zone) for zone in zones}))
+        except InvalidNameError as exc:
+            raise ConfigError(f"{where}: invalid zone name: {exc}") from exc
+        if (tsig_key_name is None) != (tsig_secret is None):
+            raise ConfigError(f"{where}: set both tsig_key_name and tsig_secret, or neither")
+        algorithm = tsig_algorithm.lower().rstrip(".")
+        if algorithm not in _ALGORITHMS:
+            raise ConfigError(
+                f"{where}: unsupported TSIG algorithm {tsig_algorithm!r}; "
+                f"use one of {', '.join(SUPPORTED_TSIG_ALGORITHMS)}"
+            )
+        if timeout <= 0 or default_ttl < 0:
+            raise ConfigError(f"{where}: timeout must be > 0 and default_ttl >= 0")
+        self._key: dns.tsig.Key | None = None
+        if tsig_key_name is not None and tsig_secret is not None:
+            secret = _decode_secret(tsig_secret, where=f"{where}, key {tsig_key_name!r}")
+            try:
+                key_name = dns.name.from_text(tsig_key_name)
+            except dns.exception.DNSException as exc:
+                raise ConfigError(f"{where}: invalid TSIG key name {tsig_key_name!r}") from exc
+            self._key = dns.tsig.Key(key_name, secret, algorithm=_ALGORITHMS[algorithm])
+            if algorithm in _WEAK_ALGORITHMS:
+                logger.warning(
+                    "weak TSIG algorithm; prefer hmac-sha256 or stronger",
+                    extra={"provider": name, "algorithm": algorithm, "key": tsig_key_name},
+                )
+        self._name = name
+        self._host = host
+        self._port = port
+        self._algorithm = algorithm
+        self._timeout = timeout
+        self._default_ttl = default_ttl
+        self._transport: DnsTransport = transport or DnspythonTransport()
+        self._cache: dict[str, _ZoneSnapshot] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Rfc2136Provider(name={self._name!r}, server={self._server!r}, "
+            f"zones={self._zones!r}, tsig_key_name={self._key_name!r}, "
+            f"tsig_algorithm={self._algorithm!r})"
+        )
+
+    # --- the Provider protocol -----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The configured provider name."""
+        return self._name
+
+    def zones(self) -> Sequence[str]:
+        """Normalised names of the configured zones, sorted."""
+        return self._zones
+
+    def records(self) -> Sequence[Endpoint]:
+        """Every record set of every zone (AXFR only for zones whose SOA serial moved)."""
+        out: list[Endpoint] = []
+        for zone in self._zones:
+            out.extend(self._zone_records(zone))
+        return out
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """Give endpoints without a TTL the default TTL (what a read will report back)."""
+        return [e if e.ttl is not None else replace(e, ttl=self._default_ttl) for e in endpoints]
+
+    def apply(self, changes: Changes) -> None:
+        """Write ``changes``: one guarded UPDATE per zone, deletes before adds.
+
+        Nothing is sent when a name lies outside every zone or a target cannot be encoded.
+        Raises ProviderError naming the server, zone and key on the first zone that fails;
+        zones before it stay written.
+        """
+        if changes.is_empty():
+            return
+        plan = self._plan_messages(changes)
+        for zone, units in plan:
+            self._cache.pop(zone, None)
+            messages = list(_split_units(units))
+            for index, batch in enumerate(messages, start=1):
+                self._send_update(zone, batch, part=(index, len(messages)))
+            logger.debug(
+                "rfc2136 zone updated",
+                extra={
+                    "provider": self._name,
+                    "zone": zone,
+                    "changes": len(units),
+                    "messages": len(messages),
+                },
+            )
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def _server(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    @property
+    def _key_name(self) -> str | None:
+        return None if self._key is None else self._key.name.to_text(omit_final_dot=True)
+
+    def _zone_records(self, zone: str) -> tuple[Endpoint, ...]:
+        serial = self._soa_serial(zone)
+        cached = self._cache.get(zone)
+        if cached is not None and cached.serial == serial:
+            logger.debug(
+                "rfc2136 zone unchanged, transfer skipped",
+                extra={"provider": self._name, "zone": zone, "serial": serial},
+            )
+            return cached.endpoints
+        snapshot = self._transfer(zone)
+        self._cache[zone] = snapshot
+        logger.debug(
+            "rfc2136 zone transferred",
+            extra={
+                "provider": self._name,
+                "zone": zone,
+                "serial": snapshot.serial,
+                "records": len(snapshot.endpoints),
+            },
+        )
+        return snapshot.endpoints
+
+    def _soa_serial(self, zone: str) -> int:
+        origin = dns.name.from_text(zone)
+        try:
+            response = self._transport.query_soa(
+                origin, host=self._host, port=self._port, timeout=self._timeout, key=self._key
+            )
+        except _TRANSPORT_ERRORS as exc:
+            self._raise_io_error(exc, zone, "SOA query")
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            self._raise_rcode(rcode, zone, "SOA query")
+        rrset = response.get_rrset(response.answer, origin, dns.rdataclass.IN, dns.rdatatype.SOA)
+        if rrset is None or len(rrset) == 0:
+            raise self._error(
+                PermanentProviderError,
+                zone,
+                "SOA query",
+                "no SOA record in the answer: the server is not authoritative for the zone",
+            )
+        serial: int = rrset[0].serial
+        return serial
+
+    def _transfer(self, zone: str) -> _ZoneSnapshot:
+        origin = dns.name.from_text(zone)
+        try:
+            holder = self._transport.transfer_zone(
+                origin, host=self._host, port=self._port, timeout=self._timeout, key=self._key
+            )
+        except _TRANSPORT_ERRORS as exc:
+            self._raise_io_error(exc, zone, "zone transfer (AXFR)")
+        serial: int | None = None
+        endpoints: list[Endpoint] = []
+        for owner, rds in holder.iterate_rdatasets():
+            if rds.rdtype == dns.rdatatype.SOA:
+                serial = rds[0].serial
+                continue
+            if rds.rdtype in _SKIPPED_TYPES:
+                continue
+            if rds.rdtype == dns.rdatatype.NS and owner == origin:
+                continue
+            endpoint = self._endpoint_of(owner, rds, zone)
+            if endpoint is not None:
+                endpoints.append(endpoint)
+        if serial is None:
+            raise self._error(
+                PermanentProviderError, zone, "zone transfer (AXFR)", "no SOA in the transfer"
+            )
+        endpoints.sort(key=lambda e: e.key)
+        return _ZoneSnapshot(serial=serial, endpoints=tuple(endpoints))
+
+    def _endpoint_of(
+        self, owner: dns.name.Name, rds: dns.rdataset.Rdataset, zone: str
+    ) -> Endpoint | None:
+        rtype = dns.rdatatype.to_text(rds.rdtype)
+        try:
+            return Endpoint.of(
+                owner.to_text(omit_final_dot=True),
+                rtype,
+                [rd.to_text() for rd in rds],
+                ttl=rds.ttl,
+            )
+        except InvalidNameError:
+            logger.warning(
+                "rfc2136 record skipped: name or target not representable",
+                extra={"provider": self._name, "zone": zone, "record_type": rtype},
+            )
+            return None
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _plan_messages(self, changes: Changes) -> list[tuple[str, list[_Unit]]]:
+        """Translate changes into per-zone units: deletes, then updates, then creates."""
+        outside = sorted(
+            {e.name for e in _endpoints_of(changes) if zone_for(e.name, self._zones) is None}
+        )
+        if outside:
+            raise PermanentProviderError(
+                f"rfc2136 provider {self._name!r} ({self._server}): names outside its zones "
+                f"{list(self._zones)}: {outside[:10]}; nothing was written",
+                provider=self._name,
+            )
+        removed = {e.key for e in changes.delete} | {u.old.key for u in changes.update}
+        by_zone: dict[str, list[_Unit]] = {}
+
+        def unit_for(name: str) -> _Unit:
+            zone = zone_for(name, self._zones)
+            assert zone is not None  # checked above
+            unit = _Unit(names=[name])
+            by_zone.setdefault(zone, []).append(unit)
+            return unit
+
+        for old in changes.delete:
+            unit = unit_for(old.name)
+            owner, rds = self._rdataset(old, ttl=0)
+            unit.prerequisites.append((owner, rds, rds.rdtype))
+            unit.deletes.append((owner, rds.rdtype))
+        for update in changes.update:
+            unit = unit_for(update.old.name)
+            owner, old_rds = self._rdataset(update.old, ttl=0)
+            unit.prerequisites.append((owner, old_rds, old_rds.rdtype))
+            unit.deletes.append((owner, old_rds.rdtype))
+            new_owner, new_rds = self._rdataset(update.new, ttl=self._ttl(update.new))
+            if update.new.key != update.old.key and update.new.key not in removed:
+                unit.prerequisites.append((new_owner, None, new_rds.rdtype))
+            if update.new.name != update.old.name:
+                unit.names.append(update.new.name)
+            unit.adds.append((new_owner, new_rds))
+        for new in changes.create:
+            unit = unit_for(new.name)
+            owner, rds = self._rdataset(new, ttl=self._ttl(new))
+            if new.key not in removed:
+                unit.prerequisites.append((owner, None, rds.rdtype))
+            unit.adds.append((owner, rds))
+        return sorted(by_zone.items())
+
+    def _ttl(self, endpoint: Endpoint) -> int:
+        return self._default_ttl if endpoint.ttl is None else endpoint.ttl
+
+    def _rdataset(
+        self, endpoint: Endpoint, *, ttl: int
+    ) -> tuple[dns.name.Name, dns.rdataset.Rdataset]:
+        try:
+            owner = dns.name.from_text(endpoint.name)
+            rdtype = dns.rdatatype.from_text(endpoint.record_type)
+            if not endpoint.targets:
+                raise ValueError("no targets")
+            if rdtype == dns.rdatatype.CNAME and len(endpoint.targets) > 1:
+                raise ValueError("a CNAME holds exactly one target")
+            rdatas = [_rdata(rdtype, target) for target in endpoint.targets]
+            return owner, dns.rdataset.from_rdata_list(ttl, rdatas)
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise PermanentProviderError(
+                f"rfc2136 provider {self._name!r}: cannot encode {endpoint.record_type} record "
+                f"{endpoint.name!r}: {exc}; nothing was written",
+                provider=self._name,
+            ) from exc
+
+    def _send_update(self, zone: str, units: Sequence[_Unit], *, part: tuple[int, int]) -> None:
+        message = dns.update.UpdateMessage(zone)
+        for unit in units:
+            for owner, rds, rdtype in unit.prerequisites:
+                if rds is None:
+                    message.absent(owner, rdtype)
+                else:
+                    message.present(owner, rds)
+        for unit in units:
+            for owner, rdtype in unit.deletes:
+                message.delete(owner, rdtype)
+        for unit in units:
+            for owner, rds in unit.adds:
+                message.add(owner, rds)
+        if self._key is not None:
+            message.use_tsig(self._key, self._key.name)
+        action = "update" if part[1] == 1 else f"update (message {part[0]} of {part[1]})"
+        try:
+            response = self._transport.send_update(
+                message, host=self._host, port=self._port, timeout=self._timeout
+            )
+        except _TRANSPORT_ERRORS as exc:
+            self._raise_io_error(exc, zone, action)
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            names = sorted({n for unit in units for n in unit.names})
+            self._raise_rcode(rcode, zone, action, names=names)
+
+    # --- errors -------------------------------------------------------------------------
+
+    def _error(
+        self, kind: type[ProviderError], zone: str, action: str, detail: str
+    ) -> ProviderError:
+        key = f"TSIG key {self._key_name!r}" if self._key is not None else "no TSIG key"
+        return kind(
+            f"rfc2136 {action} of zone {zone!r} on {self._server} ({key}): {detail}",
+            provider=self._name,
+            zone=zone,
+        )
+
+    def _raise_io_error(
+        self, exc: dns.exception.DNSException | OSError | EOFError, zone: str, action: str
+    ) -> NoReturn:
+        """Translate a transport exception into the project's error hierarchy."""
+        kind: type[ProviderError]
+        if isinstance(exc, dns.tsig.PeerBadKey):
+            kind, detail = PermanentProviderError, "the server does not know this TSIG key"
+        elif isinstance(exc, dns.tsig.PeerBadSignature):
+            kind, detail = (
+                PermanentProviderError,
+                "the server rejected the TSIG signature (wrong secret or algorithm)",
+            )
+        elif isinstance(exc, dns.tsig.PeerBadTime):
+            kind, detail = (
+                PermanentProviderError,
+                "the server rejected the TSIG time (clocks differ by more than the fudge)",
+            )
+        elif isinstance(exc, dns.tsig.PeerError):
+            kind, detail = PermanentProviderError, f"TSIG error from the server: {exc}"
+        elif isinstance(exc, dns.xfr.TransferError):
+            self._raise_rcode(exc.rcode, zone, action, cause=exc)
+        elif isinstance(exc, dns.exception.Timeout):
+            kind, detail = TransientProviderError, f"no answer within {self._timeout}s"
+        elif isinstance(exc, ConnectionRefusedError):
+            kind, detail = TransientProviderError, "connection refused"
+        elif isinstance(exc, (OSError, EOFError)):
+            kind, detail = TransientProviderError, f"network error: {type(exc).__name__}: {exc}"
+        elif isinstance(exc, (dns.tsig.BadSignature, dns.tsig.BadKey, dns.tsig.BadTime)):
+            kind, detail = (
+                PermanentProviderError,
+                f"the server's response failed TSIG verification: {type(exc).__name__}",
+            )
+        else:
+            kind, detail = PermanentProviderError, f"DNS error: {type(exc).__name__}: {exc}"
+        raise self._error(kind, zone, action, detail) from exc
+
+    def _raise_rcode(
+        self,
+        rcode: int,
+        zone: str,
+        action: str,
+        *,
+        names: Sequence[str] = (),
+        cause: BaseException | None = None,
+    ) -> NoReturn:
+        text = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+        kind: type[ProviderError] = PermanentProviderError
+        if rcode in _PREREQUISITE_FAILURES:
+            detail = (
+                f"{text}: a prerequisite failed, records changed out of band since they were "
+                "read; nothing in this message was written, the next pass re-reads the zone"
+            )
+        elif rcode == dns.rcode.REFUSED:
+            detail = (
+                f"{text}: the server refused (is the key allowed to update/transfer this zone, "
+                "and is the request signed?)"
+            )
+        elif rcode == dns.rcode.NOTAUTH:
+            detail = f"{text}: the server is not authoritative for the zone or rejected the key"
+        elif rcode == dns.rcode.SERVFAIL:
+            kind, detail = TransientProviderError, f"{text}: the server failed"
+        else:
+            detail = f"{text}: the server rejected the request"
+        if names:
+            shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
+            detail += f"; names: {shown}"
+        raise self._error(kind, zone, action, detail) from cause
+
+
+def _endpoints_of(changes: Changes) -> Iterator[Endpoint]:
+    yield from changes.create
+    yield from changes.delete
+    for update in changes.update:
+        yield update.old
+        yield update.new
+
+
+def _rdata(rdtype: dns.rdatatype.RdataType, target: str) -> dns.rdata.Rdata:
+    if rdtype == dns.rdatatype.TXT and not target.startswith('"'):
+        raw = target.encode("utf-8")
+        chunks = [raw[i : i + _TXT_STRING_BYTES] for i in range(0, len(raw), _TXT_STRING_BYTES)]
+        return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, chunks or [b""])
+    return dns.rdata.from_text(
+        dns.rdataclass.IN, rdtype, target, origin=dns.name.root, relativize=False
+    )
+
+
+def _split_units(units: Sequence[_Unit]) -> Iterable[list[_Unit]]:
+    """Consecutive batches whose messages stay under 65,535 bytes, in order."""
+    budget = MAX_MESSAGE_BYTES - _MESSAGE_OVERHEAD_BYTES
+    batch: list[_Unit] = []
+    used = 0
+    for unit in units:
+        size = unit.wire_bytes()
+        if batch and used + size > budget:
+            yield batch
+            batch, used = [], 0
+        batch.append(unit)
+        used += size
+    if batch:
+        yield batch
