@@ -1,1 +1,443 @@
-"""settings (being written)."""
+"""The one typed configuration model, from a YAML file and ``INGRESS_RECONCILER_*`` variables.
+
+Keys are camelCase in the file (``ownerId``, ``txtPrefix``, ``providers[].tsig.secretFile``).
+The environment overrides the file: ``INGRESS_RECONCILER_OWNER_ID`` sets ``ownerId``, ``__``
+nests, and a number addresses a list element, so ``INGRESS_RECONCILER_PROVIDERS__0__PORT=5353``
+changes the port of the first provider. A value that parses as a JSON list or object
+(``'["a","b"]'``) is taken as such; a comma-separated string works for the simple lists.
+
+:func:`load_settings` assembles the file and an *injected* environment mapping itself (never
+``os.environ`` behind the caller's back), validates once, and turns every validation failure into
+one :class:`~reconciler.errors.ConfigError` that names each bad key and what to do. Unknown keys are
+errors that name the key (``fleets`` and ``tenants`` belong to later versions of this model).
+Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither is ever printed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from reconciler.endpoint import InvalidNameError, RecordType, normalize_name
+from reconciler.errors import ConfigError
+
+__all__ = [
+    "ENV_PREFIX",
+    "DomainFilterSettings",
+    "ProviderSettings",
+    "Rfc2136Settings",
+    "Route53Settings",
+    "Settings",
+    "TsigSettings",
+    "load_settings",
+]
+
+ENV_PREFIX = "INGRESS_RECONCILER_"
+"""Prefix of the environment variables that override the file."""
+
+_ENV_DELIMITER = "__"
+_MAX_TTL = 2**31 - 1
+_TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1")
+# Owner ids are written inside TXT values: nothing that could end or split a key=value pair.
+_OWNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# Provider names appear in logs, metrics and the plan output.
+_PROVIDER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class _Model(BaseModel):
+    """Common configuration: camelCase keys, unknown keys rejected, values immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+def _zone_names(values: list[str]) -> tuple[str, ...]:
+    """Normalised, de-duplicated zone/domain names, in the given order."""
+    result: list[str] = []
+    for value in values:
+        try:
+            name = normalize_name(value)
+        except InvalidNameError as exc:
+            raise ValueError(str(exc)) from exc
+        if name not in result:
+            result.append(name)
+    return tuple(result)
+
+
+class DomainFilterSettings(_Model):
+    """Which names are managed: below one of ``include`` (all when empty) and none of ``exclude``.
+
+    In the file, ``domainFilter`` is either a list (the include list) or ``{include, exclude}``.
+    """
+
+    include: tuple[str, ...] = ()
+    """Domains whose names (and sub-names) are managed; empty means every name."""
+    exclude: tuple[str, ...] = ()
+    """Domains never touched, even when below an included one."""
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, list | tuple):
+            return _zone_names([str(v) for v in value])
+        return value
+
+
+class TsigSettings(_Model):
+    """TSIG key for RFC2136 updates and zone transfers; the secret is a file or a SecretStr."""
+
+    key_name: str
+    """Key name as the server knows it, e.g. ``ddns-key``."""
+    algorithm: Literal["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1"] = "hmac-sha256"
+    """HMAC algorithm; ``hmac-sha1`` is accepted with a warning by the provider."""
+    secret_file: Path | None = None
+    """File holding the base64 secret (a mounted Kubernetes Secret)."""
+    secret: SecretStr | None = None
+    """The base64 secret itself (prefer ``secretFile``); never printed."""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> TsigSettings:
+        if (self.secret_file is None) == (self.secret is None):
+            raise ValueError("set exactly one of secretFile or secret")
+        return self
+
+    def read_secret(self) -> SecretStr:
+        """The secret, read from ``secretFile`` when set; ConfigError when it cannot be read."""
+        if self.secret is not None:
+            return self.secret
+        assert self.secret_file is not None  # guaranteed by the validator
+        try:
+            text = self.secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"tsig.secretFile: cannot read {str(self.secret_file)!r} ({exc.strerror}); "
+                "point it at a readable file holding the base64 TSIG secret"
+            ) from exc
+        if not text:
+            raise ConfigError(f"tsig.secretFile: {str(self.secret_file)!r} is empty")
+        return SecretStr(text)
+
+
+class _ProviderBase(_Model):
+    name: str
+    """Unique name of this provider (logs, metrics, plan output)."""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value):
+            raise ValueError("use lower-case letters, digits and '-' (at most 63)")
+        return value
+
+
+class Rfc2136Settings(_ProviderBase):
+    """An RFC2136 server (BIND, Knot, PowerDNS…): dynamic updates and AXFR, TSIG-signed."""
+
+    type: Literal["rfc2136"]
+    """Discriminator."""
+    host: str
+    """Server address (name or IP)."""
+    port: int = Field(default=53, ge=1, le=65535)
+    """Server port."""
+    zones: tuple[str, ...] = Field(min_length=1)
+    """Zones written through this server (at least one)."""
+    tsig: TsigSettings | None = None
+    """TSIG key; without it updates are unsigned (most servers refuse them)."""
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds to wait for one DNS exchange."""
+
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _normalise_zones(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return _zone_names([str(v) for v in value])
+        return value
+
+
+class Route53Settings(_ProviderBase):
+    """AWS Route53 (or an emulator at ``endpointUrl``)."""
+
+    type: Literal["route53"]
+    """Discriminator."""
+    zone_type: Literal["public", "private", "any"] = "any"
+    """Which hosted zones to use."""
+    zone_ids: tuple[str, ...] = ()
+    """Restrict to these hosted zone ids (all of the zone type when empty)."""
+    domain_filter: tuple[str, ...] = ()
+    """Restrict to hosted zones for these domains."""
+    endpoint_url: str | None = None
+    """API endpoint override (moto, LocalStack)."""
+    region: str = "us-east-1"
+    """AWS region of the API clients."""
+    evaluate_target_health: bool = True
+    """EvaluateTargetHealth of the ALIAS records written."""
+
+    @field_validator("domain_filter", mode="before")
+    @classmethod
+    def _normalise_domains(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return _zone_names([str(v) for v in value])
+        return value
+
+
+ProviderSettings = Annotated[Rfc2136Settings | Route53Settings, Field(discriminator="type")]
+"""One entry of ``providers``, told apart by its ``type``."""
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one reconciler."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=_ENV_DELIMITER,
+    )
+
+    owner_id: str
+    """Owner id written into every TXT ownership record (external-dns's ``--txt-owner-id``)."""
+    policy: Literal["sync", "upsert-only", "create-only"] = "sync"
+    """``sync`` also deletes; ``upsert-only`` never deletes; ``create-only`` only creates."""
+    txt_prefix: str = ""
+    """Prefix of TXT ownership names (may hold ``%{record_type}``)."""
+    txt_suffix: str = ""
+    """Suffix of TXT ownership names' first label (may hold ``%{record_type}``)."""
+    domain_filter: DomainFilterSettings = DomainFilterSettings()
+    """Which names are managed at all."""
+    managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
+    """Record types this reconciler creates, updates and deletes."""
+    default_ttl: int = Field(default=300, alias="defaultTTL", ge=1, le=_MAX_TTL)
+    """TTL of records whose Ingress sets none."""
+    ingress_class_names: tuple[str, ...] = ()
+    """Only Ingresses of these classes are published (every Ingress when empty)."""
+    interval: float = Field(default=60.0, gt=0)
+    """Seconds between two passes of ``run``."""
+    resync_period: float = Field(default=3600.0, gt=0)
+    """Seconds between full re-reads of the providers' zones."""
+    providers: tuple[ProviderSettings, ...] = ()
+    """DNS providers; a record goes to the one whose zone is the longest suffix of its name."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only explicit input: :func:`load_settings` merges the file and the injected env."""
+        return (init_settings,)
+
+    @field_validator("owner_id")
+    @classmethod
+    def _check_owner(cls, value: str) -> str:
+        if not _OWNER_ID.match(value):
+            raise ValueError(
+                "use 1-63 letters, digits, '.', '_' or '-' (it is written inside TXT values, "
+                "so no quotes, commas, '=' or spaces)"
+            )
+        return value
+
+    @field_validator("txt_prefix", "txt_suffix")
+    @classmethod
+    def _check_affix(cls, value: str) -> str:
+        probe = value.replace("%{record_type}", "a")
+        if probe and not re.match(r"^[A-Za-z0-9._-]+$", probe):
+            raise ValueError("use letters, digits, '.', '_', '-' and %{record_type} only")
+        return value
+
+    @field_validator("managed_record_types", mode="before")
+    @classmethod
+    def _check_types(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        known = {t.value for t in RecordType} - {RecordType.TXT.value, RecordType.SOA.value}
+        result: list[str] = []
+        for item in value:
+            rtype = str(item).strip().upper()
+            if rtype not in known:
+                raise ValueError(
+                    f"{item!r} is not a record type this reconciler can manage "
+                    f"(one of {', '.join(sorted(known))})"
+                )
+            if rtype not in result:
+                result.append(rtype)
+        if not result:
+            raise ValueError("list at least one record type")
+        return tuple(result)
+
+    @field_validator("domain_filter", mode="before")
+    @classmethod
+    def _domain_filter_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple | str):
+            return {"include": value}
+        return value
+
+    @model_validator(mode="after")
+    def _check_whole(self) -> Settings:
+        if self.owner_id == "default" and self.policy == "sync":
+            raise ValueError(
+                "ownerId: 'default' is refused with policy sync: choose an owner id unique to this "
+                "cluster, or another reconciler using 'default' would delete your records"
+            )
+        names = [p.name for p in self.providers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"providers: names must be unique ({', '.join(duplicates)} repeated)")
+        return self
+
+    def dump_public(self) -> dict[str, Any]:
+        """The settings as camelCase JSON-able data, secrets masked (for diagnostics)."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
+
+
+def _env_key(segment: str) -> str | int:
+    """One ``__``-separated segment of an environment variable name as a key of the file."""
+    if segment.isdigit():
+        return int(segment)
+    special = {"default_ttl": "defaultTTL"}
+    lowered = segment.lower()
+    return special.get(lowered, to_camel(lowered))
+
+
+def _env_value(raw: str) -> Any:
+    """JSON lists and objects are structure; everything else is the string itself."""
+    text = raw.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _set_path(data: dict[str, Any], path: list[str | int], value: Any, env_name: str) -> None:
+    """Set ``value`` at ``path`` inside nested dicts/lists, creating dicts as needed."""
+    node: Any = data
+    for index, key in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                raise ConfigError(
+                    f"{env_name}: index {key} does not exist in the configuration file's list"
+                )
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"{env_name}: {key!r} is not inside an object")
+        if last:
+            node[key] = value
+        else:
+            child = node.get(key)
+            if child is None:
+                child = {}
+                node[key] = child
+            node = child
+
+
+def _from_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """A deep copy of ``data`` with every ``INGRESS_RECONCILER_*`` variable applied on top."""
+    merged: dict[str, Any] = json.loads(json.dumps(data))
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        segments = [s for s in rest.split(_ENV_DELIMITER)]
+        if not rest or any(not s for s in segments):
+            raise ConfigError(f"{name}: malformed variable name (empty key between '__')")
+        _set_path(merged, [_env_key(s) for s in segments], _env_value(env[name]), name)
+    return merged
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {str(path)!r} ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config: {str(path)!r} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config: {str(path)!r} must hold a mapping of keys at the top level")
+    return data
+
+
+def _location(loc: tuple[str | int, ...]) -> str:
+    """``('providers', 0, 'rfc2136', 'tsig', 'keyName')`` → ``providers[0].tsig.keyName``."""
+    text = ""
+    previous: str | int | None = None
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif isinstance(previous, int) and part in ("rfc2136", "route53"):
+            pass  # the discriminator tag pydantic inserts; the user never wrote it
+        else:
+            text += ("." if text else "") + part
+        previous = part
+    return text or "(top level)"
+
+
+def _explain(error: ValidationError) -> str:
+    lines: list[str] = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = _location(tuple(item["loc"]))
+        kind = item["type"]
+        message = str(item["msg"])
+        if kind == "extra_forbidden":
+            message = "unknown key (not supported by this version; check its spelling)"
+        elif kind == "missing":
+            message = "required key is missing"
+        elif kind == "union_tag_invalid":
+            message = "type must be one of rfc2136, route53"
+        elif kind == "union_tag_not_found":
+            message = "each provider needs a type: rfc2136 or route53"
+        message = message.removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if item["loc"] else message)
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(path: Path | str | None, env: Mapping[str, str]) -> Settings:
+    """Read ``path`` (YAML, optional), apply ``env``'s ``INGRESS_RECONCILER_*`` variables, validate.
+
+    Raise :class:`ConfigError` naming every bad key and what to fix.
+    """
+    data = _read_file(Path(path)) if path is not None else {}
+    merged = _from_environment(data, env)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None

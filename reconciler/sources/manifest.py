@@ -1,0 +1,81 @@
+"""Manifest source: Ingress objects (with their status) read from YAML files, for offline previews.
+
+``what DNS would this pull request produce?``: point ``--manifests`` at a file or a directory of
+``*.yaml``/``*.yml``/``*.json`` files (read in sorted order, sub-directories included). Files may
+hold several documents, and ``kind: List`` objects are unpacked. Objects that are not
+networking.k8s.io Ingresses are ignored; an unreadable file or invalid YAML is a
+:class:`~reconciler.errors.ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from reconciler.errors import ConfigError
+from reconciler.k8stypes import IngressDict
+
+__all__ = ["MANIFEST_SUFFIXES", "ingresses_from_text", "read_ingresses"]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+"""File name endings read from a directory."""
+
+
+def _is_ingress(obj: dict[str, Any]) -> bool:
+    api_version = obj.get("apiVersion", "networking.k8s.io/v1")
+    return (
+        obj.get("kind") == "Ingress"
+        and isinstance(api_version, str)
+        and api_version.startswith(("networking.k8s.io/", "extensions/"))
+    )
+
+
+def _walk(obj: object) -> Iterator[dict[str, Any]]:
+    if not isinstance(obj, dict):
+        return
+    if obj.get("kind") == "List" or (
+        isinstance(obj.get("kind"), str) and str(obj.get("kind")).endswith("List")
+    ):
+        for item in obj.get("items") or []:
+            yield from _walk(item)
+        return
+    yield obj
+
+
+def ingresses_from_text(text: str, *, origin: str = "<text>") -> list[IngressDict]:
+    """Every Ingress in a (multi-document) YAML text; ConfigError naming ``origin`` when invalid."""
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--manifests: {origin} is not valid YAML: {exc}") from exc
+    result: list[IngressDict] = []
+    for document in documents:
+        for obj in _walk(document):
+            if _is_ingress(obj):
+                result.append(cast(IngressDict, obj))
+    return result
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
+        )
+    if path.is_file():
+        return [path]
+    raise ConfigError(f"--manifests: {str(path)!r} is neither a file nor a directory")
+
+
+def read_ingresses(path: Path | str) -> list[IngressDict]:
+    """Every Ingress in the file or directory ``path``, in file order."""
+    result: list[IngressDict] = []
+    for file in _files(Path(path)):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc}") from exc
+        result.extend(ingresses_from_text(text, origin=repr(str(file))))
+    return result
