@@ -1,1 +1,649 @@
-"""registry (being written)."""
+"""The TXT ownership registry, byte-compatible with external-dns v0.22.
+
+The registry wraps a :class:`~reconciler.provider.Provider`. On the way up it reads the TXT
+ownership records into ``owner``/``resource`` labels of the record sets they own; on the way down
+it writes a TXT ownership record beside every record set it creates and removes ours beside every
+record set it deletes. It never updates or deletes a record, or touches a TXT value, that is not
+ours (see docs/ownership.md).
+
+TXT values are in presentation form, exactly as external-dns writes them through Route53::
+
+    "heritage=external-dns,external-dns/owner=<owner>,external-dns/resource=ingress/<ns>/<name>"
+
+TXT names follow external-dns's affix name mapper: ``<type>-<first label>.<rest>`` (for example
+``a-www.example.test``), the prefix/suffix attached to the first label, ``%{record_type}`` in an
+affix replacing the ``<type>-`` marker, and a leading ``*`` replaced when a wildcard replacement is
+configured. One deliberate difference: external-dns names the apex's TXT ``a-example.test``, which
+is outside the zone ``example.test`` (external-dns issue #449); we name it after the reserved label
+``_apex`` instead (``a-_apex.example.test``), inside the zone.
+
+The pure helpers (:func:`ownership_txt_name`, :func:`ownership_value`, :func:`parse_ownership`,
+:func:`serialize_labels`, :class:`AffixNameMapper`) are for anyone who needs the format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from reconciler.endpoint import (
+    Changes,
+    Endpoint,
+    FrozenMap,
+    InvalidNameError,
+    Label,
+    RecordType,
+    Update,
+    normalize_name,
+)
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.provider import Provider
+from reconciler.zones import is_within, zone_for
+
+__all__ = [
+    "APEX_LABEL",
+    "DEFAULT_MANAGED_TYPES",
+    "HERITAGE",
+    "RECORD_TYPE_TEMPLATE",
+    "AffixNameMapper",
+    "OwnershipError",
+    "TxtRegistry",
+    "ownership_txt_name",
+    "ownership_value",
+    "parse_ownership",
+    "serialize_labels",
+]
+
+log = logging.getLogger(__name__)
+
+HERITAGE: Final = "external-dns"
+"""The ``heritage=`` value that marks a TXT record as an ownership record."""
+
+RECORD_TYPE_TEMPLATE: Final = "%{record_type}"
+"""Placeholder in a TXT prefix/suffix that the lower-case record type replaces."""
+
+APEX_LABEL: Final = "_apex"
+"""Stand-in first label for a zone apex, so that the apex's ownership TXT lies inside the zone."""
+
+DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
+"""Record types the registry reports claims for unless told otherwise."""
+
+# external-dns's mapper.supportedRecords, in its order (the order decides which type wins when
+# a %{record_type} affix matches more than one).
+_SUPPORTED_TYPES: Final = ("A", "AAAA", "CNAME", "NS", "MX", "PTR", "SRV", "NAPTR", "TXT", "DNAME")
+
+# Endpoint labels that describe the TXT record itself and are never serialised into it.
+_UNSERIALISED_LABELS: Final = frozenset({Label.OWNED_RECORD.value})
+
+# Provider properties of a record that must not be copied onto its TXT (they describe an alias).
+_ALIAS_PROPERTIES: Final = frozenset({"alias", "aws/evaluate-target-health"})
+
+RecordKey = tuple[str, str, str]
+TxtKey = tuple[str, str]
+
+
+class OwnershipError(ReconcilerError):
+    """A change would touch a record or TXT that is not ours; ``names`` lists the records."""
+
+    def __init__(self, message: str, *, names: Iterable[str]) -> None:
+        self.names: tuple[str, ...] = tuple(sorted(set(names)))
+        super().__init__(f"{message}: {', '.join(self.names)}")
+
+
+# -- the value -------------------------------------------------------------------------------
+
+
+def serialize_labels(labels: Mapping[str, str]) -> str:
+    """External-dns's ``Labels.Serialize(withQuotes=true)``: heritage first, keys sorted, quoted."""
+    tokens = [f"heritage={HERITAGE}"]
+    tokens += [f"{HERITAGE}/{key}={labels[key]}" for key in sorted(labels)]
+    return '"' + ",".join(tokens) + '"'
+
+
+def ownership_value(owner_id: str, resource: str = "") -> str:
+    """The TXT value for a record owned by ``owner_id`` for ``resource`` (e.g. ``ingress/ns/n``)."""
+    labels = {Label.OWNER.value: owner_id}
+    if resource:
+        labels[Label.RESOURCE.value] = resource
+    return serialize_labels(labels)
+
+
+def parse_ownership(value: str) -> dict[str, str] | None:
+    """Labels of an ownership TXT value, or None when its heritage is not external-dns.
+
+    Mirrors external-dns's ``NewLabelsFromStringPlain``: surrounding quotes dropped, tokens split
+    at commas, a token counts only with exactly one ``=``, keys under ``external-dns/`` kept.
+    """
+    labels: dict[str, str] = {}
+    found_heritage = False
+    for token in value.strip('"').split(","):
+        parts = token.split("=")
+        if len(parts) != 2:
+            continue
+        key, val = parts
+        if key == "heritage":
+            if val != HERITAGE:
+                return None
+            found_heritage = True
+            continue
+        if key.startswith(HERITAGE):
+            labels[key.removeprefix(HERITAGE + "/")] = val
+    return labels if found_heritage else None
+
+
+# -- the name --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AffixNameMapper:
+    """External-dns's affix name mapper: record name and type to TXT name, and back."""
+
+    prefix: str = ""
+    """Attached before the first label (``%{record_type}`` allowed)."""
+    suffix: str = ""
+    """Attached after the first label (``%{record_type}`` allowed); exclusive with ``prefix``."""
+    wildcard_replacement: str = ""
+    """Replaces a leading ``*`` label in TXT names; empty keeps the ``*``."""
+
+    @classmethod
+    def of(
+        cls, prefix: str = "", suffix: str = "", wildcard_replacement: str = ""
+    ) -> AffixNameMapper:
+        """A mapper with lower-cased affixes (as external-dns lower-cases them)."""
+        if prefix and suffix:
+            raise ConfigError("txt prefix and txt suffix are mutually exclusive: set only one")
+        return cls(prefix.lower(), suffix.lower(), wildcard_replacement.lower())
+
+    @property
+    def record_type_in_affix(self) -> bool:
+        """Does an affix carry the ``%{record_type}`` placeholder?"""
+        return RECORD_TYPE_TEMPLATE in self.prefix or RECORD_TYPE_TEMPLATE in self.suffix
+
+    def to_txt_name(self, name: str, record_type: str) -> str:
+        """The TXT name external-dns writes for record ``name`` of ``record_type``."""
+        first, dot, rest = name.partition(".")
+        rtype = record_type.lower()
+        prefix = self.prefix.replace(RECORD_TYPE_TEMPLATE, rtype)
+        suffix = self.suffix.replace(RECORD_TYPE_TEMPLATE, rtype)
+        if self.wildcard_replacement and first == "*":
+            first = self.wildcard_replacement
+        if not self.record_type_in_affix:
+            first = f"{rtype}-{first}"
+        if not dot:
+            return prefix + first + suffix
+        return f"{prefix}{first}{suffix}.{rest}"
+
+    def to_record_name(self, txt_name: str) -> tuple[str, str] | None:
+        """(record name, record type) that a TXT name stands for; type ``""`` for the old format.
+
+        None when the name does not carry this mapper's affix.
+        """
+        lower = txt_name.lower()
+        if not self.suffix:
+            return self._drop_affix(lower)
+        if self.prefix:
+            return None
+        dots = self.suffix.count(".")
+        parts = lower.split(".", 1 + dots)
+        if len(parts) <= dots:
+            return None
+        found = self._drop_affix(".".join(parts[: 1 + dots]))
+        if found is None or len(parts) <= 1 + dots:
+            return found
+        return f"{found[0]}.{parts[1 + dots]}", found[1]
+
+    def _drop_affix(self, name: str) -> tuple[str, str] | None:
+        prefix, suffix = self.prefix, self.suffix
+        if self.record_type_in_affix:
+            for rtype in _SUPPORTED_TYPES:
+                typed_prefix = prefix.replace(RECORD_TYPE_TEMPLATE, rtype.lower())
+                typed_suffix = suffix.replace(RECORD_TYPE_TEMPLATE, rtype.lower())
+                if not suffix and name.startswith(typed_prefix):
+                    return name.removeprefix(typed_prefix), rtype
+                if suffix and name.endswith(typed_suffix):
+                    return name[: len(name) - len(typed_suffix)], rtype
+            # names written before the template was configured
+            prefix = prefix.replace(RECORD_TYPE_TEMPLATE, "")
+            suffix = suffix.replace(RECORD_TYPE_TEMPLATE, "")
+        if not suffix and name.startswith(prefix):
+            return _split_type_marker(name.removeprefix(prefix))
+        if suffix and name.endswith(suffix):
+            return _split_type_marker(name[: len(name) - len(suffix)])
+        return None
+
+
+def _split_type_marker(name: str) -> tuple[str, str]:
+    """``a-foo.example`` → (``foo.example``, ``A``); a name without a known marker → (name, "")."""
+    head = name.split("-", 1)[0]
+    for rtype in _SUPPORTED_TYPES:
+        if head == rtype.lower():
+            return name.removeprefix(head + "-"), rtype
+    return name, ""
+
+
+def ownership_txt_name(
+    name: str,
+    record_type: str,
+    zone: str | None = None,
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    wildcard_replacement: str = "",
+) -> str:
+    """The name of the ownership TXT for record ``name`` of ``record_type`` in ``zone``.
+
+    External-dns's name, except at the apex of ``zone`` when that name would fall outside the
+    zone: then the apex is mapped as if it were ``_apex.<zone>`` (``a-_apex.example.test``).
+    """
+    mapper = AffixNameMapper.of(prefix, suffix, wildcard_replacement)
+    return _txt_name(mapper, normalize_name(name), record_type, zone)
+
+
+def _txt_name(mapper: AffixNameMapper, name: str, record_type: str, zone: str | None) -> str:
+    txt = mapper.to_txt_name(name, record_type)
+    if zone is not None and name == zone and not is_within(txt, zone):
+        txt = mapper.to_txt_name(f"{APEX_LABEL}.{zone}", record_type)
+    return txt
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ownership:
+    """One ownership value found in a TXT record set."""
+
+    txt: Endpoint
+    """The TXT record set as stored."""
+    value: str
+    """The target that carries the ownership."""
+    labels: FrozenMap
+    """Its parsed labels."""
+
+    @property
+    def owner(self) -> str:
+        return self.labels.get(Label.OWNER.value, "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What one read of the provider found, kept for the apply that follows it."""
+
+    zones: tuple[str, ...]
+    records: Mapping[RecordKey, Endpoint]
+    """Non-ownership record sets as stored (foreign TXT included)."""
+    txts: Mapping[TxtKey, Endpoint]
+    """TXT record sets that hold at least one ownership value, by (name, set identifier)."""
+    index: Mapping[RecordKey, _Ownership]
+    """Ownership by (lookup name, type or "" for the old format, set identifier)."""
+    labelled: Mapping[RecordKey, Endpoint]
+    """What records() returned (records and claims), by key."""
+
+
+@dataclass(slots=True)
+class _TxtEdit:
+    """Values to drop from and add to one TXT record set."""
+
+    template: Endpoint
+    drop: set[str] = field(default_factory=set)
+    add: set[str] = field(default_factory=set)
+
+
+class TxtRegistry:
+    """Ownership through TXT records, in external-dns's format, around one provider.
+
+    ``records()`` returns the provider's record sets labelled with their owner and resource, plus
+    a *claim* (same name and type, no targets) for every ownership TXT whose record is missing.
+    ``apply(changes)`` adds the TXT changes and writes everything in one ``provider.apply``.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        owner_id: str,
+        txt_prefix: str = "",
+        txt_suffix: str = "",
+        wildcard_replacement: str = "",
+        managed_types: frozenset[str] = DEFAULT_MANAGED_TYPES,
+    ) -> None:
+        if not owner_id:
+            raise ConfigError("owner id is empty: set ownerId to a name unique to this instance")
+        if any(c in owner_id for c in ',="') or owner_id != owner_id.strip():
+            raise ConfigError("owner id may not contain ',', '=', '\"' or spaces: choose another")
+        self._provider = provider
+        self._owner_id = owner_id
+        self._mapper = AffixNameMapper.of(txt_prefix, txt_suffix, wildcard_replacement)
+        self._managed_types = frozenset(t.upper() for t in managed_types)
+        self._snapshot: _Snapshot | None = None
+
+    @property
+    def owner_id(self) -> str:
+        """This instance's owner id."""
+        return self._owner_id
+
+    @property
+    def provider(self) -> Provider:
+        """The wrapped provider."""
+        return self._provider
+
+    @property
+    def mapper(self) -> AffixNameMapper:
+        """The TXT name mapper in use."""
+        return self._mapper
+
+    def txt_name(self, name: str, record_type: str) -> str:
+        """The ownership TXT name for a record, knowing the provider's zones (for the apex)."""
+        normalised = normalize_name(name)
+        return _txt_name(
+            self._mapper, normalised, record_type, zone_for(normalised, self._provider.zones())
+        )
+
+    def value_for(self, labels: Mapping[str, str]) -> str:
+        """The TXT value we write for a record with ``labels`` (our owner id set)."""
+        kept = {k: v for k, v in labels.items() if k not in _UNSERIALISED_LABELS}
+        kept[Label.OWNER.value] = self._owner_id
+        return serialize_labels(kept)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def records(self) -> tuple[Endpoint, ...]:
+        """Record sets with ownership labels, plus claims; ownership TXTs themselves left out."""
+        self._snapshot = self._read()
+        return tuple(self._snapshot.labelled[key] for key in sorted(self._snapshot.labelled))
+
+    def _read(self) -> _Snapshot:
+        zones = tuple(self._provider.zones())
+        records: dict[RecordKey, Endpoint] = {}
+        txts: dict[TxtKey, Endpoint] = {}
+        index: dict[RecordKey, _Ownership] = {}
+        for record in self._provider.records():
+            found = self._ownership_in(record) if record.record_type == RecordType.TXT else None
+            if found is None:
+                records[record.key] = record
+                continue
+            txts[(record.name, record.set_identifier)] = record
+            owned = self._owned_record(record.name, zones)
+            if owned is None:
+                log.debug("ownership record not mapped", extra={"txt": record.name})
+                continue
+            key = (owned[0], owned[1], record.set_identifier)
+            earlier = index.get(key)
+            if earlier is None or (earlier.owner == self._owner_id != found.owner):
+                index[key] = found
+
+        labelled: dict[RecordKey, Endpoint] = {}
+        used: set[RecordKey] = set()
+        for key, record in records.items():
+            sources = self._sources(record, index)
+            used.update(sources)
+            labels = dict(record.labels)
+            if sources:
+                labels.update(index[sources[0]].labels)
+            labelled[key] = record.with_labels(labels) if labels != record.labels else record
+        for key, ownership in index.items():
+            if key in used:
+                continue
+            for claim in self._claims(key, ownership):
+                labelled.setdefault(claim.key, claim)
+        return _Snapshot(zones, records, txts, index, labelled)
+
+    def _ownership_in(self, txt: Endpoint) -> _Ownership | None:
+        """The ownership value in a TXT record set (a foreign owner's first), or None."""
+        found = [
+            _Ownership(txt, value, FrozenMap(labels))
+            for value in txt.targets
+            if (labels := parse_ownership(value)) is not None
+        ]
+        if not found:
+            return None
+        if len(found) > 1:
+            log.warning("several ownership values in one TXT record", extra={"txt": txt.name})
+        foreign = [o for o in found if o.owner != self._owner_id]
+        return (foreign or found)[0]
+
+    def _owned_record(self, txt_name: str, zones: Sequence[str]) -> tuple[str, str] | None:
+        """(lookup name, type) of the record a TXT name stands for, or None."""
+        mapped = self._mapper.to_record_name(txt_name)
+        if mapped is None:
+            return None
+        try:
+            name = normalize_name(mapped[0])
+        except InvalidNameError:
+            return None
+        apex = zone_for(name, zones)
+        if apex is not None and name == f"{APEX_LABEL}.{apex}":
+            name = apex
+        return name, mapped[1]
+
+    def _lookup_name(self, name: str) -> str:
+        """A record name as it appears in TXT names (leading ``*`` replaced when configured)."""
+        if self._mapper.wildcard_replacement and name.startswith("*."):
+            return self._mapper.wildcard_replacement + name[1:]
+        return name
+
+    def _sources(self, record: Endpoint, index: Mapping[RecordKey, _Ownership]) -> list[RecordKey]:
+        """Index keys that give a record its ownership, the one that counts first.
+
+        New format first, then the legacy ``cname-`` TXT of an A alias, then the old format (TXT
+        at the record's own name; never for AAAA, and never for TXT records themselves).
+        """
+        name, sid = self._lookup_name(record.name), record.set_identifier
+        candidates = [(name, record.record_type, sid)]
+        if _is_alias_a(record):
+            candidates.append((name, RecordType.CNAME.value, sid))
+        if record.record_type not in (RecordType.AAAA, RecordType.TXT):
+            candidates.append((name, "", sid))
+        return [key for key in candidates if key in index]
+
+    def _claims(self, key: RecordKey, ownership: _Ownership) -> list[Endpoint]:
+        name, rtype, sid = key
+        if self._mapper.wildcard_replacement and name.startswith(
+            self._mapper.wildcard_replacement + "."
+        ):
+            name = "*" + name[len(self._mapper.wildcard_replacement) :]
+        types = [rtype] if rtype else [RecordType.A.value, RecordType.CNAME.value]
+        return [
+            Endpoint(name, t, (), set_identifier=sid, labels=ownership.labels)
+            for t in types
+            if t in self._managed_types
+        ]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, changes: Changes) -> None:
+        """Write ``changes`` and their TXT ownership records in one provider call.
+
+        Raises OwnershipError, writing nothing, when an update or delete names a record that is
+        not ours or a create meets another owner's ownership record (external-dns #6617).
+        """
+        snapshot = self._snapshot if self._snapshot is not None else self._read()
+        self._snapshot = None
+        self._check_ownership(changes, snapshot)
+        edits: dict[TxtKey, _TxtEdit] = {}
+        creates: list[Endpoint] = []
+        updates: list[Update] = []
+        deletes: list[Endpoint] = []
+        deleted = {d.key for d in changes.delete if d.targets}
+        created = {c.key for c in changes.create if c.targets}
+        created |= {u.new.key for u in changes.update if u.new.targets}
+
+        for record in changes.create:
+            if record.targets:
+                creates.append(record)
+            self._claim(record, snapshot, edits)
+            if record.record_type == RecordType.CNAME:
+                # our old-format TXT at the name would sit beside the CNAME: illegal in DNS
+                self._release(record, snapshot, edits, new=False, legacy=False, old=True)
+        for update in changes.update:
+            old, new = update.old, update.new
+            if not old.targets and new.targets:
+                creates.append(new)
+            elif new.targets and not (old.same_record(new) and old.key == new.key):
+                updates.append(update)
+            self._claim(new, snapshot, edits)
+        for record in changes.delete:
+            if record.targets:
+                deletes.append(record)
+            survivors = {
+                k
+                for k in (set(snapshot.records) - deleted) | created
+                if k[0] == record.name and k[2] == record.set_identifier
+            }
+            old_format_needed = any(
+                t not in (RecordType.AAAA, RecordType.TXT) for _, t, _ in survivors
+            )
+            self._release(record, snapshot, edits, new=True, legacy=True, old=not old_format_needed)
+
+        txt_creates, txt_updates, txt_deletes = self._txt_changes(edits, snapshot)
+        batch = Changes(
+            create=(*creates, *txt_creates),
+            update=(*updates, *txt_updates),
+            delete=(*deletes, *txt_deletes),
+        )
+        if batch.is_empty():
+            return
+        log.debug(
+            "registry applying changes",
+            extra={
+                "provider": self._provider.name,
+                "create": len(batch.create),
+                "update": len(batch.update),
+                "delete": len(batch.delete),
+            },
+        )
+        self._provider.apply(batch)
+
+    def _check_ownership(self, changes: Changes, snapshot: _Snapshot) -> None:
+        not_ours = [
+            _show(record)
+            for record in (*(u.old for u in changes.update), *changes.delete)
+            if (known := snapshot.labelled.get(record.key)) is None or known.owner != self._owner_id
+        ]
+        if not_ours:
+            raise OwnershipError("refusing to change records that are not ours", names=not_ours)
+        claimed = [
+            _show(record)
+            for record in changes.create
+            if any(
+                snapshot.index[key].owner != self._owner_id
+                for key in self._sources(record, snapshot.index)
+            )
+        ]
+        if claimed:
+            raise OwnershipError("another owner's ownership record claims", names=claimed)
+
+    def _claim(self, record: Endpoint, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]) -> None:
+        """Make the new-format TXT of ``record`` hold exactly our current value."""
+        name = _txt_name(
+            self._mapper, record.name, record.record_type, zone_for(record.name, snapshot.zones)
+        )
+        key = (normalize_name(name), record.set_identifier)
+        value = self.value_for(record.labels)
+        edit = self._edit(key, record, snapshot, edits)
+        stored = snapshot.txts.get(key)
+        if stored is not None:
+            edit.drop |= {v for v in stored.targets if self._is_ours(v) and v != value}
+        edit.add.add(value)
+
+    def _release(
+        self,
+        record: Endpoint,
+        snapshot: _Snapshot,
+        edits: dict[TxtKey, _TxtEdit],
+        *,
+        new: bool,
+        legacy: bool,
+        old: bool,
+    ) -> None:
+        """Drop our ownership values for ``record`` from the chosen TXT formats."""
+        zone = zone_for(record.name, snapshot.zones)
+        names: list[str] = []
+        if new:
+            names.append(_txt_name(self._mapper, record.name, record.record_type, zone))
+        if legacy and _is_alias_a(record):
+            names.append(_txt_name(self._mapper, record.name, RecordType.CNAME, zone))
+        if old and record.record_type not in (RecordType.AAAA, RecordType.TXT):
+            names.append(record.name)
+        for name in names:
+            key = (normalize_name(name), record.set_identifier)
+            stored = snapshot.txts.get(key)
+            if stored is None:
+                continue
+            ours = {v for v in stored.targets if self._is_ours(v)}
+            if ours:
+                self._edit(key, record, snapshot, edits).drop |= ours
+
+    def _edit(
+        self,
+        key: TxtKey,
+        record: Endpoint,
+        snapshot: _Snapshot,
+        edits: dict[TxtKey, _TxtEdit],
+    ) -> _TxtEdit:
+        if key not in edits:
+            template = snapshot.txts.get(key) or Endpoint(
+                name=key[0],
+                record_type=RecordType.TXT.value,
+                targets=(),
+                set_identifier=record.set_identifier,
+                labels=FrozenMap({Label.OWNED_RECORD.value: record.name}),
+                provider_specific=_txt_properties(record),
+            )
+            edits[key] = _TxtEdit(template)
+        return edits[key]
+
+    def _is_ours(self, value: str) -> bool:
+        labels = parse_ownership(value)
+        return labels is not None and labels.get(Label.OWNER.value) == self._owner_id
+
+    def _txt_changes(
+        self, edits: Mapping[TxtKey, _TxtEdit], snapshot: _Snapshot
+    ) -> tuple[list[Endpoint], list[Update], list[Endpoint]]:
+        creates: list[Endpoint] = []
+        updates: list[Update] = []
+        deletes: list[Endpoint] = []
+        occupied: list[str] = []
+        for key in sorted(edits):
+            edit = edits[key]
+            stored = snapshot.txts.get(key) or snapshot.records.get(
+                (key[0], RecordType.TXT.value, key[1])
+            )
+            current = frozenset(stored.targets) if stored is not None else frozenset()
+            if edit.add - current and any(not self._is_ours(v) for v in current - edit.drop):
+                occupied.append(key[0])
+                continue
+            wanted = (current - edit.drop) | edit.add
+            if stored is None:
+                if wanted:
+                    creates.append(edit.template.with_targets(wanted))
+            elif not wanted:
+                deletes.append(stored)
+            elif wanted != current:
+                updates.append(Update(stored, stored.with_targets(wanted)))
+        if occupied:
+            raise OwnershipError("TXT name holds data that is not ours", names=occupied)
+        return creates, updates, deletes
+
+
+def _is_alias_a(record: Endpoint) -> bool:
+    """An A record that is a Route53 ALIAS (its ownership may sit in a legacy ``cname-`` TXT)."""
+    alias = record.provider_specific.get("alias", "").lower()
+    return record.record_type == RecordType.A and alias in ("true", "a")
+
+
+def _txt_properties(record: Endpoint) -> FrozenMap:
+    """Routing properties a TXT shares with its record (set identifier policies), alias excluded."""
+    if not record.set_identifier:
+        return FrozenMap()
+    return FrozenMap(
+        (k, v) for k, v in record.provider_specific.items() if k not in _ALIAS_PROPERTIES
+    )
+
+
+def _show(record: Endpoint) -> str:
+    return f"{record.name} {record.record_type}" + (
+        f" [{record.set_identifier}]" if record.set_identifier else ""
+    )
