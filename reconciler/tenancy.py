@@ -1,0 +1,941 @@
+"""Multi-tenancy: which hosts a namespace may publish, on which fleet, and in which view.
+
+Pure code, like the planner: no I/O, no logging, no clock. The controller calls :func:`decide`
+once per Ingress (or :func:`decide_all` once per pass) between the source and the planner; the
+allowed endpoints go on to the planner, the refusals become Events, a metric and the ``conflicts``
+list of ``plan --output json``.
+
+The rules (the same ones the ValidatingAdmissionPolicy from :func:`render_admission_policy`
+enforces at admission time; the controller enforces them again for objects that predate the
+policy or slip through a policy set to warn):
+
+* A namespace belongs to the tenant that lists it by name or whose ``namespace_selector`` its
+  labels match; a namespace that matches no tenant follows ``TenancyConfig.unassigned``
+  (``"deny"``: it may publish nothing, or the name of a tenant whose rules it gets). A namespace
+  that matches two tenants is refused outright: guessing would hand it one tenant's names.
+* Every host has at most one rightful owner: the tenant with the most specific domain that
+  contains it. A tenant may publish a host only if it is that owner. Names are compared after
+  :func:`reconciler.endpoint.normalize_name` (case, trailing dot, IDN to punycode), so an IDN
+  look-alike of another tenant's domain is simply a different name, owned by nobody.
+* A wildcard host ``*.D`` must lie inside the tenant's domains and must not cover another
+  tenant's (more specific) domain.
+* The fleet is chosen by ``spec.ingressClassName``; the legacy ``kubernetes.io/ingress.class``
+  annotation must agree with it and name an allowed fleet too (some controllers still honour it).
+* Every target must be an address of a fleet the tenant may use, a name inside the tenant's own
+  domains, or listed in the tenant's ``targets``: a tenant cannot point its names at another
+  tenant's load balancer.
+* The view (public or private zones) is the fleet's visibility, so a private-only tenant can
+  never publish into public zones.
+
+A refusal only drops the offender's endpoint: the rightful owner's desired endpoints are never
+touched, so a refused host never removes or changes the owner's records.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reconciler.endpoint import Endpoint, FrozenMap, InvalidNameError, Label, normalize_name
+from reconciler.errors import ConfigError
+from reconciler.zones import is_within
+
+__all__ = [
+    "DENY",
+    "HOSTNAME_ANNOTATION",
+    "LEGACY_CLASS_ANNOTATION",
+    "TARGET_ANNOTATION",
+    "Decision",
+    "DomainPrecedence",
+    "Fleet",
+    "Namespace",
+    "Refusal",
+    "RefusalReason",
+    "TenancyConfig",
+    "Tenant",
+    "Visibility",
+    "admission_parameters",
+    "decide",
+    "decide_all",
+    "domain_precedence",
+    "normalize_address",
+    "owner_of",
+    "render_admission_policy",
+    "tenant_of",
+    "validate_tenancy",
+]
+
+DENY = "deny"
+"""The ``unassigned`` rule that lets namespaces in no tenant publish nothing (the default)."""
+
+LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+"""The pre-IngressClass annotation some controllers still honour; it must never widen access."""
+
+HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
+"""external-dns's annotation adding hostnames (comma-separated) to an Ingress."""
+
+TARGET_ANNOTATION = "external-dns.alpha.kubernetes.io/target"
+"""external-dns's annotation replacing the targets (comma-separated) of an Ingress's records."""
+
+
+class Visibility(StrEnum):
+    """Which DNS view a fleet publishes into: public zones or private (split-horizon) zones."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class RefusalReason(StrEnum):
+    """Why a host or an Ingress was refused; also the Kubernetes Event reason and metric label."""
+
+    HOSTNAME_NOT_ALLOWED = "HostnameNotAllowed"
+    """The host lies in no tenant's domain (or is not a valid host name)."""
+    HOSTNAME_CONFLICT = "HostnameConflict"
+    """The host belongs to another tenant (its most specific domain is theirs)."""
+    FLEET_NOT_ALLOWED = "FleetNotAllowed"
+    """The Ingress's class is missing, unknown, ambiguous, or a fleet its tenant may not use."""
+    NAMESPACE_NOT_IN_TENANT = "NamespaceNotInTenant"
+    """The namespace belongs to no tenant (and the rule for those is deny) or to several."""
+    TARGET_NOT_ALLOWED = "TargetNotAllowed"
+    """A target is not the tenant's own load balancer, own name, or an allowed target."""
+    WILDCARD_TOO_WIDE = "WildcardTooWide"
+    """A wildcard host covers more than the tenant's domains."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """What tenancy needs to know of one fleet: its class, its view and its load balancer."""
+
+    name: str
+    """Fleet name, as tenants list it in ``fleets``."""
+    class_name: str
+    """The IngressClass name users write in ``spec.ingressClassName``."""
+    visibility: Visibility
+    """Public fleets publish into public zones, private fleets into private zones."""
+    addresses: tuple[str, ...] = ()
+    """The fleet load balancer's observed addresses (IPs and host names), normalised."""
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        class_name: str,
+        visibility: str,
+        addresses: Iterable[str] = (),
+    ) -> Fleet:
+        """Build a fleet with normalised addresses; raise ConfigError for a bad visibility."""
+        try:
+            view = Visibility(visibility)
+        except ValueError as exc:
+            raise ConfigError(
+                f"fleet {name!r}: visibility {visibility!r} must be 'public' or 'private'"
+            ) from exc
+        return cls(
+            name=name,
+            class_name=class_name,
+            visibility=view,
+            addresses=tuple(sorted({normalize_address(a) for a in addresses})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A group of namespaces, the domains it owns and the fleets it may use."""
+
+    name: str
+    """Tenant name, unique; appears in refusal messages and the admission policy's parameters."""
+    namespaces: tuple[str, ...] = ()
+    """Namespaces that belong to the tenant by name."""
+    namespace_selector: FrozenMap = field(default_factory=FrozenMap)
+    """Namespaces whose labels contain all these label equalities belong to the tenant."""
+    domains: tuple[str, ...] = ()
+    """Domain suffixes the tenant owns, normalised; a domain covers itself and every name below."""
+    fleets: tuple[str, ...] = ()
+    """Names of the fleets the tenant's Ingresses may use."""
+    targets: tuple[str, ...] = ()
+    """Extra allowed targets (IPs, or names: each also covers the names below it), normalised."""
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        *,
+        namespaces: Iterable[str] = (),
+        namespace_selector: Mapping[str, str] | None = None,
+        domains: Iterable[str] = (),
+        fleets: Iterable[str] = (),
+        targets: Iterable[str] = (),
+    ) -> Tenant:
+        """Build a tenant with normalised, sorted, de-duplicated fields.
+
+        Raise ConfigError for an invalid or wildcard domain or target.
+        """
+        return cls(
+            name=name,
+            namespaces=tuple(sorted(set(namespaces))),
+            namespace_selector=FrozenMap(namespace_selector or {}),
+            domains=tuple(sorted({_config_domain(name, d) for d in domains})),
+            fleets=tuple(sorted(set(fleets))),
+            targets=tuple(sorted({_config_target(name, t) for t in targets})),
+        )
+
+    def has_namespace(self, namespace: Namespace) -> bool:
+        """Does ``namespace`` belong to this tenant (by name, or by its labels)?"""
+        if namespace.name in self.namespaces:
+            return True
+        if not self.namespace_selector:
+            return False
+        return all(namespace.labels.get(k) == v for k, v in self.namespace_selector.items())
+
+
+@dataclass(frozen=True, slots=True)
+class TenancyConfig:
+    """All tenants, and the rule for namespaces that belong to none."""
+
+    tenants: tuple[Tenant, ...] = ()
+    """The tenants; names unique, domains overlapping only when one is strictly more specific."""
+    unassigned: str = DENY
+    """``"deny"`` (namespaces in no tenant publish nothing) or the name of a tenant to follow."""
+
+    def tenant(self, name: str) -> Tenant | None:
+        """The tenant called ``name``, or None."""
+        for tenant in self.tenants:
+            if tenant.name == name:
+                return tenant
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A namespace as tenancy sees it: its name and labels."""
+
+    name: str
+    """The namespace's name."""
+    labels: FrozenMap = field(default_factory=FrozenMap)
+    """The namespace's labels (``kubernetes.io/metadata.name`` included, as the API sets it)."""
+
+    @classmethod
+    def of(cls, name: str, labels: Mapping[str, str] | None = None) -> Namespace:
+        """Build a namespace value from a name and a label mapping."""
+        return cls(name=name, labels=FrozenMap(labels or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One thing tenancy refused: a host of an Ingress, or the whole Ingress (``host == ""``)."""
+
+    resource: str
+    """The refused object, ``ingress/<namespace>/<name>`` (the endpoints' ``resource`` label)."""
+    host: str
+    """The refused host, normalised; empty when the whole Ingress is refused."""
+    reason: RefusalReason
+    """Machine-readable reason: the Event reason and the metric label."""
+    message: str
+    """What was refused and which rule refused it, for humans."""
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready form (the ``conflicts`` list of ``plan --output json``)."""
+        return {
+            "resource": self.resource,
+            "host": self.host,
+            "reason": str(self.reason),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one Ingress may publish, and what was refused."""
+
+    resource: str
+    """The Ingress, ``ingress/<namespace>/<name>``."""
+    tenant: str
+    """The namespace's tenant, or ``""`` when it has none."""
+    visibility: Visibility | None
+    """The view the allowed endpoints go to (the fleet's); None when nothing is allowed."""
+    allowed: tuple[Endpoint, ...]
+    """Desired endpoints that passed every rule, unchanged."""
+    refusals: tuple[Refusal, ...]
+    """Everything refused, sorted."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainPrecedence:
+    """Two tenants' nested domains: the inner (more specific) one wins for names inside it."""
+
+    outer_tenant: str
+    """Tenant of the wider domain."""
+    outer_domain: str
+    """The wider domain."""
+    inner_tenant: str
+    """Tenant of the more specific domain; it owns every name inside ``inner_domain``."""
+    inner_domain: str
+    """The more specific domain."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def _config_domain(tenant: str, domain: str) -> str:
+    try:
+        name = normalize_name(domain)
+    except InvalidNameError as exc:
+        raise ConfigError(f"tenants[{tenant}].domains: {exc}") from exc
+    if "*" in name:
+        raise ConfigError(
+            f"tenants[{tenant}].domains: {domain!r} is a wildcard; list the domain itself "
+            "(a domain already covers every name below it)"
+        )
+    return name
+
+
+def _config_target(tenant: str, target: str) -> str:
+    try:
+        return normalize_address(target)
+    except InvalidNameError as exc:
+        raise ConfigError(f"tenants[{tenant}].targets: {exc}") from exc
+
+
+def normalize_address(address: str) -> str:
+    """Canonical text of an IP address or a host name (for comparing targets).
+
+    Raise InvalidNameError when it is neither.
+    """
+    text = address.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return normalize_name(text)
+
+
+_TENANT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def validate_tenancy(config: TenancyConfig, fleets: Iterable[Fleet] | None = None) -> None:
+    """Raise ConfigError when the tenancy configuration cannot be enforced unambiguously.
+
+    Checks: tenant names are unique DNS labels; each tenant selects namespaces (by name or
+    selector); no namespace is listed by two tenants; no domain is claimed by two tenants
+    (nested domains are fine: the most specific wins, see :func:`domain_precedence`);
+    ``unassigned`` is ``"deny"`` or a tenant's name; when ``fleets`` is given, every allowed
+    fleet exists and class names are unique.
+    """
+    _check_tenant_names(config)
+    _check_unique(config, "namespace", lambda t: t.namespaces, "a namespace belongs to one tenant")
+    _check_unique(
+        config,
+        "domain",
+        lambda t: t.domains,
+        "overlapping domains must differ (the most specific wins), so give one of them a more "
+        "specific domain",
+    )
+    if config.unassigned != DENY and config.tenant(config.unassigned) is None:
+        raise ConfigError(
+            f"tenancy.unassigned: {config.unassigned!r} must be 'deny' or the name of a tenant"
+        )
+    if fleets is not None:
+        _check_fleets(config, tuple(fleets))
+
+
+def _check_tenant_names(config: TenancyConfig) -> None:
+    seen: set[str] = set()
+    for tenant in config.tenants:
+        if not _TENANT_NAME.fullmatch(tenant.name):
+            raise ConfigError(
+                f"tenants: name {tenant.name!r} must be a DNS label (lower case letters, digits, "
+                "'-'; at most 63 characters)"
+            )
+        if tenant.name in seen:
+            raise ConfigError(f"tenants: the name {tenant.name!r} is used twice; names are unique")
+        seen.add(tenant.name)
+        if not tenant.namespaces and not tenant.namespace_selector:
+            raise ConfigError(
+                f"tenants[{tenant.name}]: set namespaces or namespaceSelector "
+                "(a tenant with neither has no namespace)"
+            )
+
+
+def _check_unique(
+    config: TenancyConfig, what: str, values: Callable[[Tenant], Iterable[str]], fix: str
+) -> None:
+    holder: dict[str, str] = {}
+    for tenant in config.tenants:
+        for value in values(tenant):
+            other = holder.setdefault(value, tenant.name)
+            if other != tenant.name:
+                raise ConfigError(
+                    f"tenants: tenants {other!r} and {tenant.name!r} both claim {what} "
+                    f"{value!r}; {fix}"
+                )
+
+
+def _check_fleets(config: TenancyConfig, fleets: Sequence[Fleet]) -> None:
+    names = {f.name for f in fleets}
+    classes: dict[str, str] = {}
+    for fleet in fleets:
+        other = classes.setdefault(fleet.class_name, fleet.name)
+        if other != fleet.name:
+            raise ConfigError(
+                f"fleets: {other!r} and {fleet.name!r} share the class {fleet.class_name!r}"
+            )
+    for tenant in config.tenants:
+        for fleet_name in tenant.fleets:
+            if fleet_name not in names:
+                raise ConfigError(
+                    f"tenants[{tenant.name}].fleets: no fleet is called {fleet_name!r} "
+                    f"(known: {', '.join(sorted(names)) or 'none'})"
+                )
+
+
+def domain_precedence(config: TenancyConfig) -> tuple[DomainPrecedence, ...]:
+    """Every pair of nested domains of different tenants, to log at startup (inner wins)."""
+    pairs: list[DomainPrecedence] = []
+    for outer in config.tenants:
+        for inner in config.tenants:
+            if inner.name == outer.name:
+                continue
+            for outer_domain in outer.domains:
+                for inner_domain in inner.domains:
+                    if inner_domain != outer_domain and is_within(inner_domain, outer_domain):
+                        pairs.append(
+                            DomainPrecedence(outer.name, outer_domain, inner.name, inner_domain)
+                        )
+    return tuple(sorted(pairs, key=lambda p: (p.outer_domain, p.inner_domain)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+
+
+def tenant_of(config: TenancyConfig, namespace: Namespace) -> tuple[Tenant | None, str]:
+    """The namespace's tenant, or None with the reason why it has none (for the refusal)."""
+    matching = [t for t in config.tenants if t.has_namespace(namespace)]
+    if len(matching) > 1:
+        names = ", ".join(sorted(t.name for t in matching))
+        return None, f"namespace {namespace.name!r} matches several tenants ({names})"
+    if matching:
+        return matching[0], ""
+    if config.unassigned != DENY:
+        fallback = config.tenant(config.unassigned)
+        if fallback is not None:
+            return fallback, ""
+    return None, f"namespace {namespace.name!r} belongs to no tenant"
+
+
+def owner_of(config: TenancyConfig, name: str) -> tuple[Tenant, str] | None:
+    """The rightful owner of a normalised name and the domain that gives it: most specific wins."""
+    best: tuple[Tenant, str] | None = None
+    for tenant in config.tenants:
+        for domain in tenant.domains:
+            if is_within(name, domain) and (best is None or len(domain) > len(best[1])):
+                best = (tenant, domain)
+    return best
+
+
+def _check_host(
+    config: TenancyConfig, tenant: Tenant, host: str
+) -> tuple[RefusalReason, str] | None:
+    """Why ``tenant`` may not publish normalised ``host``, or None when it may."""
+    if host.startswith("*."):
+        return _check_wildcard(config, tenant, host)
+    if "*" in host:
+        return (
+            RefusalReason.HOSTNAME_NOT_ALLOWED,
+            f"host {host!r} is not a valid host name (a wildcard is only allowed as first label)",
+        )
+    owner = owner_of(config, host)
+    if owner is None:
+        return (
+            RefusalReason.HOSTNAME_NOT_ALLOWED,
+            f"host {host!r} is not under any domain of tenant {tenant.name!r}",
+        )
+    if owner[0].name != tenant.name:
+        return (
+            RefusalReason.HOSTNAME_CONFLICT,
+            f"host {host!r} belongs to tenant {owner[0].name!r} (domain {owner[1]!r})",
+        )
+    return None
+
+
+def _check_wildcard(
+    config: TenancyConfig, tenant: Tenant, host: str
+) -> tuple[RefusalReason, str] | None:
+    """Every way a wildcard fails is WildcardTooWide (the admission policy says the same)."""
+    base = host[2:]
+    if "*" in base:
+        return (
+            RefusalReason.WILDCARD_TOO_WIDE,
+            f"wildcard {host!r} has more than one wildcard label",
+        )
+    # A wildcard answers for every name below its base: it must not cover anyone else's domain.
+    for other in config.tenants:
+        if other.name == tenant.name:
+            continue
+        for domain in other.domains:
+            if domain != base and is_within(domain, base):
+                return (
+                    RefusalReason.WILDCARD_TOO_WIDE,
+                    f"wildcard {host!r} covers domain {domain!r} of tenant {other.name!r}",
+                )
+    owner = owner_of(config, base)
+    if owner is not None and owner[0].name == tenant.name:
+        return None
+    return (
+        RefusalReason.WILDCARD_TOO_WIDE,
+        f"wildcard {host!r} is wider than the domains of tenant {tenant.name!r} "
+        f"({', '.join(tenant.domains) or 'none'})",
+    )
+
+
+def _is_allowed_target(
+    config: TenancyConfig, tenant: Tenant, allowed_fleets: Sequence[Fleet], target: str
+) -> bool:
+    try:
+        address = normalize_address(target)
+    except InvalidNameError:
+        return False
+    if any(address in fleet.addresses for fleet in allowed_fleets):
+        return True
+    if any(address == t or is_within(address, t) for t in tenant.targets):
+        return True
+    owner = owner_of(config, address)
+    return owner is not None and owner[0].name == tenant.name
+
+
+def _annotation(ingress: Mapping[str, Any], key: str) -> str | None:
+    metadata = ingress.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    value = annotations.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _resource(ingress: Mapping[str, Any]) -> str:
+    metadata = ingress.get("metadata") or {}
+    return f"ingress/{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+
+
+def _choose_fleet(
+    tenant: Tenant, fleets: Sequence[Fleet], ingress: Mapping[str, Any]
+) -> tuple[Fleet | None, RefusalReason, str]:
+    """The Ingress's fleet, or None with the reason and message of the refusal."""
+    spec = ingress.get("spec") or {}
+    class_name = spec.get("ingressClassName") or ""
+    legacy = _annotation(ingress, LEGACY_CLASS_ANNOTATION)
+    if legacy is not None and class_name and legacy != class_name:
+        return (
+            None,
+            RefusalReason.FLEET_NOT_ALLOWED,
+            f"annotation {LEGACY_CLASS_ANNOTATION}={legacy!r} disagrees with "
+            f"spec.ingressClassName={class_name!r}; remove the annotation",
+        )
+    if not class_name:
+        if legacy is not None:
+            return (
+                None,
+                RefusalReason.FLEET_NOT_ALLOWED,
+                f"annotation {LEGACY_CLASS_ANNOTATION} is not used to choose a fleet; "
+                "set spec.ingressClassName",
+            )
+        return (
+            None,
+            RefusalReason.FLEET_NOT_ALLOWED,
+            "spec.ingressClassName is not set; name one of the tenant's fleets",
+        )
+    fleet = next((f for f in fleets if f.class_name == class_name), None)
+    if fleet is None or fleet.name not in tenant.fleets:
+        return (
+            None,
+            RefusalReason.FLEET_NOT_ALLOWED,
+            f"class {class_name!r} is not a fleet tenant {tenant.name!r} may use "
+            f"(allowed: {', '.join(tenant.fleets) or 'none'})",
+        )
+    return fleet, RefusalReason.FLEET_NOT_ALLOWED, ""
+
+
+def decide(
+    config: TenancyConfig,
+    *,
+    fleets: Sequence[Fleet],
+    namespace: Namespace,
+    ingress: Mapping[str, Any],
+    endpoints: Iterable[Endpoint],
+) -> Decision:
+    """Which of one Ingress's desired endpoints its namespace may publish, and what is refused.
+
+    ``ingress`` is the raw Ingress (metadata, spec); ``endpoints`` are its desired endpoints from
+    the source, hostname and target annotations already applied. Allowed endpoints come back
+    unchanged; an endpoint is refused for its host (HostnameNotAllowed, HostnameConflict,
+    WildcardTooWide) or its targets (TargetNotAllowed); the whole Ingress is refused for its
+    namespace (NamespaceNotInTenant) or its class (FleetNotAllowed).
+    """
+    resource = _resource(ingress)
+    desired = tuple(endpoints)
+    tenant, why = tenant_of(config, namespace)
+    if tenant is None:
+        return _refuse_all(resource, "", RefusalReason.NAMESPACE_NOT_IN_TENANT, why)
+    fleet, reason, message = _choose_fleet(tenant, fleets, ingress)
+    if fleet is None:
+        return _refuse_all(resource, tenant.name, reason, message)
+    allowed_fleets = tuple(f for f in fleets if f.name in tenant.fleets)
+    allowed: list[Endpoint] = []
+    refusals: set[Refusal] = set()
+    for endpoint in desired:
+        ep_resource = endpoint.labels.get(Label.RESOURCE, resource)
+        refused = _check_host(config, tenant, endpoint.name)
+        if refused is not None:
+            refusals.add(Refusal(ep_resource, endpoint.name, *refused))
+            continue
+        bad = [
+            t for t in endpoint.targets if not _is_allowed_target(config, tenant, allowed_fleets, t)
+        ]
+        if bad:
+            refusals.add(
+                Refusal(
+                    ep_resource,
+                    endpoint.name,
+                    RefusalReason.TARGET_NOT_ALLOWED,
+                    f"target {', '.join(bad)} of {endpoint.name!r} is neither a load balancer "
+                    f"of tenant {tenant.name!r}'s fleets, nor in its domains, nor an allowed "
+                    "target",
+                )
+            )
+            continue
+        allowed.append(endpoint)
+    return Decision(
+        resource=resource,
+        tenant=tenant.name,
+        visibility=fleet.visibility if allowed else None,
+        allowed=tuple(sorted(allowed, key=_endpoint_order)),
+        refusals=tuple(sorted(refusals, key=_refusal_order)),
+    )
+
+
+def _refuse_all(resource: str, tenant: str, reason: RefusalReason, message: str) -> Decision:
+    return Decision(
+        resource=resource,
+        tenant=tenant,
+        visibility=None,
+        allowed=(),
+        refusals=(Refusal(resource, "", reason, message),),
+    )
+
+
+def _endpoint_order(endpoint: Endpoint) -> tuple[str, str, str, tuple[str, ...]]:
+    return (*endpoint.key, endpoint.targets)
+
+
+def _refusal_order(refusal: Refusal) -> tuple[str, str, str, str]:
+    return (refusal.resource, refusal.host, str(refusal.reason), refusal.message)
+
+
+def decide_all(
+    config: TenancyConfig,
+    *,
+    fleets: Sequence[Fleet],
+    namespaces: Mapping[str, Namespace],
+    ingresses: Iterable[tuple[Mapping[str, Any], Iterable[Endpoint]]],
+) -> tuple[dict[Visibility, tuple[Endpoint, ...]], tuple[Refusal, ...]]:
+    """One pass over every Ingress: allowed endpoints per view, and all refusals, sorted.
+
+    ``namespaces`` maps a name to its :class:`Namespace`; an Ingress whose namespace is missing
+    is judged as a namespace without labels. The result does not depend on input order.
+    """
+    views: dict[Visibility, list[Endpoint]] = {v: [] for v in Visibility}
+    refusals: list[Refusal] = []
+    for ingress, endpoints in ingresses:
+        ns_name = str((ingress.get("metadata") or {}).get("namespace", ""))
+        namespace = namespaces.get(ns_name, Namespace(ns_name))
+        decision = decide(
+            config, fleets=fleets, namespace=namespace, ingress=ingress, endpoints=endpoints
+        )
+        if decision.visibility is not None:
+            views[decision.visibility].extend(decision.allowed)
+        refusals.extend(decision.refusals)
+    return (
+        {v: tuple(sorted(eps, key=_endpoint_order)) for v, eps in views.items()},
+        tuple(sorted(set(refusals), key=_refusal_order)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Admission policy: the same rules in CEL, fed by one ConfigMap of flat comma-separated keys.
+
+POLICY_API_VERSION = "admissionregistration.k8s.io/v1"
+
+
+def _within_cel(name: str, domain: str) -> str:
+    return f"({name} == {domain} || {name}.endsWith('.' + {domain}))"
+
+
+def _owned_cel(name: str) -> str:
+    """CEL: does the namespace's tenant own ``name`` (most specific domain wins)?"""
+    return (
+        f"variables.ownDomains.exists(d, {_within_cel(name, 'd')} && "
+        f"!variables.excluded.exists(x, x.size() > d.size() && {_within_cel(name, 'x')}))"
+    )
+
+
+def _normalized_list_cel(text: str) -> str:
+    """CEL: a comma-separated string as a list of trimmed, lower-case names without final dot."""
+    return (
+        f"({text}).split(',').map(h, h.trim().lowerAscii())"
+        ".map(h, h.endsWith('.') ? h.substring(0, h.size() - 1) : h).filter(h, h != '')"
+    )
+
+
+def _annotation_cel(key: str) -> str:
+    return f"('{key}' in variables.annotations ? variables.annotations['{key}'] : '')"
+
+
+def _policy_variables() -> list[dict[str, str]]:
+    def param(suffix: str) -> str:
+        return (
+            "variables.tenant == '' ? [] : "
+            f"params.data['tenant.' + variables.tenant + '.{suffix}']"
+            ".split(',').filter(x, x != '')"
+        )
+
+    selector = "params.data['tenant.' + t + '.selector']"
+    variables = [
+        (
+            "annotations",
+            "has(object.metadata.annotations) ? object.metadata.annotations : {}",
+        ),
+        ("ns", "namespaceObject.metadata.name"),
+        (
+            "nsLabels",
+            "has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}",
+        ),
+        ("tenantNames", "params.data['tenants'].split(',').filter(t, t != '')"),
+        (
+            "matching",
+            "variables.tenantNames.filter(t, "
+            "params.data['tenant.' + t + '.namespaces'].split(',').exists(n, n == variables.ns)"
+            f" || ({selector} != '' && {selector}.split(',').all(kv, "
+            "kv.split('=')[0] in variables.nsLabels && "
+            "variables.nsLabels[kv.split('=')[0]] == kv.split('=')[1])))",
+        ),
+        (
+            "tenant",
+            "variables.matching.size() == 1 ? variables.matching[0] : "
+            "(variables.matching.size() == 0 && params.data['unassigned'] != 'deny' "
+            "? params.data['unassigned'] : '')",
+        ),
+        ("ownDomains", param("domains")),
+        ("excluded", param("excluded")),
+        ("ownClasses", param("classes")),
+        ("ownTargets", param("targets")),
+        ("allDomains", "params.data['domains'].split(',').filter(d, d != '')"),
+        (
+            "className",
+            "has(object.spec.ingressClassName) ? object.spec.ingressClassName : ''",
+        ),
+        ("hasLegacyClass", f"'{LEGACY_CLASS_ANNOTATION}' in variables.annotations"),
+        ("legacyClass", _annotation_cel(LEGACY_CLASS_ANNOTATION)),
+        (
+            "hosts",
+            _normalized_list_cel(
+                "(has(object.spec.rules) ? object.spec.rules"
+                ".map(r, has(r.host) ? r.host : '').join(',') : '') + ',' + "
+                "(has(object.spec.tls) ? object.spec.tls"
+                ".map(t, has(t.hosts) ? t.hosts.join(',') : '').join(',') : '') + ',' + "
+                + _annotation_cel(HOSTNAME_ANNOTATION)
+            ),
+        ),
+        (
+            "badHosts",
+            "variables.hosts.filter(h, !h.startsWith('*.') && "
+            f"(h.contains('*') || !{_owned_cel('h')}))",
+        ),
+        (
+            "conflictHosts",
+            "variables.badHosts.filter(h, !h.contains('*') && "
+            f"variables.allDomains.exists(d, {_within_cel('h', 'd')}))",
+        ),
+        (
+            "notAllowedHosts",
+            "variables.badHosts.filter(h, h.contains('*') || "
+            f"!variables.allDomains.exists(d, {_within_cel('h', 'd')}))",
+        ),
+        (
+            "wideWildcards",
+            "variables.hosts.filter(h, h.startsWith('*.')).filter(h, "
+            "h.substring(2).contains('*') || "
+            f"!{_owned_cel('h.substring(2)')} || "
+            "variables.excluded.exists(x, x != h.substring(2) && "
+            "x.endsWith('.' + h.substring(2))))",
+        ),
+        ("targets", _normalized_list_cel(_annotation_cel(TARGET_ANNOTATION))),
+        (
+            "badTargets",
+            f"variables.targets.filter(t, !{_owned_cel('t')} && "
+            f"!variables.ownTargets.exists(a, {_within_cel('t', 'a')}))",
+        ),
+    ]
+    return [{"name": n, "expression": e} for n, e in variables]
+
+
+def _policy_validations() -> list[dict[str, str]]:
+    tenant = "' + variables.tenant + '"
+    rules = [
+        (
+            "variables.tenant != ''",
+            "'NamespaceNotInTenant: namespace ' + variables.ns + "
+            "(variables.matching.size() > 1 ? ' matches several tenants (' + "
+            "variables.matching.join(', ') + ')' : ' belongs to no tenant') + "
+            "'; it may publish no host'",
+        ),
+        (
+            "variables.className != '' && variables.className in variables.ownClasses",
+            f"'FleetNotAllowed: class \"' + variables.className + '\" is not a fleet tenant "
+            f"{tenant} may use (allowed classes: ' + variables.ownClasses.join(', ') + ')'",
+        ),
+        (
+            "!variables.hasLegacyClass || "
+            "(variables.className != '' && variables.legacyClass == variables.className)",
+            f"'FleetNotAllowed: annotation {LEGACY_CLASS_ANNOTATION}=\"' + "
+            "variables.legacyClass + '\" does not choose a fleet; remove it or make it equal "
+            "spec.ingressClassName'",
+        ),
+        (
+            "variables.conflictHosts.size() == 0",
+            "'HostnameConflict: ' + variables.conflictHosts.join(', ') + "
+            f"' belong(s) to another tenant, not to tenant {tenant}'",
+        ),
+        (
+            "variables.notAllowedHosts.size() == 0",
+            "'HostnameNotAllowed: ' + variables.notAllowedHosts.join(', ') + "
+            f"' is not under the domains of tenant {tenant} (' + "
+            "variables.ownDomains.join(', ') + ')'",
+        ),
+        (
+            "variables.wideWildcards.size() == 0",
+            "'WildcardTooWide: ' + variables.wideWildcards.join(', ') + "
+            f"' covers names outside the domains of tenant {tenant} (' + "
+            "variables.ownDomains.join(', ') + ')'",
+        ),
+        (
+            "variables.badTargets.size() == 0",
+            f"'TargetNotAllowed: annotation {TARGET_ANNOTATION} names ' + "
+            f"variables.badTargets.join(', ') + ', which tenant {tenant} may not point at'",
+        ),
+    ]
+    validations: list[dict[str, str]] = []
+    for index, (expression, message) in enumerate(rules):
+        # Every rule but the first needs a tenant; the first one already reports its absence.
+        guarded = expression if index == 0 else f"variables.tenant == '' || ({expression})"
+        validations.append(
+            {"expression": guarded, "messageExpression": message, "reason": "Forbidden"}
+        )
+    return validations
+
+
+def admission_parameters(config: TenancyConfig, fleets: Iterable[Fleet]) -> dict[str, str]:
+    """The policy's parameter data: flat keys, each a comma-separated list (CEL splits them).
+
+    ``tenants``, ``unassigned``, ``domains`` (every tenant's), and per tenant ``t``:
+    ``tenant.<t>.namespaces``, ``.selector`` (``key=value`` pairs), ``.domains``, ``.excluded``
+    (other tenants' domains nested inside t's: names there are theirs), ``.classes`` (of t's
+    fleets) and ``.targets``.
+    """
+    classes = {f.name: f.class_name for f in fleets}
+    data = {
+        "tenants": ",".join(sorted(t.name for t in config.tenants)),
+        "unassigned": config.unassigned,
+        "domains": ",".join(sorted({d for t in config.tenants for d in t.domains})),
+    }
+    for tenant in config.tenants:
+        prefix = f"tenant.{tenant.name}."
+        excluded = sorted(
+            {
+                domain
+                for other in config.tenants
+                if other.name != tenant.name
+                for domain in other.domains
+                if any(domain != own and is_within(domain, own) for own in tenant.domains)
+            }
+        )
+        data[prefix + "namespaces"] = ",".join(tenant.namespaces)
+        data[prefix + "selector"] = ",".join(
+            f"{k}={v}" for k, v in tenant.namespace_selector.items()
+        )
+        data[prefix + "domains"] = ",".join(tenant.domains)
+        data[prefix + "excluded"] = ",".join(excluded)
+        data[prefix + "classes"] = ",".join(
+            sorted({classes[f] for f in tenant.fleets if f in classes})
+        )
+        data[prefix + "targets"] = ",".join(tenant.targets)
+    return data
+
+
+def render_admission_policy(
+    config: TenancyConfig,
+    fleets: Iterable[Fleet],
+    *,
+    namespace: str,
+    name: str = "ingress-reconciler-tenancy",
+    validation_actions: Sequence[str] = ("Deny",),
+) -> list[dict[str, Any]]:
+    """The admission objects enforcing tenancy at create/update time, as API dicts.
+
+    Returns ``[ConfigMap, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding]``. The
+    ConfigMap ``name`` in ``namespace`` carries :func:`admission_parameters`; the policy
+    (admissionregistration.k8s.io/v1, CEL, no webhook) reads it as ``params`` and the Ingress's
+    namespace as ``namespaceObject``; a missing ConfigMap denies (fail closed).
+    ``validation_actions`` is the binding's: ``Deny``, or ``Warn``/``Audit`` to observe first.
+    Raise ConfigError when the configuration is invalid.
+    """
+    fleet_list = tuple(fleets)
+    validate_tenancy(config, fleet_list)
+    labels = {
+        "app.kubernetes.io/name": "ingress-reconciler",
+        "app.kubernetes.io/component": "tenancy",
+    }
+    params = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "data": admission_parameters(config, fleet_list),
+    }
+    policy = {
+        "apiVersion": POLICY_API_VERSION,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {
+            "failurePolicy": "Fail",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {
+                # "ingresses" only: the controller's writes to ingresses/status stay unaffected.
+                "resourceRules": [
+                    {
+                        "apiGroups": ["networking.k8s.io"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["ingresses"],
+                    }
+                ]
+            },
+            "variables": _policy_variables(),
+            "validations": _policy_validations(),
+        },
+    }
+    binding = {
+        "apiVersion": POLICY_API_VERSION,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {
+            "policyName": name,
+            "validationActions": list(validation_actions),
+            "paramRef": {
+                "name": name,
+                "namespace": namespace,
+                "parameterNotFoundAction": "Deny",
+            },
+        },
+    }
+    return [params, policy, binding]
