@@ -1,9 +1,9 @@
 """A real kube-apiserver + etcd on 127.0.0.1 for tests, the demo and benchmarks (envtest style).
 
 ``ApiServer`` starts etcd (data in a temporary directory, client and peer URLs on free ports) and
-kube-apiserver (secure port on a free port, RBAC, service-account signing key and issuer, a static
-admin token in ``system:masters``), polls ``/readyz`` (never sleeps a fixed time), writes a kubeconfig
-and on exit terminates both processes and waits for them::
+kube-apiserver (secure port on a free port, RBAC, service-account signing key and issuer, a
+static admin token in ``system:masters``), polls ``/readyz`` (never sleeps a fixed time), writes a
+kubeconfig and on exit terminates both processes and waits for them::
 
     with ApiServer() as api:
         client = load_client(kubeconfig=api.kubeconfig)
@@ -332,7 +332,7 @@ class ApiServer:
             f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
-            # no controller-manager creates the "default" ServiceAccount here (envtest does the same)
+            # no controller-manager creates the "default" ServiceAccount (envtest does the same)
             "--disable-admission-plugins=ServiceAccount",
             "--enable-priority-and-fairness=false",
             "--profiling=false",
@@ -416,9 +416,7 @@ class ApiServer:
     ) -> tuple[int, Any]:
         """One request as admin (or as ``token``): (HTTP status, decoded JSON body or text)."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(  # noqa: S310 - https to 127.0.0.1 only
-            self.url + path, data=data, method=method
-        )
+        req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {token or self.token}")
         req.add_header("Accept", "application/json")
         if data is not None:
@@ -457,7 +455,7 @@ class ApiServer:
         return rev
 
     def _etcd_post(self, path: str, body: Mapping[str, Any]) -> Any:
-        req = urllib.request.Request(  # noqa: S310 - http to 127.0.0.1 only
+        req = urllib.request.Request(
             self.etcd_url + path, data=json.dumps(body).encode(), method="POST"
         )
         req.add_header("Content-Type", "application/json")
