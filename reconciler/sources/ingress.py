@@ -196,6 +196,9 @@ def _check_host(raw: str, *, wildcard: bool) -> str:
             raise InvalidNameError(
                 f"{raw!r}: label {label!r} may hold only letters, digits and inner '-'"
             )
+    if labels[-1].isdigit():
+        # 192.0.2.300 is not an address, and no top-level domain is all digits (RFC 3696).
+        raise InvalidNameError(f"{raw!r}: the last label is all digits (a malformed address?)")
     return name
 
 
