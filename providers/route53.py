@@ -1,0 +1,966 @@
+"""The Route53 provider: hosted zones, ALIAS records to AWS load balancers, minimal API calls.
+
+How it talks to Route53:
+
+- **Zones** are discovered with ``ListHostedZones`` (filtered by zone type, pinned zone ids and
+  domain filter) and cached for ``zone_refresh_period``. A name goes to exactly one zone: the
+  longest matching zone of the configured type. Two selected zones with the same name (a public
+  and a private one, or private zones of several VPCs) are refused with a ConfigError that says
+  to set ``zoneType`` or ``zoneIds``; records are never fanned out (external-dns #973, #4241).
+- **Records** are listed with ``ListResourceRecordSets`` at 300 per page into a write-through
+  cache; a pass with nothing to change makes no Route53 call at all. A zone is re-listed after
+  ``resync_period`` or after a failed write.
+- **Writes**: one zone's changes go out in the fewest ``ChangeResourceRecordSets`` calls that
+  Route53's limits allow (1,000 values and 32,000 value characters per call, UPSERT counted
+  twice); a record and its TXT ownership record (linked by the ``ownedRecord`` label, else by
+  name) always travel in the same call. A record set that exists is never sent a CREATE; a
+  DELETE carries exactly the values Route53 returned; a change of type, of alias-ness, of set
+  identifier or of routing policy becomes DELETE + CREATE in one call.
+- **Throttling** (``Throttling``, ``PriorRequestNotComplete``, 5xx, connection errors) is retried
+  with jittered backoff; every attempt takes a token from the shared :class:`TokenBucket`.
+  A rejected batch (``InvalidChangeBatch``, moto's ``InvalidInput``) is bisected and retried so
+  one bad record does not block the others; what still fails is raised as
+  :class:`PermanentProviderError` naming the records and AWS's message. No botocore exception
+  escapes this module.
+
+Endpoint conventions (external-dns's provider/aws/aws.go keys, so zones it wrote compare equal):
+an ALIAS record is an A or AAAA endpoint whose single target is the load balancer's hostname,
+with ``ttl=None`` and provider-specific ``alias=true``, ``aws/evaluate-target-health=true|false``
+and ``aws/target-hosted-zone=<canonical hosted zone id>``. Other records carry no ``alias`` key
+and a TTL (300 when the desired endpoint has none). TXT targets are in presentation form, with
+their double quotes, as Route53 stores them. Weighted, latency, failover, geolocation and
+multi-value records keep their ``set_identifier`` and ``aws/weight``, ``aws/region``,
+``aws/failover``, ``aws/geolocation-*``, ``aws/multi-value-answer``, ``aws/health-check-id``.
+
+The boto3 clients are made by the composition root and injected; this module never creates a
+client and never sees credentials. Build the Route53 client with botocore's own retries off
+(``Config(retries={"total_max_attempts": 1})``) so every attempt passes through the bucket.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from providers.aws_hosted_zones import canonical_hosted_zone_id, is_aws_load_balancer
+from providers.throttle import Retrier, TokenBucket
+from reconciler.endpoint import (
+    Changes,
+    Endpoint,
+    FrozenMap,
+    InvalidNameError,
+    Label,
+    RecordType,
+    normalize_name,
+)
+from reconciler.errors import ConfigError, PermanentProviderError, TransientProviderError
+from reconciler.zones import is_within, zone_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import ChangeTypeDef
+
+__all__ = [
+    "ALIAS",
+    "DEFAULT_TTL",
+    "EVALUATE_TARGET_HEALTH",
+    "MAX_CHARS_PER_CALL",
+    "MAX_VALUES_PER_CALL",
+    "PAGE_SIZE",
+    "TARGET_HOSTED_ZONE",
+    "HostedZone",
+    "Route53Provider",
+    "ZoneType",
+    "endpoint_from_record_set",
+    "is_alias",
+    "record_set_from_endpoint",
+]
+
+log = logging.getLogger(__name__)
+
+ALIAS = "alias"
+"""Provider-specific key: ``"true"`` on an A/AAAA endpoint that is a Route53 ALIAS record."""
+EVALUATE_TARGET_HEALTH = "aws/evaluate-target-health"
+"""Provider-specific key: ``"true"|"false"``, the ALIAS record's EvaluateTargetHealth."""
+TARGET_HOSTED_ZONE = "aws/target-hosted-zone"
+"""Provider-specific key: the ALIAS target's canonical hosted zone id."""
+WEIGHT = "aws/weight"
+REGION = "aws/region"
+FAILOVER = "aws/failover"
+GEO_CONTINENT = "aws/geolocation-continent-code"
+GEO_COUNTRY = "aws/geolocation-country-code"
+GEO_SUBDIVISION = "aws/geolocation-subdivision-code"
+MULTI_VALUE_ANSWER = "aws/multi-value-answer"
+HEALTH_CHECK_ID = "aws/health-check-id"
+_ROUTING_KEYS = (WEIGHT, REGION, FAILOVER, GEO_CONTINENT, GEO_COUNTRY, GEO_SUBDIVISION)
+
+DEFAULT_TTL = 300
+"""TTL written for a non-alias record whose endpoint has none (Route53 requires one)."""
+PAGE_SIZE = 300
+"""``ListResourceRecordSets`` page size: Route53's server-side maximum."""
+MAX_VALUES_PER_CALL = 1000
+"""ResourceRecord elements per ``ChangeResourceRecordSets`` call (UPSERT counts twice)."""
+MAX_CHARS_PER_CALL = 32000
+"""Characters of all Value elements per call (UPSERT counts twice)."""
+
+# Route53 error codes: retried with backoff, or "this batch was refused" (then bisected).
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "PriorRequestNotComplete",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+    }
+)
+_REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput"})
+_CONNECTION_ERRORS = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+_TXT_PREFIX = re.compile(r"^(a|aaaa|cname|ns|mx|srv|txt|caa|ptr|naptr)-", re.IGNORECASE)
+_LOAD_BALANCER_MIN_REFRESH = 60.0
+_ACTION_ORDER = {"DELETE": 0, "CREATE": 1, "UPSERT": 2}
+
+
+class ZoneType:
+    """Accepted ``zoneType`` values."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+    ANY = "any"
+    ALL = (PUBLIC, PRIVATE, ANY)
+
+
+@dataclass(frozen=True, slots=True)
+class HostedZone:
+    """One Route53 hosted zone the provider writes to."""
+
+    id: str
+    """The zone id without the ``/hostedzone/`` prefix, e.g. ``Z0123456789ABC``."""
+    name: str
+    """Normalised zone name."""
+    private: bool
+    """True for a private (VPC) zone."""
+
+
+def _clean_zone_id(zone_id: str) -> str:
+    return zone_id.strip().removeprefix("/hostedzone/")
+
+
+def _unescape(name: str) -> str:
+    """Route53 returns ``*`` and other special characters as ``\\ooo`` octal escapes."""
+    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), name)
+
+
+def _quote_txt(value: str) -> str:
+    """A TXT value in presentation form: kept if already quoted, else quoted in 255-byte strings."""
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    chunks = [escaped[i : i + 255] for i in range(0, len(escaped), 255)] or [""]
+    return " ".join(f'"{chunk}"' for chunk in chunks)
+
+
+def is_alias(endpoint: Endpoint) -> bool:
+    """True when ``endpoint`` is a Route53 ALIAS record (A/AAAA with ``alias=true``)."""
+    return (
+        endpoint.provider_specific.get(ALIAS) == "true"
+        and endpoint.record_type in (RecordType.A, RecordType.AAAA)
+        and len(endpoint.targets) == 1
+    )
+
+
+def record_set_from_endpoint(endpoint: Endpoint) -> dict[str, Any]:
+    """The Route53 ResourceRecordSet for an endpoint in stored form.
+
+    An alias endpoint must carry ``aws/target-hosted-zone``; a non-alias one gets TTL 300 when it
+    has none. Raises InvalidNameError for an alias without a target hosted zone.
+    """
+    ps = endpoint.provider_specific
+    record_set: dict[str, Any] = {"Name": endpoint.name, "Type": endpoint.record_type}
+    if is_alias(endpoint):
+        zone_id = ps.get(TARGET_HOSTED_ZONE, "")
+        if not zone_id:
+            raise InvalidNameError(f"{endpoint.name}: alias target has no hosted zone id")
+        record_set["AliasTarget"] = {
+            "HostedZoneId": _clean_zone_id(zone_id),
+            "DNSName": endpoint.targets[0],
+            "EvaluateTargetHealth": ps.get(EVALUATE_TARGET_HEALTH) == "true",
+        }
+    else:
+        values = endpoint.targets
+        if endpoint.record_type == RecordType.TXT:
+            values = tuple(_quote_txt(v) for v in values)
+        record_set["TTL"] = endpoint.ttl if endpoint.ttl is not None else DEFAULT_TTL
+        record_set["ResourceRecords"] = [{"Value": v} for v in values]
+    if endpoint.set_identifier:
+        record_set["SetIdentifier"] = endpoint.set_identifier
+        if WEIGHT in ps:
+            record_set["Weight"] = int(ps[WEIGHT])
+        if REGION in ps:
+            record_set["Region"] = ps[REGION]
+        if FAILOVER in ps:
+            record_set["Failover"] = ps[FAILOVER]
+        if MULTI_VALUE_ANSWER in ps:
+            record_set["MultiValueAnswer"] = True
+        geo = {
+            key: ps[prop]
+            for key, prop in (
+                ("ContinentCode", GEO_CONTINENT),
+                ("CountryCode", GEO_COUNTRY),
+                ("SubdivisionCode", GEO_SUBDIVISION),
+            )
+            if prop in ps
+        }
+        if geo:
+            record_set["GeoLocation"] = geo
+    if HEALTH_CHECK_ID in ps:
+        record_set["HealthCheckId"] = ps[HEALTH_CHECK_ID]
+    return record_set
+
+
+def endpoint_from_record_set(record_set: Mapping[str, Any]) -> Endpoint:
+    """The normalised endpoint for a ResourceRecordSet as Route53 returns it (no labels).
+
+    Raises InvalidNameError for a name or value that is not valid for its type.
+    """
+    name = _unescape(str(record_set["Name"]))
+    rtype = str(record_set["Type"]).upper()
+    ps: dict[str, str] = {}
+    set_identifier = str(record_set.get("SetIdentifier", ""))
+    if set_identifier:
+        if "Weight" in record_set:
+            ps[WEIGHT] = str(record_set["Weight"])
+        if "Region" in record_set:
+            ps[REGION] = str(record_set["Region"])
+        if "Failover" in record_set:
+            ps[FAILOVER] = str(record_set["Failover"])
+        if record_set.get("MultiValueAnswer"):
+            ps[MULTI_VALUE_ANSWER] = "true"
+        geo = record_set.get("GeoLocation") or {}
+        for key, prop in (
+            ("ContinentCode", GEO_CONTINENT),
+            ("CountryCode", GEO_COUNTRY),
+            ("SubdivisionCode", GEO_SUBDIVISION),
+        ):
+            if key in geo:
+                ps[prop] = str(geo[key])
+    if record_set.get("HealthCheckId"):
+        ps[HEALTH_CHECK_ID] = str(record_set["HealthCheckId"])
+    alias = record_set.get("AliasTarget")
+    if alias:
+        ps[ALIAS] = "true"
+        ps[EVALUATE_TARGET_HEALTH] = "true" if alias.get("EvaluateTargetHealth") else "false"
+        ps[TARGET_HOSTED_ZONE] = _clean_zone_id(str(alias["HostedZoneId"]))
+        # An alias A record's target is a hostname, which Endpoint.of would refuse for type A.
+        return Endpoint(
+            name=normalize_name(name),
+            record_type=rtype,
+            targets=(normalize_name(str(alias["DNSName"])),),
+            ttl=None,
+            set_identifier=set_identifier,
+            provider_specific=FrozenMap(ps),
+        )
+    values = [str(rr["Value"]) for rr in record_set.get("ResourceRecords") or ()]
+    ttl = record_set.get("TTL")
+    return Endpoint.of(
+        name,
+        rtype,
+        values,
+        ttl=int(ttl) if ttl is not None else None,
+        set_identifier=set_identifier,
+        provider_specific=ps,
+    )
+
+
+def _needs_replace(old: Endpoint, new: Endpoint) -> bool:
+    """True when Route53 cannot UPSERT old into new and needs DELETE + CREATE."""
+    if old.record_type != new.record_type or old.set_identifier != new.set_identifier:
+        return True
+    if is_alias(old) != is_alias(new):
+        return True
+    return any(
+        (key in old.provider_specific) != (key in new.provider_specific) for key in _ROUTING_KEYS
+    )
+
+
+def _group_of(endpoint: Endpoint) -> str:
+    """Which changes must share a call: a record and its TXT ownership record."""
+    owned = endpoint.labels.get(Label.OWNED_RECORD, "")
+    if owned:
+        return owned
+    if endpoint.record_type == RecordType.TXT:
+        first, _, rest = endpoint.name.partition(".")
+        stripped = _TXT_PREFIX.sub("", first)
+        if stripped != first and stripped:
+            return f"{stripped}.{rest}" if rest else stripped
+    return endpoint.name
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One Route53 change: action, the record set sent, and the endpoint Route53 then holds."""
+
+    action: str
+    record_set: dict[str, Any] = field(hash=False, compare=False)
+    endpoint: Endpoint
+    group: str
+
+    @property
+    def values(self) -> int:
+        count = len(self.record_set.get("ResourceRecords") or ()) or 1
+        return count * 2 if self.action == "UPSERT" else count
+
+    @property
+    def chars(self) -> int:
+        if "AliasTarget" in self.record_set:
+            count = len(self.record_set["AliasTarget"]["DNSName"])
+        else:
+            count = sum(len(rr["Value"]) for rr in self.record_set["ResourceRecords"])
+        return count * 2 if self.action == "UPSERT" else count
+
+    def as_api(self) -> ChangeTypeDef:
+        return cast("ChangeTypeDef", {"Action": self.action, "ResourceRecordSet": self.record_set})
+
+    def describe(self) -> str:
+        return f"{self.action} {self.endpoint.name} {self.endpoint.record_type}"
+
+
+def _groups(changes: Iterable[_Change]) -> list[list[_Change]]:
+    grouped: dict[str, list[_Change]] = {}
+    for change in changes:
+        grouped.setdefault(change.group, []).append(change)
+    return [
+        sorted(g, key=lambda c: (_ACTION_ORDER[c.action], c.endpoint.key))
+        for _, g in sorted(grouped.items())
+    ]
+
+
+def _pack(groups: Sequence[list[_Change]]) -> list[list[_Change]]:
+    """First-fit decreasing of change groups into calls within Route53's per-call limits."""
+
+    def size(group: list[_Change]) -> tuple[int, int]:
+        return sum(c.values for c in group), sum(c.chars for c in group)
+
+    def weight(group: list[_Change]) -> float:
+        values, chars = size(group)
+        return max(values / MAX_VALUES_PER_CALL, chars / MAX_CHARS_PER_CALL)
+
+    ordered = sorted(groups, key=lambda g: (-weight(g), g[0].group))
+    bins: list[tuple[list[int], list[_Change]]] = []
+    for group in ordered:
+        values, chars = size(group)
+        for used, items in bins:
+            if used[0] + values <= MAX_VALUES_PER_CALL and used[1] + chars <= MAX_CHARS_PER_CALL:
+                used[0] += values
+                used[1] += chars
+                items.extend(group)
+                break
+        else:
+            bins.append(([values, chars], list(group)))
+    return [items for _, items in bins]
+
+
+class _BatchRejectedError(Exception):
+    """Route53 refused a change batch as a whole; the message is AWS's."""
+
+
+@dataclass
+class _ZoneCache:
+    """What one zone holds: endpoint and the raw record set, per endpoint key."""
+
+    records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]
+    listed_at: float
+    stale: bool = False
+
+
+class Route53Provider:
+    """A :class:`reconciler.provider.Provider` for AWS Route53.
+
+    ``client`` (and the optional ``elbv2_client``, used to read load balancers' canonical hosted
+    zone ids) are made by the composition root. ``limiter`` should be one bucket shared by every
+    Route53 provider of the process; without one the provider makes its own (10/s, 50 burst).
+    ``clock`` times the caches; ``retrier`` carries the backoff, sleep and randomness.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        client: Route53Client,
+        zone_type: str = ZoneType.ANY,
+        zone_ids: Sequence[str] = (),
+        domain_filter: Sequence[str] = (),
+        elbv2_client: ElasticLoadBalancingv2Client | None = None,
+        region: str = "us-east-1",
+        evaluate_target_health: bool = True,
+        resync_period: float = 3600.0,
+        zone_refresh_period: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: TokenBucket | None = None,
+        retrier: Retrier | None = None,
+    ) -> None:
+        if zone_type not in ZoneType.ALL:
+            raise ConfigError(
+                f"providers[{name}].zoneType: {zone_type!r} is not one of public, private, any"
+            )
+        self._name = name
+        self._client = client
+        self._elbv2 = elbv2_client
+        self.zone_type = zone_type
+        """``public``, ``private`` or ``any``."""
+        self.zone_ids = tuple(_clean_zone_id(z) for z in zone_ids)
+        """Pinned zone ids (without ``/hostedzone/``); empty means every zone that matches."""
+        try:
+            self.domain_filter = tuple(normalize_name(d) for d in domain_filter)
+            """Normalised domains: a zone is used when it is inside one or contains one."""
+        except InvalidNameError as exc:
+            raise ConfigError(f"providers[{name}].domainFilter: {exc}") from exc
+        self.region = region
+        """The region of the load balancers we look up (ALIAS target zones)."""
+        self.evaluate_target_health = evaluate_target_health
+        """EvaluateTargetHealth for ALIAS records whose endpoint does not say."""
+        self.resync_period = resync_period
+        """Seconds before the record cache of a zone is re-listed in full."""
+        self.zone_refresh_period = zone_refresh_period
+        """Seconds before the zone list is refreshed."""
+        self._clock = clock
+        self._limiter = limiter or TokenBucket(clock=clock)
+        self._retrier = retrier or Retrier()
+        self._lock = threading.RLock()
+        self._zones: tuple[HostedZone, ...] | None = None
+        self._zones_at = 0.0
+        self._records: dict[str, _ZoneCache] = {}
+        self._load_balancers: dict[str, str] = {}
+        self._load_balancers_at: float | None = None
+
+    # -- the Provider protocol -----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The configured provider name."""
+        return self._name
+
+    def zones(self) -> Sequence[str]:
+        """Normalised names of the selected hosted zones (refreshed on the slow timer)."""
+        return tuple(z.name for z in self.hosted_zones())
+
+    def records(self) -> Sequence[Endpoint]:
+        """Every record set (but SOA) of the selected zones, from the write-through cache."""
+        with self._lock:
+            result: list[Endpoint] = []
+            for zone in self.hosted_zones():
+                result.extend(endpoint for endpoint, _ in self._zone_records(zone).values())
+            return sorted(result, key=lambda e: e.key)
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """Desired endpoints in the shape :meth:`records` returns them.
+
+        A CNAME to an AWS load balancer becomes ALIAS A and AAAA records (as external-dns does,
+        so a zone it wrote compares equal) unless it says ``alias=false``; other records get
+        TTL 300 when they have none and lose alias-only keys.
+        """
+        result: list[Endpoint] = []
+        for endpoint in endpoints:
+            ps = endpoint.provider_specific
+            if (
+                endpoint.record_type == RecordType.CNAME
+                and len(endpoint.targets) == 1
+                and ps.get(ALIAS) != "false"
+                and is_aws_load_balancer(endpoint.targets[0])
+            ):
+                zone_id = self.target_hosted_zone_id(endpoint.targets[0])
+                if zone_id is not None:
+                    for rtype in (RecordType.A, RecordType.AAAA):
+                        result.append(
+                            self._alias_shape(replace(endpoint, record_type=rtype), zone_id)
+                        )
+                    continue
+            if is_alias(endpoint):
+                zone_id = ps.get(TARGET_HOSTED_ZONE) or self.target_hosted_zone_id(
+                    endpoint.targets[0]
+                )
+                if zone_id is not None:
+                    result.append(self._alias_shape(endpoint, zone_id))
+                    continue
+            plain = endpoint.provider_specific.without(ALIAS).without(EVALUATE_TARGET_HEALTH)
+            result.append(
+                replace(
+                    endpoint,
+                    ttl=endpoint.ttl if endpoint.ttl is not None else DEFAULT_TTL,
+                    provider_specific=plain.without(TARGET_HOSTED_ZONE),
+                )
+            )
+        return result
+
+    def apply(self, changes: Changes) -> None:
+        """Write ``changes``; raise PermanentProviderError naming what Route53 refused."""
+        if changes.is_empty():
+            return
+        with self._lock:
+            self._apply(changes)
+
+    # -- zones ---------------------------------------------------------------------------------
+
+    def hosted_zones(self) -> tuple[HostedZone, ...]:
+        """The selected hosted zones, from cache unless ``zone_refresh_period`` has passed."""
+        with self._lock:
+            now = self._clock()
+            if self._zones is None or now - self._zones_at >= self.zone_refresh_period:
+                self._zones = self._discover_zones()
+                self._zones_at = now
+                known = {z.id for z in self._zones}
+                for zone_id in list(self._records):
+                    if zone_id not in known:
+                        del self._records[zone_id]
+            return self._zones
+
+    def invalidate(self) -> None:
+        """Forget every cache: the next call lists zones and records again."""
+        with self._lock:
+            self._zones = None
+            self._records.clear()
+            self._load_balancers_at = None
+
+    def _wanted(self, zone: HostedZone) -> bool:
+        if self.zone_ids and zone.id not in self.zone_ids:
+            return False
+        if self.zone_type == ZoneType.PUBLIC and zone.private:
+            return False
+        if self.zone_type == ZoneType.PRIVATE and not zone.private:
+            return False
+        return not self.domain_filter or any(
+            is_within(zone.name, d) or is_within(d, zone.name) for d in self.domain_filter
+        )
+
+    def _discover_zones(self) -> tuple[HostedZone, ...]:
+        found: list[HostedZone] = []
+        marker: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"MaxItems": "100"}
+            if marker:
+                kwargs["Marker"] = marker
+            page = self._call("ListHostedZones", partial(self._client.list_hosted_zones, **kwargs))
+            for raw in page["HostedZones"]:
+                zone = HostedZone(
+                    id=_clean_zone_id(raw["Id"]),
+                    name=normalize_name(raw["Name"]),
+                    private=bool(raw.get("Config", {}).get("PrivateZone", False)),
+                )
+                if self._wanted(zone):
+                    found.append(zone)
+            if not page.get("IsTruncated"):
+                break
+            marker = page.get("NextMarker")
+        missing = sorted(set(self.zone_ids) - {z.id for z in found})
+        if missing:
+            raise ConfigError(
+                f"providers[{self._name}].zoneIds: {', '.join(missing)} not found among the "
+                f"{self.zone_type} hosted zones matching the domain filter"
+            )
+        by_name: dict[str, list[HostedZone]] = {}
+        for zone in found:
+            by_name.setdefault(zone.name, []).append(zone)
+        clashes = {n: zs for n, zs in by_name.items() if len(zs) > 1}
+        if clashes:
+            detail = "; ".join(
+                n + ": " + ", ".join(f"{z.id} ({_kind(z)})" for z in zs)
+                for n, zs in sorted(clashes.items())
+            )
+            raise ConfigError(
+                f"providers[{self._name}]: several hosted zones share a name ({detail}); a name "
+                "must go to exactly one zone: set zoneType to public or private, or pin zoneIds"
+            )
+        zones = tuple(sorted(found, key=lambda z: z.name))
+        log.debug(
+            "route53 zones discovered",
+            extra={"provider": self._name, "zones": [z.name for z in zones]},
+        )
+        return zones
+
+    def _zone_of(self, name: str, zones: Sequence[HostedZone]) -> HostedZone | None:
+        best = zone_for(name, [z.name for z in zones])
+        return next((z for z in zones if z.name == best), None) if best else None
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _zone_records(
+        self, zone: HostedZone
+    ) -> dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]:
+        now = self._clock()
+        cache = self._records.get(zone.id)
+        if cache is None or cache.stale or now - cache.listed_at >= self.resync_period:
+            cache = _ZoneCache(records=self._list_zone(zone), listed_at=now)
+            self._records[zone.id] = cache
+        return cache.records
+
+    def _list_zone(
+        self, zone: HostedZone
+    ) -> dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]:
+        records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]] = {}
+        kwargs: dict[str, Any] = {"HostedZoneId": zone.id, "MaxItems": str(PAGE_SIZE)}
+        while True:
+            page = self._call(
+                "ListResourceRecordSets",
+                lambda: self._client.list_resource_record_sets(**kwargs),
+                zone=zone,
+            )
+            for raw in page["ResourceRecordSets"]:
+                if raw["Type"] == "SOA":
+                    continue
+                try:
+                    endpoint = endpoint_from_record_set(raw)
+                except InvalidNameError as exc:
+                    log.warning(
+                        "route53 record skipped",
+                        extra={"provider": self._name, "zone": zone.name, "reason": str(exc)},
+                    )
+                    continue
+                stored = dict(copy.deepcopy(raw))
+                stored["Name"] = endpoint.name
+                records[endpoint.key] = (endpoint, stored)
+            if not page.get("IsTruncated"):
+                break
+            kwargs["StartRecordName"] = page["NextRecordName"]
+            kwargs["StartRecordType"] = page["NextRecordType"]
+            if page.get("NextRecordIdentifier"):
+                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            else:
+                kwargs.pop("StartRecordIdentifier", None)
+        log.debug(
+            "route53 zone listed",
+            extra={"provider": self._name, "zone": zone.name, "records": len(records)},
+        )
+        return records
+
+    # -- ALIAS targets ---------------------------------------------------------------------------
+
+    def target_hosted_zone_id(self, hostname: str) -> str | None:
+        """Canonical hosted zone id of an AWS load balancer hostname.
+
+        From ELBv2 ``DescribeLoadBalancers`` when the load balancer is visible to the injected
+        ELBv2 client, else from AWS's published per-region table; None if neither knows it.
+        """
+        host = normalize_name(hostname)
+        bare = host.removeprefix("dualstack.")
+        if self._elbv2 is not None and is_aws_load_balancer(bare):
+            with self._lock:
+                known = self._load_balancers.get(bare)
+                now = self._clock()
+                if known is None and (
+                    self._load_balancers_at is None
+                    or now - self._load_balancers_at >= _LOAD_BALANCER_MIN_REFRESH
+                ):
+                    self._refresh_load_balancers(now)
+                    known = self._load_balancers.get(bare)
+            if known is not None:
+                return known
+        return canonical_hosted_zone_id(bare)
+
+    def _refresh_load_balancers(self, now: float) -> None:
+        assert self._elbv2 is not None
+        elbv2 = self._elbv2
+        found: dict[str, str] = {}
+        kwargs: dict[str, Any] = {}
+        try:
+            while True:
+                page = self._retrier.call(
+                    lambda: elbv2.describe_load_balancers(**kwargs),
+                    is_retryable=_is_retryable,
+                )
+                for lb in page.get("LoadBalancers", []):
+                    dns = lb.get("DNSName")
+                    zone_id = lb.get("CanonicalHostedZoneId")
+                    if dns and zone_id:
+                        found[normalize_name(dns).removeprefix("dualstack.")] = zone_id
+                marker = page.get("NextMarker")
+                if not marker:
+                    break
+                kwargs["Marker"] = marker
+        except (ClientError, BotoCoreError) as exc:
+            # Not ours to see (or ELBv2 is down): the published table still knows AWS's ids.
+            log.warning(
+                "elbv2 load balancers not readable, using the canonical zone table",
+                extra={"provider": self._name, "error": _describe(exc)},
+            )
+        self._load_balancers = found
+        self._load_balancers_at = now
+
+    def _alias_shape(self, endpoint: Endpoint, zone_id: str) -> Endpoint:
+        ps = endpoint.provider_specific
+        health = ps.get(EVALUATE_TARGET_HEALTH)
+        if health not in ("true", "false"):
+            health = "true" if self.evaluate_target_health else "false"
+        return replace(
+            endpoint,
+            targets=(normalize_name(endpoint.targets[0]),),
+            ttl=None,
+            provider_specific=ps.with_item(ALIAS, "true")
+            .with_item(EVALUATE_TARGET_HEALTH, health)
+            .with_item(TARGET_HOSTED_ZONE, zone_id),
+        )
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def _stored_change(self, action: str, endpoint: Endpoint, group: str) -> _Change:
+        """A CREATE/UPSERT of a desired endpoint, normalised to what Route53 will hold."""
+        if is_alias(endpoint):
+            zone_id = endpoint.provider_specific.get(TARGET_HOSTED_ZONE) or (
+                self.target_hosted_zone_id(endpoint.targets[0])
+            )
+            if zone_id is None:
+                raise InvalidNameError(
+                    f"{endpoint.name}: no canonical hosted zone known for {endpoint.targets[0]}"
+                )
+            endpoint = self._alias_shape(endpoint, zone_id)
+        record_set = record_set_from_endpoint(endpoint)
+        return _Change(action, record_set, endpoint_from_record_set(record_set), group)
+
+    def _plan_zone_changes(
+        self, changes: Changes, zones: Sequence[HostedZone], failures: list[str]
+    ) -> dict[str, list[_Change]]:
+        """Route53 changes per zone id, from the cache's view of what exists."""
+        planned: dict[str, list[_Change]] = {}
+        deleted: set[tuple[str, tuple[str, str, str]]] = set()
+
+        def zone_and_cache(
+            name: str,
+        ) -> tuple[HostedZone | None, dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]]:
+            zone = self._zone_of(name, zones)
+            if zone is None:
+                log.warning(
+                    "route53 change outside every zone skipped",
+                    extra={"provider": self._name, "record": name},
+                )
+                return None, {}
+            return zone, self._zone_records(zone)
+
+        def delete(old: Endpoint, group: str) -> None:
+            zone, cache = zone_and_cache(old.name)
+            if zone is None:
+                return
+            held = cache.get(old.key)
+            if held is None:
+                log.debug(
+                    "route53 delete of an absent record skipped",
+                    extra={"provider": self._name, "record": old.name, "type": old.record_type},
+                )
+                return
+            deleted.add((zone.id, old.key))
+            planned.setdefault(zone.id, []).append(
+                _Change("DELETE", copy.deepcopy(held[1]), held[0], group)
+            )
+
+        def write(new: Endpoint, group: str) -> None:
+            zone, cache = zone_and_cache(new.name)
+            if zone is None:
+                return
+            held = cache.get(new.key)
+            exists = held is not None and (zone.id, new.key) not in deleted
+            try:
+                change = self._stored_change("UPSERT" if exists else "CREATE", new, group)
+            except (InvalidNameError, ValueError) as exc:
+                failures.append(f"{new.name} {new.record_type}: {exc}")
+                return
+            if exists and held is not None and held[0] == change.endpoint:
+                return  # Route53 already holds exactly this
+            planned.setdefault(zone.id, []).append(change)
+
+        for old in changes.delete:
+            delete(old, _group_of(old))
+        for update in changes.update:
+            group = _group_of(update.new)
+            zone, cache = zone_and_cache(update.old.name)
+            held = cache.get(update.old.key) if zone is not None else None
+            if held is not None:
+                try:
+                    probe = self._stored_change("UPSERT", update.new, group).endpoint
+                except (InvalidNameError, ValueError) as exc:
+                    failures.append(f"{update.new.name} {update.new.record_type}: {exc}")
+                    continue
+                if _needs_replace(held[0], probe):
+                    delete(update.old, group)
+            write(update.new, group)
+        for new in changes.create:
+            write(new, _group_of(new))
+        return planned
+
+    def _apply(self, changes: Changes) -> None:
+        zones = self.hosted_zones()
+        failures: list[str] = []
+        planned = self._plan_zone_changes(changes, zones, failures)
+        by_id = {z.id: z for z in zones}
+        failed_zones: set[str] = set()
+        calls = 0
+        for zone_id, zone_changes in sorted(planned.items()):
+            zone = by_id[zone_id]
+            batches: list[list[_Change]] = []
+            fitting: list[list[_Change]] = []
+            for group in _groups(zone_changes):
+                values = sum(c.values for c in group)
+                chars = sum(c.chars for c in group)
+                if values > MAX_VALUES_PER_CALL or chars > MAX_CHARS_PER_CALL:
+                    failures.append(
+                        f"{group[0].group}: {values} values / {chars} characters exceed "
+                        "Route53's limits for one call"
+                    )
+                    failed_zones.add(zone_id)
+                else:
+                    fitting.append(group)
+            batches = _pack(fitting)
+            before = len(failures)
+            for batch in batches:
+                try:
+                    calls += self._submit(zone, batch, failures)
+                except Exception:
+                    self._mark_stale(zone_id)
+                    raise
+            if len(failures) > before:
+                failed_zones.add(zone_id)
+            log.info(
+                "route53 zone changed",
+                extra={
+                    "provider": self._name,
+                    "zone": zone.name,
+                    "changes": len(zone_changes),
+                    "calls": len(batches),
+                },
+            )
+        if failures:
+            for zone_id in failed_zones:
+                self._mark_stale(zone_id)
+            raise PermanentProviderError(
+                f"Route53 refused {len(failures)} change(s): " + "; ".join(failures),
+                provider=self._name,
+                zone=", ".join(sorted(by_id[z].name for z in failed_zones if z in by_id)),
+            )
+
+    def _mark_stale(self, zone_id: str) -> None:
+        cache = self._records.get(zone_id)
+        if cache is not None:
+            cache.stale = True
+
+    def _submit(self, zone: HostedZone, batch: list[_Change], failures: list[str]) -> int:
+        """Send one batch; bisect by group on rejection. Returns the number of calls made."""
+        try:
+            self._call(
+                "ChangeResourceRecordSets",
+                lambda: self._client.change_resource_record_sets(
+                    HostedZoneId=zone.id,
+                    ChangeBatch={"Changes": [c.as_api() for c in batch]},
+                ),
+                zone=zone,
+                rejectable=True,
+            )
+        except _BatchRejectedError as exc:
+            groups = _groups(batch)
+            if len(groups) == 1:
+                names = ", ".join(c.describe() for c in groups[0])
+                failures.append(f"{names}: {exc}")
+                return 1
+            middle = len(groups) // 2
+            first = [c for g in groups[:middle] for c in g]
+            second = [c for g in groups[middle:] for c in g]
+            return 1 + self._submit(zone, first, failures) + self._submit(zone, second, failures)
+        cache = self._records.get(zone.id)
+        if cache is not None:
+            for change in batch:
+                if change.action == "DELETE":
+                    cache.records.pop(change.endpoint.key, None)
+                else:
+                    cache.records[change.endpoint.key] = (change.endpoint, change.record_set)
+        return 1
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[], Any],
+        *,
+        zone: HostedZone | None = None,
+        rejectable: bool = False,
+    ) -> Any:
+        """One Route53 call under the bucket, with retries; errors become ours."""
+        zone_name = zone.name if zone else ""
+
+        def on_retry(exc: Exception, attempt: int, delay: float) -> None:
+            log.info(
+                "route53 call throttled, retrying",
+                extra={
+                    "provider": self._name,
+                    "operation": operation,
+                    "attempt": attempt + 1,
+                    "delay": round(delay, 3),
+                    "error": _describe(exc),
+                },
+            )
+
+        try:
+            return self._retrier.call(
+                fn, is_retryable=_is_retryable, limiter=self._limiter, on_retry=on_retry
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if rejectable and code in _REJECTED_CODES:
+                raise _BatchRejectedError(_describe(exc)) from exc
+            error = TransientProviderError if _is_retryable(exc) else PermanentProviderError
+            raise error(
+                f"Route53 {operation} failed: {_describe(exc)}",
+                provider=self._name,
+                zone=zone_name,
+            ) from exc
+        except BotoCoreError as exc:
+            error = TransientProviderError if _is_retryable(exc) else PermanentProviderError
+            raise error(
+                f"Route53 {operation} failed: {_describe(exc)}",
+                provider=self._name,
+                zone=zone_name,
+            ) from exc
+
+
+def _kind(zone: HostedZone) -> str:
+    return "private" if zone.private else "public"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _describe(exc: Exception) -> str:
+    """AWS's code and message, never request parameters or credentials."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return _code(exc) in _THROTTLING_CODES or int(status or 0) >= 500
+    return isinstance(exc, _CONNECTION_ERRORS)
