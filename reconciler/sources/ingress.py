@@ -320,7 +320,7 @@ def endpoints_from_ingress(
     *,
     ingress_class_names: Collection[str] = (),
     default_ttl: int | None = None,
-    claim_types: Iterable[str] = (RecordType.A, RecordType.AAAA, RecordType.CNAME),
+    claim_types: Iterable[str] = (RecordType.A,),
 ) -> SourceResult:
     """Desired endpoints of one Ingress (raw API JSON), and what was rejected and why.
 
@@ -368,7 +368,7 @@ def endpoints_from_ingresses(
     *,
     ingress_class_names: Collection[str] = (),
     default_ttl: int | None = None,
-    claim_types: Iterable[str] = (RecordType.A, RecordType.AAAA, RecordType.CNAME),
+    claim_types: Iterable[str] = (RecordType.A,),
 ) -> SourceResult:
     """:func:`endpoints_from_ingress` over many Ingresses; endpoints sorted, rejections in order.
 

@@ -1,0 +1,170 @@
+"""One DNS pass over in-memory providers: routing, planning, applying, isolation of failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from reconciler.dnssync import DnsPassResult, DnsTarget, route_endpoints, sync_dns
+from reconciler.endpoint import Endpoint
+from reconciler.errors import PermanentProviderError, TransientProviderError
+from reconciler.memory import InMemoryProvider
+from reconciler.plan import ConflictReason, DomainFilter, Policy
+from reconciler.registry import TxtRegistry
+
+OWNER = "cluster-a"
+TYPES = frozenset({"A", "AAAA", "CNAME"})
+
+
+def desired(
+    name: str, *targets: str, rtype: str = "A", resource: str = "ingress/web/x"
+) -> Endpoint:
+    return Endpoint.of(name, rtype, targets, ttl=300, labels={"resource": resource})
+
+
+def target(provider: InMemoryProvider) -> DnsTarget:
+    return DnsTarget(provider=provider, registry=TxtRegistry(provider=provider, owner_id=OWNER))
+
+
+def run(
+    targets: Sequence[DnsTarget],
+    endpoints: Sequence[Endpoint],
+    *,
+    policy: Policy = Policy.SYNC,
+    dry_run: bool = False,
+) -> DnsPassResult:
+    return sync_dns(
+        desired=endpoints,
+        targets=targets,
+        owner_id=OWNER,
+        policy=policy,
+        managed_types=TYPES,
+        domain_filter=DomainFilter(),
+        dry_run=dry_run,
+    )
+
+
+def test_route_to_longest_zone_across_providers() -> None:
+    endpoints = [
+        desired("www.example.test", "192.0.2.1"),
+        desired("db.private.example.test", "10.0.0.1"),
+        desired("private.example.test", "10.0.0.2"),
+        desired("www.elsewhere.test", "192.0.2.9"),
+    ]
+    routed, unrouted = route_endpoints(
+        endpoints,
+        [("public", {"example.test"}), ("private", {"private.example.test"})],
+    )
+    assert [e.name for e in routed["public"]] == ["www.example.test"]
+    assert [e.name for e in routed["private"]] == [
+        "db.private.example.test",
+        "private.example.test",
+    ]
+    assert [e.name for e in unrouted] == ["www.elsewhere.test"]
+
+
+def test_same_zone_in_two_providers_goes_to_both() -> None:
+    routed, unrouted = route_endpoints(
+        [desired("www.example.test", "192.0.2.1")],
+        [("a", {"example.test"}), ("b", {"example.test"})],
+    )
+    assert len(routed["a"]) == len(routed["b"]) == 1
+    assert unrouted == []
+
+
+def test_pass_writes_each_record_into_its_providers_zone_with_ownership() -> None:
+    public = InMemoryProvider(name="public", zones=["example.test"])
+    private = InMemoryProvider(name="private", zones=["private.example.test"])
+    endpoints = [
+        desired("www.example.test", "192.0.2.1"),
+        desired("db.private.example.test", "10.0.0.1"),
+    ]
+    result = run([target(public), target(private)], endpoints)
+    assert result.ok
+    assert [r.provider for r in result.providers] == ["public", "private"]
+    assert [r.applied for r in result.providers] == [True, True]
+    assert public.get("www.example.test", "A") is not None
+    assert public.get("db.private.example.test", "A") is None
+    assert private.get("db.private.example.test", "A") is not None
+    txt = public.get("a-www.example.test", "TXT")
+    assert txt is not None
+    assert f"external-dns/owner={OWNER}" in txt.targets[0]
+
+    # Second pass: converged, nothing to write.
+    again = run([target(public), target(private)], endpoints)
+    assert all(r.changes.is_empty() and not r.applied for r in again.providers)
+
+
+def test_dry_run_plans_but_writes_nothing() -> None:
+    provider = InMemoryProvider(name="bind", zones=["example.test"])
+    result = run([target(provider)], [desired("www.example.test", "192.0.2.1")], dry_run=True)
+    assert len(result.providers[0].changes.create) == 1
+    assert result.providers[0].applied is False
+    assert provider.apply_calls == 0
+    assert not provider.records()
+
+
+def test_failing_provider_does_not_stop_the_others() -> None:
+    broken = InMemoryProvider(name="broken", zones=["example.test"])
+    broken.fail_next_apply(TransientProviderError("timed out talking to 127.0.0.1:53"))
+    healthy = InMemoryProvider(name="healthy", zones=["other.test"])
+    endpoints = [desired("a.example.test", "192.0.2.1"), desired("b.other.test", "192.0.2.2")]
+    result = run([target(broken), target(healthy)], endpoints)
+    assert not result.ok
+    first, second = result.providers
+    assert first.errors == ("timed out talking to 127.0.0.1:53",)
+    assert first.transient is True
+    assert first.applied is False
+    assert second.ok
+    assert second.applied
+    assert healthy.get("b.other.test", "A") is not None
+    assert broken.get("a.example.test", "A") is None
+
+
+class ZonesFail(InMemoryProvider):
+    def zones(self) -> Sequence[str]:
+        raise PermanentProviderError("access denied listing zones", provider=self.name)
+
+
+class RecordsCrash(InMemoryProvider):
+    def records(self) -> Sequence[Endpoint]:
+        raise RuntimeError("bug")
+
+
+@pytest.mark.parametrize("broken_class", [ZonesFail, RecordsCrash])
+def test_provider_errors_before_apply_are_isolated(broken_class: type[InMemoryProvider]) -> None:
+    broken = broken_class(name="broken", zones=["other.test"])
+    healthy = InMemoryProvider(name="healthy", zones=["example.test"])
+    result = run([target(broken), target(healthy)], [desired("www.example.test", "192.0.2.1")])
+    assert result.providers[0].errors
+    assert result.providers[0].transient is False
+    assert result.providers[1].ok
+    assert healthy.get("www.example.test", "A") is not None
+
+
+def test_unrouted_and_conflicts_reported() -> None:
+    foreign = Endpoint.of("taken.example.test", "A", ["203.0.113.1"])
+    provider = InMemoryProvider(name="bind", zones=["example.test"], records=[foreign])
+    endpoints = [
+        desired("taken.example.test", "192.0.2.1"),
+        desired("www.nowhere.test", "192.0.2.2"),
+    ]
+    result = run([target(provider)], endpoints)
+    assert [e.name for e in result.unrouted] == ["www.nowhere.test"]
+    (conflict,) = result.providers[0].conflicts
+    assert conflict.name == "taken.example.test"
+    assert conflict.reason is ConflictReason.UNOWNED_RECORD
+    assert provider.get("taken.example.test", "A") == foreign
+
+
+def test_claim_keeps_our_records_and_deletion_needs_no_claim() -> None:
+    provider = InMemoryProvider(name="bind", zones=["example.test"])
+    run([target(provider)], [desired("www.example.test", "192.0.2.1")])
+    claim = Endpoint.of("www.example.test", "A", [], labels={"resource": "ingress/web/x"})
+    kept = run([target(provider)], [claim])
+    assert kept.providers[0].changes.is_empty()
+    assert provider.get("www.example.test", "A") is not None
+    gone = run([target(provider)], [])
+    assert [e.name for e in gone.providers[0].changes.delete] == ["www.example.test"]
+    assert provider.get("www.example.test", "A") is None
