@@ -197,7 +197,7 @@ def _data_differs(desired: Endpoint, current: Endpoint) -> bool:
 
 
 def _owned(endpoint: Endpoint, owner_id: str) -> Endpoint:
-    return replace(endpoint, labels=endpoint.labels.with_item(Label.OWNER, owner_id))
+    return replace(endpoint, labels=endpoint.labels.with_item(Label.OWNER.value, owner_id))
 
 
 def _describe_owner(endpoint: Endpoint) -> str:
@@ -372,7 +372,7 @@ def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: P
                 new = replace(
                     winner,
                     ttl=winner.ttl if winner.ttl is not None else record.ttl,
-                    labels=winner.labels.with_item(Label.OWNER, owner_id),
+                    labels=winner.labels.with_item(Label.OWNER.value, owner_id),
                 )
                 out.update.append(Update(old=record, new=new))
             continue
