@@ -46,9 +46,9 @@ from reconciler.zones import is_within
 
 __all__ = [
     "DENY",
-    "HOSTNAME_ANNOTATION",
+    "HOSTNAME_ANNOTATIONS",
     "LEGACY_CLASS_ANNOTATION",
-    "TARGET_ANNOTATION",
+    "TARGET_ANNOTATIONS",
     "Decision",
     "DomainPrecedence",
     "Fleet",
@@ -75,11 +75,17 @@ DENY = "deny"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 """The pre-IngressClass annotation some controllers still honour; it must never widen access."""
 
-HOSTNAME_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
-"""external-dns's annotation adding hostnames (comma-separated) to an Ingress."""
+HOSTNAME_ANNOTATIONS = (
+    "external-dns.kubernetes.io/hostname",
+    "external-dns.alpha.kubernetes.io/hostname",
+)
+"""external-dns's annotations adding hostnames (comma-separated), under both of its prefixes."""
 
-TARGET_ANNOTATION = "external-dns.alpha.kubernetes.io/target"
-"""external-dns's annotation replacing the targets (comma-separated) of an Ingress's records."""
+TARGET_ANNOTATIONS = (
+    "external-dns.kubernetes.io/target",
+    "external-dns.alpha.kubernetes.io/target",
+)
+"""external-dns's annotations replacing targets (comma-separated), under both of its prefixes."""
 
 
 class Visibility(StrEnum):
@@ -521,40 +527,35 @@ def _resource(ingress: Mapping[str, Any]) -> str:
 
 def _choose_fleet(
     tenant: Tenant, fleets: Sequence[Fleet], ingress: Mapping[str, Any]
-) -> tuple[Fleet | None, RefusalReason, str]:
-    """The Ingress's fleet, or None with the reason and message of the refusal."""
+) -> Fleet | tuple[RefusalReason, str]:
+    """The Ingress's fleet, or the reason and message of the refusal.
+
+    The class is ``spec.ingressClassName``, else the legacy annotation (as the source reads it);
+    when both are set they must agree, so the annotation can never reach a second fleet.
+    """
     spec = ingress.get("spec") or {}
     class_name = spec.get("ingressClassName") or ""
-    legacy = _annotation(ingress, LEGACY_CLASS_ANNOTATION)
-    if legacy is not None and class_name and legacy != class_name:
+    legacy = _annotation(ingress, LEGACY_CLASS_ANNOTATION) or ""
+    if legacy and class_name and legacy != class_name:
         return (
-            None,
             RefusalReason.FLEET_NOT_ALLOWED,
             f"annotation {LEGACY_CLASS_ANNOTATION}={legacy!r} disagrees with "
             f"spec.ingressClassName={class_name!r}; remove the annotation",
         )
+    class_name = class_name or legacy
     if not class_name:
-        if legacy is not None:
-            return (
-                None,
-                RefusalReason.FLEET_NOT_ALLOWED,
-                f"annotation {LEGACY_CLASS_ANNOTATION} is not used to choose a fleet; "
-                "set spec.ingressClassName",
-            )
         return (
-            None,
             RefusalReason.FLEET_NOT_ALLOWED,
             "spec.ingressClassName is not set; name one of the tenant's fleets",
         )
     fleet = next((f for f in fleets if f.class_name == class_name), None)
     if fleet is None or fleet.name not in tenant.fleets:
         return (
-            None,
             RefusalReason.FLEET_NOT_ALLOWED,
             f"class {class_name!r} is not a fleet tenant {tenant.name!r} may use "
             f"(allowed: {', '.join(tenant.fleets) or 'none'})",
         )
-    return fleet, RefusalReason.FLEET_NOT_ALLOWED, ""
+    return fleet
 
 
 def decide(
@@ -578,9 +579,9 @@ def decide(
     tenant, why = tenant_of(config, namespace)
     if tenant is None:
         return _refuse_all(resource, "", RefusalReason.NAMESPACE_NOT_IN_TENANT, why)
-    fleet, reason, message = _choose_fleet(tenant, fleets, ingress)
-    if fleet is None:
-        return _refuse_all(resource, tenant.name, reason, message)
+    fleet = _choose_fleet(tenant, fleets, ingress)
+    if not isinstance(fleet, Fleet):
+        return _refuse_all(resource, tenant.name, *fleet)
     allowed_fleets = tuple(f for f in fleets if f.name in tenant.fleets)
     allowed: list[Endpoint] = []
     refusals: set[Refusal] = set()
@@ -625,8 +626,10 @@ def _refuse_all(resource: str, tenant: str, reason: RefusalReason, message: str)
     )
 
 
-def _endpoint_order(endpoint: Endpoint) -> tuple[str, str, str, tuple[str, ...]]:
-    return (*endpoint.key, endpoint.targets)
+def _endpoint_order(
+    endpoint: Endpoint,
+) -> tuple[str, str, str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    return (*endpoint.key, endpoint.targets, tuple(endpoint.labels.items()))
 
 
 def _refusal_order(refusal: Refusal) -> tuple[str, str, str, str]:
@@ -732,11 +735,14 @@ def _policy_variables() -> list[dict[str, str]]:
         ("ownTargets", param("targets")),
         ("allDomains", "params.data['domains'].split(',').filter(d, d != '')"),
         (
-            "className",
+            "specClass",
             "has(object.spec.ingressClassName) ? object.spec.ingressClassName : ''",
         ),
-        ("hasLegacyClass", f"'{LEGACY_CLASS_ANNOTATION}' in variables.annotations"),
         ("legacyClass", _annotation_cel(LEGACY_CLASS_ANNOTATION)),
+        (
+            "className",
+            "variables.specClass != '' ? variables.specClass : variables.legacyClass",
+        ),
         (
             "hosts",
             _normalized_list_cel(
@@ -744,7 +750,7 @@ def _policy_variables() -> list[dict[str, str]]:
                 ".map(r, has(r.host) ? r.host : '').join(',') : '') + ',' + "
                 "(has(object.spec.tls) ? object.spec.tls"
                 ".map(t, has(t.hosts) ? t.hosts.join(',') : '').join(',') : '') + ',' + "
-                + _annotation_cel(HOSTNAME_ANNOTATION)
+                + " + ',' + ".join(_annotation_cel(k) for k in HOSTNAME_ANNOTATIONS)
             ),
         ),
         (
@@ -770,7 +776,10 @@ def _policy_variables() -> list[dict[str, str]]:
             "variables.excluded.exists(x, x != h.substring(2) && "
             "x.endsWith('.' + h.substring(2))))",
         ),
-        ("targets", _normalized_list_cel(_annotation_cel(TARGET_ANNOTATION))),
+        (
+            "targets",
+            _normalized_list_cel(" + ',' + ".join(_annotation_cel(k) for k in TARGET_ANNOTATIONS)),
+        ),
         (
             "badTargets",
             f"variables.targets.filter(t, !{_owned_cel('t')} && "
@@ -796,11 +805,11 @@ def _policy_validations() -> list[dict[str, str]]:
             f"{tenant} may use (allowed classes: ' + variables.ownClasses.join(', ') + ')'",
         ),
         (
-            "!variables.hasLegacyClass || "
-            "(variables.className != '' && variables.legacyClass == variables.className)",
+            "variables.legacyClass == '' || variables.specClass == '' || "
+            "variables.legacyClass == variables.specClass",
             f"'FleetNotAllowed: annotation {LEGACY_CLASS_ANNOTATION}=\"' + "
-            "variables.legacyClass + '\" does not choose a fleet; remove it or make it equal "
-            "spec.ingressClassName'",
+            "variables.legacyClass + '\" disagrees with spec.ingressClassName=\"' + "
+            "variables.specClass + '\"; remove the annotation'",
         ),
         (
             "variables.conflictHosts.size() == 0",
@@ -821,7 +830,7 @@ def _policy_validations() -> list[dict[str, str]]:
         ),
         (
             "variables.badTargets.size() == 0",
-            f"'TargetNotAllowed: annotation {TARGET_ANNOTATION} names ' + "
+            "'TargetNotAllowed: the target annotation names ' + "
             f"variables.badTargets.join(', ') + ', which tenant {tenant} may not point at'",
         ),
     ]
@@ -880,6 +889,7 @@ def render_admission_policy(
     namespace: str,
     name: str = "ingress-reconciler-tenancy",
     validation_actions: Sequence[str] = ("Deny",),
+    namespace_selector: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The admission objects enforcing tenancy at create/update time, as API dicts.
 
@@ -888,7 +898,8 @@ def render_admission_policy(
     (admissionregistration.k8s.io/v1, CEL, no webhook) reads it as ``params`` and the Ingress's
     namespace as ``namespaceObject``; a missing ConfigMap denies (fail closed).
     ``validation_actions`` is the binding's: ``Deny``, or ``Warn``/``Audit`` to observe first.
-    Raise ConfigError when the configuration is invalid.
+    ``namespace_selector`` (label equalities) limits the binding to matching namespaces; by
+    default every namespace is checked. Raise ConfigError when the configuration is invalid.
     """
     fleet_list = tuple(fleets)
     validate_tenancy(config, fleet_list)
@@ -924,12 +935,17 @@ def render_admission_policy(
             "validations": _policy_validations(),
         },
     }
+    binding_spec: dict[str, Any] = {"policyName": name}
+    if namespace_selector:
+        binding_spec["matchResources"] = {
+            "namespaceSelector": {"matchLabels": dict(namespace_selector)}
+        }
     binding = {
         "apiVersion": POLICY_API_VERSION,
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": name, "labels": dict(labels)},
         "spec": {
-            "policyName": name,
+            **binding_spec,
             "validationActions": list(validation_actions),
             "paramRef": {
                 "name": name,
