@@ -1,0 +1,785 @@
+"""The TXT registry: external-dns v0.22's exact names and values, reading, writing, takeover."""
+
+from __future__ import annotations
+
+import pytest
+
+import reconciler.registry as registry_module
+from reconciler.endpoint import Changes, Endpoint, FrozenMap, Update
+from reconciler.errors import ConfigError
+from reconciler.memory import InMemoryProvider
+from reconciler.plan import ConflictReason, calculate
+from reconciler.registry import (
+    AffixNameMapper,
+    OwnershipError,
+    TxtRegistry,
+    ownership_txt_name,
+    ownership_value,
+    parse_ownership,
+    serialize_labels,
+)
+
+ZONE = "example.test"
+ME = "cluster-a"
+THEM = "cluster-b"
+WEB = "ingress/shop/web"
+
+
+def value(owner: str = ME, resource: str = WEB) -> str:
+    return ownership_value(owner, resource)
+
+
+def a(name: str, target: str = "192.0.2.10", *, sid: str = "", ttl: int | None = None) -> Endpoint:
+    return Endpoint.of(name, "A", [target], set_identifier=sid, ttl=ttl)
+
+
+def aaaa(name: str, target: str = "2001:db8::10") -> Endpoint:
+    return Endpoint.of(name, "AAAA", [target])
+
+
+def cname(name: str, target: str = "lb-1.elb.example.net") -> Endpoint:
+    return Endpoint.of(name, "CNAME", [target])
+
+
+def alias(name: str, target: str = "lb-1.elb.example.net") -> Endpoint:
+    """A Route53 ALIAS: an A record whose target is a name."""
+    return Endpoint(
+        name=name,
+        record_type="A",
+        targets=(target,),
+        provider_specific=FrozenMap({"alias": "true"}),
+    )
+
+
+def txt(name: str, *values: str, sid: str = "") -> Endpoint:
+    return Endpoint.of(name, "TXT", values, set_identifier=sid)
+
+
+def setup(
+    *records: Endpoint,
+    zones: tuple[str, ...] = (ZONE,),
+    txt_prefix: str = "",
+    wildcard_replacement: str = "",
+) -> tuple[InMemoryProvider, TxtRegistry]:
+    mem = InMemoryProvider(name="memory", zones=zones, records=records)
+    reg = TxtRegistry(
+        provider=mem,
+        owner_id=ME,
+        txt_prefix=txt_prefix,
+        wildcard_replacement=wildcard_replacement,
+    )
+    return mem, reg
+
+
+def by_key(records: tuple[Endpoint, ...]) -> dict[tuple[str, str], Endpoint]:
+    return {(r.name, r.record_type): r for r in records if not r.set_identifier}
+
+
+# -- the value -----------------------------------------------------------------------------
+
+
+def test_value_is_byte_exact() -> None:
+    assert (
+        ownership_value("cluster-a", "ingress/shop/web")
+        == '"heritage=external-dns,external-dns/owner=cluster-a,'
+        'external-dns/resource=ingress/shop/web"'
+    )
+    assert ownership_value("cluster-a") == '"heritage=external-dns,external-dns/owner=cluster-a"'
+    # heritage first, then the other keys sorted, each under external-dns/
+    assert (
+        serialize_labels({"resource": "r", "owner": "o", "aaa": "1"})
+        == '"heritage=external-dns,external-dns/aaa=1,external-dns/owner=o,external-dns/resource=r"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (value(), {"owner": ME, "resource": WEB}),
+        (value().strip('"'), {"owner": ME, "resource": WEB}),
+        ('"heritage=external-dns,external-dns/owner=x"', {"owner": "x"}),
+        ('"heritage=external-dns"', {}),
+        ('"external-dns/owner=x,heritage=external-dns,junk,a=b=c"', {"owner": "x"}),
+        ('"heritage=someone-else,external-dns/owner=x"', None),
+        ('"external-dns/owner=x"', None),
+        ('"v=spf1 include:_spf.example.net ~all"', None),
+        ("", None),
+    ],
+)
+def test_parse_ownership(text: str, expected: dict[str, str] | None) -> None:
+    assert parse_ownership(text) == expected
+
+
+def test_serialise_then_parse_round_trips() -> None:
+    labels = {"owner": ME, "resource": WEB}
+    assert parse_ownership(serialize_labels(labels)) == labels
+
+
+# -- the name ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rtype", "affixes", "expected"),
+    [
+        ("foo.example.test", "A", {}, "a-foo.example.test"),
+        ("foo.example.test", "AAAA", {}, "aaaa-foo.example.test"),
+        ("foo.example.test", "CNAME", {}, "cname-foo.example.test"),
+        ("foo.bar.example.test", "A", {}, "a-foo.bar.example.test"),
+        ("foo.example.test", "A", {"prefix": "txt-"}, "txt-a-foo.example.test"),
+        ("foo.example.test", "CNAME", {"prefix": "txt."}, "txt.cname-foo.example.test"),
+        ("foo.example.test", "A", {"prefix": "TXT-"}, "txt-a-foo.example.test"),
+        ("foo.example.test", "A", {"suffix": "-txt"}, "a-foo-txt.example.test"),
+        ("foo.bar.example.test", "CNAME", {"suffix": "-txt"}, "cname-foo-txt.bar.example.test"),
+        ("foo.example.test", "A", {"suffix": ".txt"}, "a-foo.txt.example.test"),
+        ("foo.example.test", "A", {"prefix": "%{record_type}-"}, "a-foo.example.test"),
+        (
+            "foo.example.test",
+            "AAAA",
+            {"prefix": "txt-%{record_type}-"},
+            "txt-aaaa-foo.example.test",
+        ),
+        (
+            "foo.example.test",
+            "CNAME",
+            {"prefix": "extdns-%{record_type}."},
+            "extdns-cname.foo.example.test",
+        ),
+        ("foo.example.test", "A", {"suffix": "-%{record_type}"}, "foo-a.example.test"),
+        ("*.example.test", "A", {}, "a-*.example.test"),
+        ("*.example.test", "CNAME", {"wildcard_replacement": "any"}, "cname-any.example.test"),
+        (
+            "*.example.test",
+            "A",
+            {"prefix": "txt-", "wildcard_replacement": "wild"},
+            "txt-a-wild.example.test",
+        ),
+    ],
+)
+def test_txt_names_are_external_dns_names(
+    name: str, rtype: str, affixes: dict[str, str], expected: str
+) -> None:
+    assert ownership_txt_name(name, rtype, ZONE, **affixes) == expected
+    assert ownership_txt_name(name, rtype, **affixes) == expected  # no zone: same (not apex)
+    mapper = AffixNameMapper.of(
+        affixes.get("prefix", ""),
+        affixes.get("suffix", ""),
+        affixes.get("wildcard_replacement", ""),
+    )
+    back = mapper.to_record_name(expected)
+    replacement = affixes.get("wildcard_replacement")
+    lookup = name.replace("*", replacement, 1) if replacement else name
+    assert back == (lookup, rtype)
+
+
+@pytest.mark.parametrize(
+    ("rtype", "affixes", "expected"),
+    [
+        ("A", {}, "a-_apex.example.test"),
+        ("AAAA", {}, "aaaa-_apex.example.test"),
+        ("CNAME", {}, "cname-_apex.example.test"),
+        ("A", {"prefix": "txt-"}, "txt-a-_apex.example.test"),
+        ("A", {"suffix": "-txt"}, "a-_apex-txt.example.test"),
+        # external-dns's documented apex workaround already lands inside the zone: kept
+        ("A", {"prefix": "extdns-%{record_type}."}, "extdns-a.example.test"),
+        ("A", {"prefix": "txt."}, "txt.a-_apex.example.test"),
+    ],
+)
+def test_apex_txt_name_stays_inside_the_zone(
+    rtype: str, affixes: dict[str, str], expected: str
+) -> None:
+    assert ownership_txt_name(ZONE, rtype, ZONE, **affixes) == expected
+    assert expected.endswith("." + ZONE)
+
+
+def test_apex_without_zone_gives_external_dns_name_outside_the_zone() -> None:
+    # what external-dns itself writes (issue #449), for reference
+    assert ownership_txt_name(ZONE, "A") == "a-example.test"
+
+
+@pytest.mark.parametrize(
+    ("txt_name", "affixes", "expected"),
+    [
+        ("foo.example.test", {}, ("foo.example.test", "")),  # old format
+        ("a-foo.example.test", {}, ("foo.example.test", "A")),
+        ("mx-foo.example.test", {}, ("foo.example.test", "MX")),
+        ("foo.example.test", {"prefix": "txt-"}, None),  # not ours to map
+        ("txt-foo.example.test", {"prefix": "txt-"}, ("foo.example.test", "")),
+        ("a-foo.example.test", {"suffix": "-txt"}, None),
+        ("foo-txt.example.test", {"suffix": "-txt"}, ("foo.example.test", "")),
+        ("a-foo.example.test", {"prefix": "txt-%{record_type}-"}, None),
+        # external-dns drops the placeholder to read names written before it: "txt--"
+        ("txt--foo.example.test", {"prefix": "txt-%{record_type}-"}, ("foo.example.test", "")),
+    ],
+)
+def test_txt_name_back_to_record(
+    txt_name: str, affixes: dict[str, str], expected: tuple[str, str] | None
+) -> None:
+    mapper = AffixNameMapper.of(affixes.get("prefix", ""), affixes.get("suffix", ""))
+    assert mapper.to_record_name(txt_name) == expected
+
+
+def test_bad_configuration_is_refused() -> None:
+    mem = InMemoryProvider(name="m", zones=[ZONE])
+    with pytest.raises(ConfigError, match="mutually exclusive"):
+        TxtRegistry(provider=mem, owner_id=ME, txt_prefix="p-", txt_suffix="-s")
+    with pytest.raises(ConfigError, match="empty"):
+        TxtRegistry(provider=mem, owner_id="")
+    with pytest.raises(ConfigError, match="may not contain"):
+        TxtRegistry(provider=mem, owner_id="a,b")
+
+
+def test_public_surface() -> None:
+    assert set(registry_module.__all__) == {
+        "APEX_LABEL",
+        "DEFAULT_MANAGED_TYPES",
+        "HERITAGE",
+        "RECORD_TYPE_TEMPLATE",
+        "AffixNameMapper",
+        "OwnershipError",
+        "TxtRegistry",
+        "ownership_txt_name",
+        "ownership_value",
+        "parse_ownership",
+        "serialize_labels",
+    }
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def test_reads_new_format_and_hides_ownership_records() -> None:
+    _, reg = setup(
+        a("www.example.test"),
+        txt("a-www.example.test", value()),
+        aaaa("www.example.test"),
+        txt("aaaa-www.example.test", value(resource="ingress/shop/v6")),
+        cname("api.example.test"),
+        txt("cname-api.example.test", value(THEM, "ingress/other/api")),
+    )
+    got = by_key(reg.records())
+    assert set(got) == {
+        ("www.example.test", "A"),
+        ("www.example.test", "AAAA"),
+        ("api.example.test", "CNAME"),
+    }
+    assert got["www.example.test", "A"].labels == {"owner": ME, "resource": WEB}
+    assert got["www.example.test", "AAAA"].labels == {"owner": ME, "resource": "ingress/shop/v6"}
+    # another owner's record is reported with its owner, never as ours
+    assert got["api.example.test", "CNAME"].owner == THEM
+    assert got["api.example.test", "CNAME"].labels["resource"] == "ingress/other/api"
+
+
+def test_record_without_ownership_has_empty_owner() -> None:
+    _, reg = setup(a("manual.example.test"))
+    (record,) = reg.records()
+    assert record.owner == ""
+    assert not record.labels
+
+
+def test_reads_legacy_cname_txt_for_alias_a_records() -> None:
+    _, reg = setup(
+        alias("alb.example.test"),
+        txt("cname-alb.example.test", value(resource="ingress/shop/alb")),
+        alias("both.example.test"),
+        txt("cname-both.example.test", value(THEM, "ingress/old/both")),
+        txt("a-both.example.test", value(resource="ingress/shop/both")),
+    )
+    got = by_key(reg.records())
+    assert set(got) == {("alb.example.test", "A"), ("both.example.test", "A")}
+    assert got["alb.example.test", "A"].labels == {"owner": ME, "resource": "ingress/shop/alb"}
+    # the new format wins over the legacy one; the legacy one is not an orphan claim either
+    assert got["both.example.test", "A"].labels == {"owner": ME, "resource": "ingress/shop/both"}
+
+
+def test_legacy_cname_txt_does_not_own_a_plain_a_record() -> None:
+    _, reg = setup(a("plain.example.test"), txt("cname-plain.example.test", value()))
+    got = by_key(reg.records())
+    assert got["plain.example.test", "A"].owner == ""
+    # the cname- TXT is then a claim on the CNAME of that name
+    assert got["plain.example.test", "CNAME"].targets == ()
+
+
+def test_reads_old_format_but_not_for_aaaa() -> None:
+    _, reg = setup(
+        a("old.example.test"),
+        aaaa("old.example.test"),
+        txt("old.example.test", value(resource="ingress/shop/old")),
+        a("new.example.test"),
+        txt("new.example.test", value(THEM, "ingress/x/old")),
+        txt("a-new.example.test", value(resource="ingress/shop/new")),
+    )
+    got = by_key(reg.records())
+    assert got["old.example.test", "A"].labels == {"owner": ME, "resource": "ingress/shop/old"}
+    assert got["old.example.test", "AAAA"].owner == ""
+    assert got["new.example.test", "A"].labels == {"owner": ME, "resource": "ingress/shop/new"}
+    assert all(r.record_type != "TXT" for r in got.values())
+
+
+def test_foreign_heritage_txt_is_a_plain_record_never_ownership() -> None:
+    spf = '"v=spf1 -all"'
+    fake = '"heritage=someone-else,external-dns/owner=cluster-a"'
+    _, reg = setup(
+        a("www.example.test"),
+        txt("a-www.example.test", fake),
+        txt("example.test", spf),
+    )
+    got = by_key(reg.records())
+    assert got["www.example.test", "A"].owner == ""
+    assert got["a-www.example.test", "TXT"].targets == (fake,)
+    assert got["example.test", "TXT"].targets == (spf,)
+    assert got["example.test", "TXT"].owner == ""
+
+
+def test_ownership_txt_sharing_a_record_set_with_other_text() -> None:
+    spf = '"v=spf1 -all"'
+    _, reg = setup(a("example.test"), txt("example.test", spf, value()))
+    got = by_key(reg.records())
+    assert got["example.test", "A"].owner == ME
+    assert ("example.test", "TXT") not in got
+
+
+def test_several_owners_in_one_txt_never_read_as_ours() -> None:
+    _, reg = setup(a("www.example.test"), txt("a-www.example.test", value(), value(THEM)))
+    assert by_key(reg.records())["www.example.test", "A"].owner == THEM
+
+
+def test_ownership_without_record_is_a_claim() -> None:
+    _, reg = setup(
+        txt("a-gone.example.test", value(THEM, "ingress/other/gone")),
+        txt("cname-mine.example.test", value()),
+        txt("mx-mail.example.test", value(THEM)),  # MX is not managed: no claim
+    )
+    got = by_key(reg.records())
+    assert set(got) == {("gone.example.test", "A"), ("mine.example.test", "CNAME")}
+    claim = got["gone.example.test", "A"]
+    assert claim.targets == ()
+    assert claim.labels == {"owner": THEM, "resource": "ingress/other/gone"}
+    assert got["mine.example.test", "CNAME"].owner == ME
+
+
+def test_old_format_orphan_claims_a_and_cname() -> None:
+    _, reg = setup(txt("old.example.test", value(THEM)))
+    got = by_key(reg.records())
+    assert set(got) == {("old.example.test", "A"), ("old.example.test", "CNAME")}
+    assert all(r.targets == () and r.owner == THEM for r in got.values())
+
+
+def test_claims_follow_managed_types() -> None:
+    mem = InMemoryProvider(
+        name="m", zones=[ZONE], records=[txt("mx-mail.example.test", value(THEM))]
+    )
+    reg = TxtRegistry(provider=mem, owner_id=ME, managed_types=frozenset({"A", "MX"}))
+    (claim,) = reg.records()
+    assert (claim.name, claim.record_type, claim.owner) == ("mail.example.test", "MX", THEM)
+
+
+def test_prefix_registry_reads_only_prefixed_names() -> None:
+    _, reg = setup(
+        a("www.example.test"),
+        txt("txt-a-www.example.test", value()),
+        a("other.example.test"),
+        txt("a-other.example.test", value(THEM)),
+        txt_prefix="txt-",
+    )
+    got = by_key(reg.records())
+    assert got["www.example.test", "A"].owner == ME
+    # a-other maps to nothing under this prefix: hidden (it is an ownership TXT) but unused
+    assert got["other.example.test", "A"].owner == ""
+    assert set(got) == {("www.example.test", "A"), ("other.example.test", "A")}
+
+
+def test_wildcard_with_and_without_replacement() -> None:
+    _, plain = setup(a("*.example.test"), txt("a-*.example.test", value()))
+    assert by_key(plain.records())["*.example.test", "A"].owner == ME
+    _, replaced = setup(
+        a("*.example.test"),
+        txt("a-any.example.test", value()),
+        txt("cname-any.example.test", value(THEM)),
+        wildcard_replacement="any",
+    )
+    got = by_key(replaced.records())
+    assert got["*.example.test", "A"].owner == ME
+    assert got["*.example.test", "CNAME"].targets == ()  # a claim, named with the *
+
+
+def test_set_identifiers_keep_their_own_ownership() -> None:
+    _, reg = setup(
+        a("w.example.test", sid="eu"),
+        txt("a-w.example.test", value(), sid="eu"),
+        a("w.example.test", "192.0.2.11", sid="us"),
+        txt("a-w.example.test", value(THEM), sid="us"),
+    )
+    owners = {r.set_identifier: r.owner for r in reg.records()}
+    assert owners == {"eu": ME, "us": THEM}
+
+
+def test_apex_reads_its_in_zone_txt_and_the_old_format() -> None:
+    _, reg = setup(
+        a("example.test"),
+        txt("a-_apex.example.test", value(resource="ingress/shop/apex")),
+        aaaa("other.test"),
+        txt("other.test", value(THEM)),  # old format at an apex: not for AAAA
+        zones=(ZONE, "other.test"),
+    )
+    got = by_key(reg.records())
+    assert got["example.test", "A"].labels == {"owner": ME, "resource": "ingress/shop/apex"}
+    assert got["other.test", "AAAA"].owner == ""
+    assert got["other.test", "A"].targets == ()  # old-format claim at the apex
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def desired(
+    name: str, rtype: str = "A", target: str = "192.0.2.10", resource: str = WEB
+) -> Endpoint:
+    return Endpoint.of(name, rtype, [target], labels={"resource": resource})
+
+
+def test_create_adds_new_format_txt_beside_each_record_in_one_call() -> None:
+    mem, reg = setup()
+    reg.records()
+    reg.apply(
+        Changes(
+            create=(
+                desired("www.example.test"),
+                desired("www.example.test", "AAAA", "2001:db8::1"),
+                desired("api.example.test", "CNAME", "lb-1.elb.example.net"),
+            )
+        )
+    )
+    assert mem.apply_calls == 1
+    stored = {(r.name, r.record_type): r.targets for r in mem.records()}
+    assert stored == {
+        ("www.example.test", "A"): ("192.0.2.10",),
+        ("www.example.test", "AAAA"): ("2001:db8::1",),
+        ("api.example.test", "CNAME"): ("lb-1.elb.example.net",),
+        ("a-www.example.test", "TXT"): (value(),),
+        ("aaaa-www.example.test", "TXT"): (value(),),
+        ("cname-api.example.test", "TXT"): (value(),),
+    }
+    assert by_key(reg.records())["www.example.test", "A"].labels == {"owner": ME, "resource": WEB}
+
+
+def test_create_at_the_apex_writes_the_in_zone_txt() -> None:
+    mem, reg = setup()
+    reg.apply(Changes(create=(desired(ZONE),)))
+    assert mem.get("a-_apex.example.test", "TXT") == txt("a-_apex.example.test", value())
+    assert by_key(reg.records())[ZONE, "A"].owner == ME
+
+
+def test_create_with_prefix_and_set_identifier() -> None:
+    mem, reg = setup(txt_prefix="txt.")
+    weighted = Endpoint.of(
+        "w.example.test",
+        "A",
+        ["192.0.2.1"],
+        set_identifier="eu",
+        labels={"resource": WEB},
+        provider_specific={"aws/weight": "10"},
+    )
+    reg.apply(Changes(create=(weighted,)))
+    written = mem.get("txt.a-w.example.test", "TXT", "eu")
+    assert written is not None
+    assert written.targets == (value(),)
+    assert written.provider_specific == {"aws/weight": "10"}
+
+
+def test_alias_properties_are_not_copied_onto_the_txt() -> None:
+    mem, reg = setup()
+    reg.apply(Changes(create=(alias("alb.example.test"),)))
+    written = mem.get("a-alb.example.test", "TXT")
+    assert written is not None
+    assert written.provider_specific == {}
+    assert written.targets == (ownership_value(ME),)
+
+
+def test_update_with_same_labels_leaves_txt_alone() -> None:
+    mem, reg = setup(a("www.example.test"), txt("a-www.example.test", value()))
+    (current,) = reg.records()
+    new = desired("www.example.test", target="192.0.2.99")
+    reg.apply(Changes(update=(Update(old=current, new=new),)))
+    assert mem.applied[-1] == Changes(update=(Update(old=current, new=new),))
+    assert mem.get("a-www.example.test", "TXT") == txt("a-www.example.test", value())
+
+
+def test_update_with_new_resource_updates_txt() -> None:
+    mem, reg = setup(a("www.example.test"), txt("a-www.example.test", value()))
+    (current,) = reg.records()
+    new = desired("www.example.test", target="192.0.2.99", resource="ingress/shop/web2")
+    reg.apply(Changes(update=(Update(old=current, new=new),)))
+    assert mem.get("a-www.example.test", "TXT") == txt(
+        "a-www.example.test", value(resource="ingress/shop/web2")
+    )
+    assert mem.apply_calls == 1
+
+
+def test_update_of_old_format_record_adds_new_format_and_keeps_old() -> None:
+    old_txt = txt("www.example.test", value())
+    mem, reg = setup(a("www.example.test"), old_txt)
+    (current,) = reg.records()
+    assert current.owner == ME
+    reg.apply(
+        Changes(update=(Update(old=current, new=desired("www.example.test", target="192.0.2.7")),))
+    )
+    assert mem.get("a-www.example.test", "TXT") == txt("a-www.example.test", value())
+    assert mem.get("www.example.test", "TXT") == old_txt
+
+
+def test_update_of_legacy_alias_adds_a_txt_and_keeps_cname_txt() -> None:
+    legacy = txt("cname-alb.example.test", value())
+    mem, reg = setup(alias("alb.example.test"), legacy)
+    (current,) = reg.records()
+    new = Endpoint(
+        name="alb.example.test",
+        record_type="A",
+        targets=("lb-2.elb.example.net",),
+        labels=FrozenMap({"resource": WEB}),
+        provider_specific=FrozenMap({"alias": "true"}),
+    )
+    reg.apply(Changes(update=(Update(old=current, new=new),)))
+    assert mem.get("a-alb.example.test", "TXT") == txt("a-alb.example.test", value())
+    assert mem.get("cname-alb.example.test", "TXT") == legacy
+
+
+def test_delete_removes_our_txts_in_every_format() -> None:
+    mem, reg = setup(
+        alias("alb.example.test"),
+        txt("a-alb.example.test", value()),
+        txt("cname-alb.example.test", value()),
+        txt("alb.example.test", value()),
+    )
+    (current,) = reg.records()
+    reg.apply(Changes(delete=(current,)))
+    assert mem.records() == ()
+    assert mem.apply_calls == 1
+
+
+def test_delete_keeps_other_text_in_a_shared_txt() -> None:
+    spf = '"v=spf1 -all"'
+    mem, reg = setup(a("example.test"), txt("example.test", spf, value()))
+    (current,) = reg.records()
+    reg.apply(Changes(delete=(current,)))
+    assert mem.records() == (txt("example.test", spf),)
+
+
+def test_delete_keeps_old_format_txt_still_used_by_another_record() -> None:
+    shared = txt("mail.example.test", value())
+    mx = Endpoint.of("mail.example.test", "MX", ["10 mx.example.test"])
+    mem, reg = setup(a("mail.example.test"), mx, shared)
+    current = by_key(reg.records())["mail.example.test", "A"]
+    reg.apply(Changes(delete=(current,)))
+    assert mem.get("mail.example.test", "TXT") == shared
+    assert mem.get("mail.example.test", "A") is None
+
+
+def test_delete_of_aaaa_never_touches_old_format() -> None:
+    old = txt("v6.example.test", value())
+    mem, reg = setup(aaaa("v6.example.test"), txt("aaaa-v6.example.test", value()), old)
+    current = by_key(reg.records())["v6.example.test", "AAAA"]
+    reg.apply(Changes(delete=(current,)))
+    assert mem.records() == (old,)
+
+
+def test_changes_to_records_not_ours_are_refused_and_nothing_written() -> None:
+    mem, reg = setup(
+        a("theirs.example.test"),
+        txt("a-theirs.example.test", value(THEM)),
+        a("nobodys.example.test"),
+    )
+    got = by_key(reg.records())
+    theirs, nobodys = got["theirs.example.test", "A"], got["nobodys.example.test", "A"]
+    for changes in (
+        Changes(delete=(theirs,)),
+        Changes(
+            update=(Update(old=nobodys, new=desired("nobodys.example.test", target="192.0.2.1")),)
+        ),
+        # labels forged by the caller do not count: the provider's TXT does
+        Changes(delete=(theirs.with_labels({"owner": ME}),), create=(desired("x.example.test"),)),
+    ):
+        reg.records()
+        with pytest.raises(OwnershipError) as caught:
+            reg.apply(changes)
+        assert caught.value.names
+    assert mem.apply_calls == 0
+    assert mem.get("a-theirs.example.test", "TXT") == txt("a-theirs.example.test", value(THEM))
+
+
+def test_create_over_another_owners_orphan_txt_is_refused() -> None:
+    """external-dns #6617: a foreign ownership TXT without its record is never overwritten."""
+    foreign = txt("cname-web.example.test", value(THEM, "ingress/other/web"))
+    mem, reg = setup(foreign)
+    current = reg.records()
+    want = desired("web.example.test", "CNAME", "lb-1.elb.example.net")
+    plan = calculate(current=current, desired=[want], owner_id=ME)
+    assert plan.changes.is_empty()
+    (conflict,) = plan.conflicts
+    assert conflict.reason is ConflictReason.CLAIM_BLOCKED
+    assert conflict.name == "web.example.test"
+    # even a caller that skips the planner cannot overwrite it
+    with pytest.raises(OwnershipError, match=r"web\.example\.test CNAME"):
+        reg.apply(Changes(create=(want,)))
+    assert mem.records() == (foreign,)
+    assert mem.apply_calls == 0
+
+
+def test_create_over_another_owners_old_format_txt_is_refused() -> None:
+    mem, reg = setup(txt("web.example.test", value(THEM)))
+    current = reg.records()
+    plan = calculate(current=current, desired=[desired("web.example.test")], owner_id=ME)
+    assert plan.changes.is_empty()
+    assert [c.reason for c in plan.conflicts] == [ConflictReason.CLAIM_BLOCKED]
+    with pytest.raises(OwnershipError):
+        reg.apply(Changes(create=(desired("web.example.test"),)))
+    assert mem.apply_calls == 0
+
+
+def test_create_over_our_own_orphan_txt_rewrites_it() -> None:
+    mem, reg = setup(txt("a-web.example.test", value(resource="ingress/shop/old")))
+    current = reg.records()
+    plan = calculate(current=current, desired=[desired("web.example.test")], owner_id=ME)
+    assert len(plan.changes.create) == 1
+    reg.apply(plan.changes)
+    assert mem.get("a-web.example.test", "TXT") == txt("a-web.example.test", value())
+    assert mem.get("web.example.test", "A") == a("web.example.test")
+
+
+def test_txt_name_holding_foreign_text_is_never_touched() -> None:
+    squatter = txt("a-web.example.test", '"hello"')
+    mem, reg = setup(squatter)
+    reg.records()
+    with pytest.raises(OwnershipError, match="not ours"):
+        reg.apply(Changes(create=(desired("web.example.test"),)))
+    assert mem.records() == (squatter,)
+
+
+def test_cname_create_drops_our_old_format_txt_at_its_name() -> None:
+    mem, reg = setup(txt("web.example.test", value()))
+    reg.records()
+    reg.apply(Changes(create=(desired("web.example.test", "CNAME", "lb-1.elb.example.net"),)))
+    assert {(r.name, r.record_type) for r in mem.records()} == {
+        ("web.example.test", "CNAME"),
+        ("cname-web.example.test", "TXT"),
+    }
+
+
+def test_type_change_in_one_batch() -> None:
+    mem, reg = setup(cname("web.example.test"), txt("cname-web.example.test", value()))
+    current = reg.records()
+    plan = calculate(current=current, desired=[desired("web.example.test")], owner_id=ME)
+    reg.apply(plan.changes)
+    assert mem.apply_calls == 1
+    assert {(r.name, r.record_type) for r in mem.records()} == {
+        ("web.example.test", "A"),
+        ("a-web.example.test", "TXT"),
+    }
+
+
+def test_empty_changes_call_nothing() -> None:
+    mem, reg = setup()
+    reg.apply(Changes())
+    assert mem.apply_calls == 0
+
+
+def test_apply_without_a_read_reads_first() -> None:
+    mem, reg = setup(a("theirs.example.test"), txt("a-theirs.example.test", value(THEM)))
+    with pytest.raises(OwnershipError):
+        reg.apply(Changes(create=(desired("theirs.example.test"),)))
+    assert mem.apply_calls == 0
+
+
+# -- takeover and the whole loop -------------------------------------------------------------
+
+
+def external_dns_zone(owner: str) -> list[Endpoint]:
+    """A zone exactly as external-dns v0.22 writes it for Ingress shop/web (Route53 view)."""
+    return [
+        a("www.example.test"),
+        txt(
+            "a-www.example.test",
+            f'"heritage=external-dns,external-dns/owner={owner},'
+            'external-dns/resource=ingress/shop/web"',
+        ),
+        aaaa("www.example.test"),
+        txt(
+            "aaaa-www.example.test",
+            f'"heritage=external-dns,external-dns/owner={owner},'
+            'external-dns/resource=ingress/shop/web"',
+        ),
+        cname("api.example.test"),
+        txt(
+            "cname-api.example.test",
+            f'"heritage=external-dns,external-dns/owner={owner},'
+            'external-dns/resource=ingress/shop/api"',
+        ),
+        alias("alb.example.test"),
+        txt(
+            "a-alb.example.test",
+            f'"heritage=external-dns,external-dns/owner={owner},'
+            'external-dns/resource=ingress/shop/alb"',
+        ),
+        txt("example.test", '"v=spf1 -all"'),
+    ]
+
+
+def wanted_by_sources() -> list[Endpoint]:
+    return [
+        desired("www.example.test"),
+        desired("www.example.test", "AAAA", "2001:db8::10"),
+        desired("api.example.test", "CNAME", "lb-1.elb.example.net", resource="ingress/shop/api"),
+        Endpoint(
+            name="alb.example.test",
+            record_type="A",
+            targets=("lb-1.elb.example.net",),
+            labels=FrozenMap({"resource": "ingress/shop/alb"}),
+            provider_specific=FrozenMap({"alias": "true"}),
+        ),
+    ]
+
+
+def test_takeover_of_an_external_dns_zone_reads_as_ours_and_plans_nothing() -> None:
+    _, reg = setup(*external_dns_zone(ME))
+    current = reg.records()
+    owned = {(r.name, r.record_type): r.labels for r in current if r.record_type != "TXT"}
+    assert owned == {
+        ("www.example.test", "A"): {"owner": ME, "resource": WEB},
+        ("www.example.test", "AAAA"): {"owner": ME, "resource": WEB},
+        ("api.example.test", "CNAME"): {"owner": ME, "resource": "ingress/shop/api"},
+        ("alb.example.test", "A"): {"owner": ME, "resource": "ingress/shop/alb"},
+    }
+    plan = calculate(current=current, desired=wanted_by_sources(), owner_id=ME)
+    assert plan.changes.is_empty()
+    assert plan.conflicts == ()
+
+
+def test_another_owners_external_dns_zone_is_left_alone() -> None:
+    mem, reg = setup(*external_dns_zone(THEM))
+    before = mem.records()
+    plan = calculate(current=reg.records(), desired=wanted_by_sources(), owner_id=ME)
+    assert plan.changes.is_empty()
+    assert len(plan.conflicts) == 4
+    reg.apply(plan.changes)
+    assert mem.records() == before
+
+
+def test_what_we_write_reads_back_converged_and_cleans_up() -> None:
+    # (the planner refuses an A beside foreign data, so the apex record goes to another zone)
+    mem, reg = setup(txt("example.test", '"v=spf1 -all"'), zones=(ZONE, "other.test"))
+    wanted = [*wanted_by_sources(), desired("other.test")]
+    reg.apply(calculate(current=reg.records(), desired=wanted, owner_id=ME).changes)
+    again = calculate(current=reg.records(), desired=wanted, owner_id=ME)
+    assert again.changes.is_empty()
+    assert again.conflicts == ()
+    # the same bytes external-dns would have written for every non-apex record
+    for record in external_dns_zone(ME):
+        assert mem.get(record.name, record.record_type) == record
+    assert mem.get("a-_apex.other.test", "TXT") == txt("a-_apex.other.test", value())
+    moved = [desired("www.example.test", target="192.0.2.77")]
+    reg.apply(calculate(current=reg.records(), desired=moved, owner_id=ME).changes)
+    assert {(r.name, r.record_type) for r in mem.records()} == {
+        ("www.example.test", "A"),
+        ("a-www.example.test", "TXT"),
+        ("example.test", "TXT"),
+    }
+    reg.apply(calculate(current=reg.records(), desired=[], owner_id=ME).changes)
+    assert mem.records() == (txt("example.test", '"v=spf1 -all"'),)
