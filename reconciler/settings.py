@@ -216,6 +216,7 @@ class Settings(BaseSettings):
         frozen=True,
         env_prefix=ENV_PREFIX,
         env_nested_delimiter=_ENV_DELIMITER,
+        case_sensitive=True,  # keys are exact in the file; the environment is mapped explicitly
     )
 
     owner_id: str
