@@ -219,7 +219,7 @@ def test_bad_environment(tmp_path: Path, env: dict[str, str], message: str) -> N
 def test_model_is_frozen(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, base()), {})
     with pytest.raises(ValueError, match="frozen"):
-        settings.owner_id = "other"  # type: ignore[misc]
+        settings.owner_id = "other"
     assert isinstance(settings, Settings)
 
 
