@@ -74,9 +74,6 @@ DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
 # a %{record_type} affix matches more than one).
 _SUPPORTED_TYPES: Final = ("A", "AAAA", "CNAME", "NS", "MX", "PTR", "SRV", "NAPTR", "TXT", "DNAME")
 
-# Endpoint labels that describe the TXT record itself and are never serialised into it.
-_UNSERIALISED_LABELS: Final = frozenset({Label.OWNED_RECORD.value})
-
 # Provider properties of a record that must not be copied onto its TXT (they describe an alias).
 _ALIAS_PROPERTIES: Final = frozenset({"alias", "aws/evaluate-target-health"})
 
@@ -342,10 +339,12 @@ class TxtRegistry:
         )
 
     def value_for(self, labels: Mapping[str, str]) -> str:
-        """The TXT value we write for a record with ``labels`` (our owner id set)."""
-        kept = {k: v for k, v in labels.items() if k not in _UNSERIALISED_LABELS}
-        kept[Label.OWNER.value] = self._owner_id
-        return serialize_labels(kept)
+        """The TXT value we write for a record with ``labels``: our owner id and its resource.
+
+        Other labels are not written: the value stays exactly external-dns's, and whatever else
+        the pipeline labels endpoints with (tenants, fleets) never leaks into public DNS.
+        """
+        return ownership_value(self._owner_id, labels.get(Label.RESOURCE.value, ""))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -783,3 +783,15 @@ def test_what_we_write_reads_back_converged_and_cleans_up() -> None:
     }
     reg.apply(calculate(current=reg.records(), desired=[], owner_id=ME).changes)
     assert mem.records() == (txt("example.test", '"v=spf1 -all"'),)
+
+
+def test_only_owner_and_resource_are_written() -> None:
+    mem, reg = setup()
+    labelled = Endpoint.of(
+        "www.example.test",
+        "A",
+        ["192.0.2.10"],
+        labels={"resource": WEB, "owner": THEM, "tenant": "secret-team", "ownedRecord": "x"},
+    )
+    reg.apply(Changes(create=(labelled,)))
+    assert mem.get("a-www.example.test", "TXT") == txt("a-www.example.test", value())
