@@ -1,0 +1,279 @@
+"""The command line: exit codes, messages naming the bad key, JSON shape, table, dry run."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import cli
+from reconciler.dnssync import DnsTarget
+from reconciler.endpoint import Endpoint
+from reconciler.errors import TransientProviderError
+from reconciler.memory import InMemoryProvider
+from reconciler.registry import TxtRegistry
+from reconciler.settings import Settings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def config(tmp_path: Path, **overrides: object) -> Path:
+    data: dict[str, Any] = {
+        "ownerId": "cluster-a",
+        "ingressClassNames": ["public", "private"],
+        "providers": [
+            {
+                "name": "bind",
+                "type": "rfc2136",
+                "host": "127.0.0.1",
+                "zones": ["example.test", "private.example.test"],
+            }
+        ],
+    }
+    data.update(overrides)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class Fleet:
+    """In-memory providers built from the settings (zones as configured), kept for inspection."""
+
+    def __init__(self, *, records: Sequence[Endpoint] = (), fail: bool = False) -> None:
+        self.providers: list[InMemoryProvider] = []
+        self.records = records
+        self.fail = fail
+
+    def __call__(self, settings: Settings) -> list[DnsTarget]:
+        targets = []
+        for entry in settings.providers:
+            zones = getattr(entry, "zones", ("example.test",))
+            provider = InMemoryProvider(name=entry.name, zones=zones, records=self.records)
+            if self.fail:
+                provider.fail_next_apply(TransientProviderError("timeout talking to 127.0.0.1"))
+            self.providers.append(provider)
+            registry = TxtRegistry(provider=provider, owner_id=settings.owner_id)
+            targets.append(DnsTarget(provider=provider, registry=registry))
+        return targets
+
+
+def invoke(
+    args: Sequence[str], *, env: dict[str, str] | None = None, fleet: Fleet | None = None
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        list(args), env=env or {}, stdout=out, stderr=err, target_builder=fleet or Fleet()
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_version() -> None:
+    code, out, _ = invoke(["version"])
+    assert code == 0
+    assert out.startswith("ingress-reconciler ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["frobnicate"], ["plan", "--output", "yaml"], ["plan", "--bogus"]],
+    ids=["no-command", "unknown-command", "bad-output", "unknown-option"],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    code, out, err = invoke(args)
+    assert code == 2
+    assert out == ""
+    assert "usage: ingress-reconciler" in err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"ownerId": "default"}, "ownerId"),
+        ({"policy": "everything"}, "policy"),
+        ({"defaultTTL": -1}, "defaultTTL"),
+        ({"managedRecordTypes": ["BOGUS"]}, "managedRecordTypes"),
+        ({"fleets": []}, "fleets"),
+        (
+            {"providers": [{"name": "x", "type": "rfc2136", "zones": ["a.test"]}]},
+            "providers[0].host",
+        ),
+        ({"providers": []}, "providers"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_the_key(
+    tmp_path: Path, overrides: dict[str, object], key: str
+) -> None:
+    code, out, err = invoke(
+        ["plan", "--config", str(config(tmp_path, **overrides)), "--manifests", str(SAMPLES)]
+    )
+    assert code == 2
+    assert out == ""
+    assert "configuration error" in err
+    assert key in err
+
+
+def test_bad_env_and_missing_files_exit_2(tmp_path: Path) -> None:
+    path = str(config(tmp_path))
+    code, _, err = invoke(
+        ["plan", "--config", path, "--manifests", str(SAMPLES)],
+        env={"INGRESS_RECONCILER_OWNER_ID": "a b"},
+    )
+    assert (code, "ownerId" in err) == (2, True)
+    code, _, err = invoke(["plan", "--config", str(tmp_path / "nope.yaml")])
+    assert (code, "--config" in err) == (2, True)
+    code, _, err = invoke(["plan", "--config", path, "--manifests", str(tmp_path / "nope")])
+    assert (code, "--manifests" in err) == (2, True)
+
+
+def test_plan_json_shape_and_nothing_written(tmp_path: Path) -> None:
+    fleet = Fleet()
+    code, out, _ = invoke(
+        [
+            "plan",
+            "--config",
+            str(config(tmp_path)),
+            "--manifests",
+            str(SAMPLES / "manifests"),
+            "--output",
+            "json",
+        ],
+        fleet=fleet,
+    )
+    assert code == 0
+    assert out.count("\n") == 1
+    doc = json.loads(out)
+    assert set(doc) >= {"create", "update", "delete", "conflicts"}
+    assert doc["update"] == []
+    assert doc["delete"] == []
+    for record in doc["create"]:
+        assert set(record) == {"name", "type", "targets", "ttl", "provider"}
+        assert record["provider"] == "bind"
+    names = {(r["name"], r["type"]) for r in doc["create"]}
+    assert ("shop.example.test", "A") in names
+    assert ("shop.example.test", "AAAA") in names
+    assert ("api.example.test", "CNAME") in names
+    assert ("dashboard.private.example.test", "A") in names
+    assert not any(name.startswith("elsewhere") for name, _ in names)  # other class
+    (rejected,) = doc["conflicts"]
+    assert rejected["reason"] == "rejected"
+    assert rejected["name"] == "old_shop.example.test"
+    assert rejected["resource"] == "ingress/shop/legacy"
+    assert fleet.providers[0].apply_calls == 0
+
+
+def test_once_writes_then_converges_and_table_reports(tmp_path: Path) -> None:
+    fleet = Fleet()
+    args = ["once", "--config", str(config(tmp_path)), "--manifests", str(SAMPLES / "manifests")]
+    code, out, _ = invoke(args, fleet=fleet)
+    assert code == 0
+    assert "8 to create" in out
+    assert "(applied)" in out
+    assert fleet.providers[0].get("www.example.test", "AAAA") is not None
+    # A second run, with the state kept, changes nothing.
+    provider = fleet.providers[0]
+    again = Fleet(records=provider.records())
+    code, out, _ = invoke(args, fleet=again)
+    assert code == 0
+    assert "No changes" in out
+
+
+def test_once_dry_run_writes_nothing(tmp_path: Path) -> None:
+    fleet = Fleet()
+    code, out, _ = invoke(
+        [
+            "once",
+            "--dry-run",
+            "--config",
+            str(config(tmp_path)),
+            "--manifests",
+            str(SAMPLES / "manifests"),
+        ],
+        fleet=fleet,
+    )
+    assert code == 0
+    assert "(planned)" in out
+    assert fleet.providers[0].apply_calls == 0
+
+
+def test_options_before_the_command(tmp_path: Path) -> None:
+    code, out, _ = invoke(
+        ["--config", str(config(tmp_path)), "--manifests", str(SAMPLES), "--output", "json", "plan"]
+    )
+    assert code == 0
+    assert json.loads(out)["create"]
+
+
+def test_provider_failure_exits_1_and_is_reported(tmp_path: Path) -> None:
+    code, out, _ = invoke(
+        [
+            "once",
+            "--config",
+            str(config(tmp_path)),
+            "--manifests",
+            str(SAMPLES),
+            "--output",
+            "json",
+        ],
+        fleet=Fleet(fail=True),
+    )
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["errors"] == [
+        {"provider": "bind", "error": "timeout talking to 127.0.0.1", "transient": True}
+    ]
+
+
+def test_unrouted_host_reported_as_no_zone(tmp_path: Path) -> None:
+    manifest = tmp_path / "ing.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": "x", "namespace": "web"},
+                "spec": {"ingressClassName": "public", "rules": [{"host": "www.nowhere.test"}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}},
+            }
+        )
+    )
+    code, out, _ = invoke(
+        [
+            "plan",
+            "--config",
+            str(config(tmp_path)),
+            "--manifests",
+            str(manifest),
+            "--output",
+            "json",
+        ]
+    )
+    assert code == 0
+    (conflict,) = json.loads(out)["conflicts"]
+    assert conflict["reason"] == "no-zone"
+    assert conflict["name"] == "www.nowhere.test"
+
+
+def test_secret_file_missing_is_a_config_error(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        providers=[
+            {
+                "name": "bind",
+                "type": "rfc2136",
+                "host": "127.0.0.1",
+                "zones": ["example.test"],
+                "tsig": {"keyName": "k", "secretFile": str(tmp_path / "missing")},
+            }
+        ],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(
+        ["plan", "--config", str(path), "--manifests", str(SAMPLES)], env={}, stdout=out, stderr=err
+    )
+    assert code == 2
+    assert "providers[bind].tsig.secretFile: cannot read" in err.getvalue()
