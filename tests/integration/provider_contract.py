@@ -30,11 +30,23 @@ from typing import Protocol
 
 import pytest
 
-from reconciler.endpoint import Changes, Endpoint, Update
+from reconciler.endpoint import Changes, Endpoint, Label, Update
 from reconciler.errors import ProviderError
+from reconciler.plan import ConflictReason, Plan, calculate
 from reconciler.provider import Provider
+from reconciler.registry import TxtRegistry
 
-__all__ = ["ProviderContract", "ProviderHarness", "by_key", "only_names"]
+__all__ = [
+    "ProviderContract",
+    "ProviderHarness",
+    "by_key",
+    "data_of",
+    "only_names",
+    "owner_txt",
+    "reconcile",
+]
+
+OWNER = "cluster-a"
 
 EXTERNAL_DNS_TXT = (
     '"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/shop/web"'
@@ -73,10 +85,29 @@ def by_key(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str, str], Endpoint
     return {e.key: e.with_labels({}) for e in endpoints}
 
 
+def data_of(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    """Targets by record key: what a record holds, TTL and labels aside."""
+    return {e.key: e.targets for e in endpoints}
+
+
 def only_names(endpoints: Iterable[Endpoint], names: Iterable[str]) -> list[Endpoint]:
     """The endpoints whose name is one of ``names``, sorted by key."""
     wanted = set(names)
     return sorted((e for e in endpoints if e.name in wanted), key=lambda e: e.key)
+
+
+def owner_txt(owner: str, resource: str) -> str:
+    """An ownership TXT value exactly as external-dns v0.22 writes it."""
+    return f'"heritage=external-dns,external-dns/owner={owner},external-dns/resource={resource}"'
+
+
+def reconcile(provider: Provider, desired: Sequence[Endpoint], *, owner_id: str = OWNER) -> Plan:
+    """One DNS pass the way the controller runs it: registry read, plan, registry write."""
+    registry = TxtRegistry(provider=provider, owner_id=owner_id)
+    current = registry.records()
+    plan = calculate(current=current, desired=provider.adjust_endpoints(desired), owner_id=owner_id)
+    registry.apply(plan.changes)
+    return plan
 
 
 class ProviderContract:
@@ -184,3 +215,103 @@ class ProviderContract:
             (e.name, e.record_type) for e in desired
         )
         assert next(e for e in adjusted if e.record_type == "TXT").targets == (EXTERNAL_DNS_TXT,)
+
+    # --- ownership through the registry and the planner -------------------------------------
+
+    def test_registry_writes_ownership_and_a_second_pass_is_quiet(
+        self, harness: ProviderHarness
+    ) -> None:
+        z = harness.zone
+        desired = [
+            Endpoint.of(
+                f"web.{z}", "A", ["192.0.2.40"], labels={Label.RESOURCE: "ingress/shop/web"}
+            ),
+            Endpoint.of(
+                f"api.{z}",
+                "CNAME",
+                ["lb.elb.example.com"],
+                ttl=60,
+                labels={Label.RESOURCE: "ingress/shop/api"},
+            ),
+        ]
+        first = reconcile(harness.provider(), desired)
+        assert len(first.changes.create) == 2
+        stored = by_key(harness.read())
+        assert stored[(f"web.{z}", "A", "")].targets == ("192.0.2.40",)
+        assert stored[(f"api.{z}", "CNAME", "")].targets == ("lb.elb.example.com",)
+        assert stored[(f"a-web.{z}", "TXT", "")].targets == (owner_txt(OWNER, "ingress/shop/web"),)
+        assert stored[(f"cname-api.{z}", "TXT", "")].targets == (
+            owner_txt(OWNER, "ingress/shop/api"),
+        )
+        labelled = by_key(TxtRegistry(provider=harness.provider(), owner_id=OWNER).records())
+        assert set(labelled) >= {(f"web.{z}", "A", ""), (f"api.{z}", "CNAME", "")}
+        second = reconcile(harness.provider(), desired)
+        assert second.changes.is_empty()
+        assert second.conflicts == ()
+
+    @pytest.mark.parametrize("with_old_format", [False, True], ids=["new-format", "transition"])
+    def test_takeover_of_an_external_dns_zone_changes_nothing(
+        self, harness: ProviderHarness, with_old_format: bool
+    ) -> None:
+        z = harness.zone
+        written_by_external_dns = [
+            Endpoint.of(f"web.{z}", "A", ["192.0.2.50"], ttl=300),
+            Endpoint.of(f"a-web.{z}", "TXT", [owner_txt(OWNER, "ingress/shop/web")], ttl=300),
+            Endpoint.of(f"api.{z}", "CNAME", ["lb.elb.example.com"], ttl=300),
+            Endpoint.of(f"cname-api.{z}", "TXT", [owner_txt(OWNER, "ingress/shop/api")], ttl=300),
+        ]
+        if with_old_format:  # external-dns before --txt-new-format-only wrote both names
+            written_by_external_dns.append(
+                Endpoint.of(f"web.{z}", "TXT", [owner_txt(OWNER, "ingress/shop/web")], ttl=300)
+            )
+        harness.seed(written_by_external_dns)
+        before = by_key(harness.read())
+        desired = [
+            Endpoint.of(
+                f"web.{z}", "A", ["192.0.2.50"], labels={Label.RESOURCE: "ingress/shop/web"}
+            ),
+            Endpoint.of(
+                f"api.{z}",
+                "CNAME",
+                ["lb.elb.example.com"],
+                labels={Label.RESOURCE: "ingress/shop/api"},
+            ),
+        ]
+        plan = reconcile(harness.provider(), desired)
+        assert plan.changes.is_empty()
+        assert plan.conflicts == ()
+        assert by_key(harness.read()) == before
+
+    def test_foreign_and_other_owners_records_are_untouched(self, harness: ProviderHarness) -> None:
+        z = harness.zone
+        foreign = Endpoint.of(f"foreign.{z}", "A", ["192.0.2.60"], ttl=300)
+        theirs = Endpoint.of(f"theirs.{z}", "A", ["192.0.2.61"], ttl=300)
+        theirs_txt = Endpoint.of(
+            f"a-theirs.{z}", "TXT", [owner_txt("cluster-b", "ingress/b/theirs")], ttl=300
+        )
+        mine = Endpoint.of(f"mine.{z}", "A", ["192.0.2.62"], ttl=300)
+        mine_txt = Endpoint.of(
+            f"a-mine.{z}", "TXT", [owner_txt(OWNER, "ingress/shop/mine")], ttl=300
+        )
+        unrelated_txt = Endpoint.of(f"{z}", "TXT", ['"google-site-verification=abc"'], ttl=300)
+        harness.seed([foreign, theirs, theirs_txt, mine, mine_txt, unrelated_txt])
+
+        def wanted(name: str, address: str, resource: str) -> Endpoint:
+            return Endpoint.of(name, "A", [address], labels={Label.RESOURCE: resource})
+
+        desired = [
+            wanted(f"foreign.{z}", "203.0.113.1", "ingress/shop/foreign"),  # not ours
+            wanted(f"theirs.{z}", "203.0.113.2", "ingress/shop/theirs"),  # another owner's
+            wanted(f"new.{z}", "203.0.113.3", "ingress/shop/new"),
+            # mine.{z} is no longer desired: ours, so it goes (policy sync)
+        ]
+        plan = reconcile(harness.provider(), desired)
+        assert {(c.name, c.reason) for c in plan.conflicts} == {
+            (f"foreign.{z}", ConflictReason.UNOWNED_RECORD),
+            (f"theirs.{z}", ConflictReason.OWNED_BY_OTHER),
+        }
+        new = Endpoint.of(f"new.{z}", "A", ["203.0.113.3"])
+        new_txt = Endpoint.of(f"a-new.{z}", "TXT", [owner_txt(OWNER, "ingress/shop/new")])
+        assert data_of(harness.read()) == data_of(
+            [foreign, theirs, theirs_txt, unrelated_txt, new, new_txt]
+        )
