@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import reconciler.registry as registry_module
 from reconciler.endpoint import Changes, Endpoint, FrozenMap, Update
@@ -795,3 +797,66 @@ def test_only_owner_and_resource_are_written() -> None:
     )
     reg.apply(Changes(create=(labelled,)))
     assert mem.get("a-www.example.test", "TXT") == txt("a-www.example.test", value())
+
+
+# -- invariants ------------------------------------------------------------------------------
+
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+_host = st.lists(_label, min_size=1, max_size=3).map(".".join)
+_affixes = st.sampled_from(
+    [
+        {},
+        {"prefix": "txt-"},
+        {"prefix": "txt."},
+        {"prefix": "%{record_type}-"},
+        {"prefix": "extdns-%{record_type}."},
+        {"suffix": "-txt"},
+        {"suffix": "-%{record_type}"},
+    ]
+)
+
+
+@given(host=_host, rtype=st.sampled_from(["A", "AAAA", "CNAME"]), affixes=_affixes)
+def test_every_txt_name_maps_back_to_its_record(
+    host: str, rtype: str, affixes: dict[str, str]
+) -> None:
+    name = f"{host}.{ZONE}"
+    mapper = AffixNameMapper.of(affixes.get("prefix", ""), affixes.get("suffix", ""))
+    txt_name = ownership_txt_name(name, rtype, ZONE, **affixes)
+    assert txt_name.endswith("." + ZONE)
+    assert mapper.to_record_name(txt_name) == (name, rtype)
+
+
+@settings(max_examples=30)
+@given(rtype=st.sampled_from(["A", "AAAA", "CNAME"]), affixes=_affixes)
+def test_apex_txt_reads_back_as_the_apex(rtype: str, affixes: dict[str, str]) -> None:
+    prefix, suffix = affixes.get("prefix", ""), affixes.get("suffix", "")
+    mem = InMemoryProvider(name="m", zones=[ZONE])
+    reg = TxtRegistry(provider=mem, owner_id=ME, txt_prefix=prefix, txt_suffix=suffix)
+    target = "lb-1.elb.example.net" if rtype == "CNAME" else None
+    record = (
+        Endpoint(
+            name=ZONE,
+            record_type="A",
+            targets=(target,),
+            labels=FrozenMap({"resource": WEB}),
+            provider_specific=FrozenMap({"alias": "true"}),
+        )
+        if target
+        else desired(ZONE, rtype, "2001:db8::1" if rtype == "AAAA" else "192.0.2.1")
+    )
+    reg.apply(Changes(create=(record,)))
+    (read,) = reg.records()
+    assert read.key == record.key
+    assert read.labels == {"owner": ME, "resource": WEB}
+
+
+@given(
+    owner=st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True),
+    resource=st.from_regex(r"ingress/[a-z0-9-]{1,10}/[a-z0-9.-]{1,20}", fullmatch=True),
+)
+def test_values_round_trip(owner: str, resource: str) -> None:
+    assert parse_ownership(ownership_value(owner, resource)) == {
+        "owner": owner,
+        "resource": resource,
+    }
