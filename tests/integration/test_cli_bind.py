@@ -1,0 +1,202 @@
+"""``plan`` and ``once`` end to end against a real, TSIG-guarded BIND9 with the sample manifests."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.servers.bind import BindServer, ZoneRecord
+from reconciler import cli
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+OWNER_TXT = (
+    '"heritage=external-dns,external-dns/owner=sample-cluster,'
+    'external-dns/resource=ingress/{resource}"'
+)
+
+
+def env_for(bind: BindServer, **extra: str) -> dict[str, str]:
+    return {
+        "INGRESS_RECONCILER_PROVIDERS__0__PORT": str(bind.port),
+        "INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE": str(bind.secret_file),
+        **extra,
+    }
+
+
+def invoke(
+    bind: BindServer, *args: str, manifests: Path = SAMPLES / "manifests", **env: str
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(manifests), *args]
+    code = cli.main(argv, env=env_for(bind, **env), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def records(bind: BindServer, zone: str = "example.test") -> dict[tuple[str, str], ZoneRecord]:
+    return {(r.name, r.rdtype): r for r in bind.transfer(zone) if r.rdtype not in ("SOA", "NS")}
+
+
+def ingress(name: str, host: str, *, ip: str = "", hostname: str = "") -> dict[str, Any]:
+    entry = {"ip": ip} if ip else {"hostname": hostname}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": "web"},
+        "spec": {"ingressClassName": "public", "rules": [{"host": host}]},
+        "status": {"loadBalancer": {"ingress": [entry]}},
+    }
+
+
+def write(directory: Path, *objects: dict[str, Any]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    (directory / "ingresses.yaml").write_text(yaml.safe_dump_all(objects))
+    return directory
+
+
+def test_plan_writes_nothing_then_once_converges(bind: BindServer) -> None:
+    before = records(bind)
+    code, out, _ = invoke(bind, "plan", "--output", "json")
+    assert code == 0
+    doc = json.loads(out)
+    planned = {(r["name"], r["type"]) for r in doc["create"]}
+    assert ("www.example.test", "AAAA") in planned
+    assert ("dashboard.private.example.test", "A") in planned
+    assert [c["name"] for c in doc["conflicts"]] == ["old_shop.example.test"]
+    assert records(bind) == before
+
+    code, out, _ = invoke(bind, "once")
+    assert code == 0
+    assert "(applied)" in out
+    zone = records(bind)
+    assert zone[("shop.example.test", "A")].values == ("192.0.2.10",)
+    assert zone[("shop.example.test", "AAAA")].values == ("2001:db8::10",)
+    assert zone[("api.example.test", "CNAME")].ttl == 60
+    assert zone[("a-shop.example.test", "TXT")].values == (OWNER_TXT.format(resource="shop/shop"),)
+    assert zone[("cname-api.example.test", "TXT")].values == (
+        OWNER_TXT.format(resource="shop/api"),
+    )
+    assert ("elsewhere.example.test", "A") not in zone
+    private = records(bind, "private.example.test")
+    assert private[("dashboard.private.example.test", "A")].values == ("10.20.0.15",)
+
+    # Idempotent: the same input again plans and writes nothing.
+    serial = bind.serial("example.test")
+    code, out, _ = invoke(bind, "once", "--output", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["create"], doc["update"], doc["delete"]) == ([], [], [])
+    assert bind.serial("example.test") == serial
+
+
+def test_update_type_change_and_delete(bind: BindServer, tmp_path: Path) -> None:
+    manifests = tmp_path / "m"
+    write(
+        manifests,
+        ingress("app", "app.example.test", ip="192.0.2.1"),
+        ingress("old", "old.example.test", ip="192.0.2.2"),
+    )
+    assert invoke(bind, "once", manifests=manifests)[0] == 0
+
+    # The address changes, and the other host's load balancer becomes a host name (A → CNAME).
+    write(
+        manifests,
+        ingress("app", "app.example.test", ip="192.0.2.9"),
+        ingress("old", "old.example.test", hostname="lb.example.net"),
+    )
+    code, out, _ = invoke(bind, "once", "--output", "json", manifests=manifests)
+    assert code == 0
+    doc = json.loads(out)
+    assert [(u["old"]["targets"], u["new"]["targets"]) for u in doc["update"]] == [
+        (["192.0.2.1"], ["192.0.2.9"])
+    ]
+    zone = records(bind)
+    assert zone[("app.example.test", "A")].values == ("192.0.2.9",)
+    assert zone[("old.example.test", "CNAME")].values == ("lb.example.net.",)
+    assert ("old.example.test", "A") not in zone
+    assert ("a-old.example.test", "TXT") not in zone
+
+    # The Ingress goes away: its records and ownership records go too.
+    write(manifests, ingress("app", "app.example.test", ip="192.0.2.9"))
+    assert invoke(bind, "once", manifests=manifests)[0] == 0
+    zone = records(bind)
+    assert ("old.example.test", "CNAME") not in zone
+    assert ("cname-old.example.test", "TXT") not in zone
+    assert ("app.example.test", "A") in zone
+
+
+def test_foreign_and_other_owner_records_untouched(bind: BindServer, tmp_path: Path) -> None:
+    foreign = ZoneRecord("shop.example.test", "A", 300, ("203.0.113.5",))
+    other = ZoneRecord("www.example.test", "A", 300, ("203.0.113.6",))
+    other_txt = ZoneRecord(
+        "a-www.example.test",
+        "TXT",
+        300,
+        (
+            '"heritage=external-dns,external-dns/owner=someone-else,external-dns/resource=ingress/x/y"',
+        ),
+    )
+    bind.update("example.test", add=[foreign, other, other_txt])
+    code, out, _ = invoke(bind, "once", "--output", "json")
+    assert code == 0
+    refused = {(c["name"], c["type"]) for c in json.loads(out)["conflicts"]}
+    assert ("shop.example.test", "A") in refused
+    assert ("www.example.test", "A") in refused
+    zone = records(bind)
+    assert zone[("shop.example.test", "A")] == foreign
+    assert zone[("www.example.test", "A")] == other
+    assert zone[("a-www.example.test", "TXT")] == other_txt
+    # The rest of the sample is still written.
+    assert ("legacy.example.test", "A") in zone
+
+
+def test_wrong_key_is_a_clear_runtime_error(bind: BindServer, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text(bind.other_secret)
+    code, out, err = invoke(
+        bind,
+        "once",
+        "--output",
+        "json",
+        INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE=str(wrong),
+    )
+    assert code == 1
+    (error,) = json.loads(out)["errors"]
+    assert error["provider"] == "bind"
+    assert "ddns-key" in error["error"]
+    assert bind.other_secret not in out + err
+    assert ("shop.example.test", "A") not in records(bind)
+
+
+def test_real_command_exit_codes(bind: BindServer) -> None:
+    script = shutil.which("ingress-reconciler", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "reconciler.cli"]
+    env = {**env_for(bind), "PATH": "/usr/bin:/bin"}
+    base = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(SAMPLES / "manifests")]
+    done = subprocess.run(  # noqa: PLW1510 - the exit code is what is tested
+        [*command, *base, "plan"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "to create" in done.stdout
+    bad = subprocess.run(  # noqa: PLW1510
+        [*command, *base, "plan"],
+        env={**env, "INGRESS_RECONCILER_OWNER_ID": "default"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert bad.returncode == 2
+    assert "ownerId" in bad.stderr
