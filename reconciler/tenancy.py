@@ -801,8 +801,10 @@ def _policy_validations() -> list[dict[str, str]]:
         ),
         (
             "variables.className != '' && variables.className in variables.ownClasses",
-            f"'FleetNotAllowed: class \"' + variables.className + '\" is not a fleet tenant "
-            f"{tenant} may use (allowed classes: ' + variables.ownClasses.join(', ') + ')'",
+            "'FleetNotAllowed: ' + (variables.className == '' ? "
+            "'spec.ingressClassName is not set' : 'class \"' + variables.className + '\" is "
+            f"not a fleet tenant {tenant} may use') + ' (allowed classes: ' + "
+            "variables.ownClasses.join(', ') + ')'",
         ),
         (
             "variables.legacyClass == '' || variables.specClass == '' || "

@@ -122,6 +122,8 @@ class Case:
     """The refusal expected (attacks only)."""
     attacked: tuple[str, ...] = ()
     """Hosts the attack tries to publish (normalised); none may be published by it."""
+    invalid_in_api: bool = False
+    """The apiserver's own Ingress validation already rejects it (HTTP 422), policy or not."""
 
     def ingress(self, prefix: str = "") -> dict[str, Any]:
         """The Ingress as the API would return it (without status)."""
@@ -142,6 +144,9 @@ class Case:
                 for host in self.hosts
             ]
         }
+        if not self.hosts:
+            # The API wants rules or a default backend; annotation-only hosts need the latter.
+            spec["defaultBackend"] = {"service": {"name": "web", "port": {"number": 80}}}
         if self.class_name is not None:
             spec["ingressClassName"] = self.class_name
         if self.tls_hosts:
@@ -309,6 +314,7 @@ ATTACKS: tuple[Case, ...] = (
         annotations={LEGACY: "public"},
         reason=FLEET,
         attacked=("app2.team.example.test",),
+        invalid_in_api=True,
     ),
     Case(
         "legacy-class-annotation-forbidden-fleet",

@@ -1,0 +1,295 @@
+"""The tenancy attack corpus on a real kube-apiserver, with and without the admission policy.
+
+Two sets of namespaces per run, each with the corpus's tenants (tests/unit/test_tenancy_attacks.py):
+
+* ``enforced``: the ValidatingAdmissionPolicy, its binding and its parameter ConfigMap from
+  :func:`reconciler.tenancy.render_admission_policy` are installed, bound to these namespaces only
+  (by a label unique to the run, so other tests sharing the apiserver are not affected). Every
+  legitimate Ingress is admitted; every attack is rejected at create time with the rule's reason
+  in the message; the stored Ingresses, run through the source and tenancy, publish exactly what
+  the owners publish alone.
+* ``unguarded``: no policy applies. Every attack is stored; the reconciler alone (source then
+  tenancy over what the apiserver returns) refuses each one, and the owners' records are unchanged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from e2e.servers.apiserver import ApiServer
+from reconciler.tenancy import Refusal, render_admission_policy
+from tests.unit.test_tenancy_attacks import (
+    ATTACKS,
+    FLEETS,
+    NAMESPACE_LABELS,
+    OWNERS,
+    Case,
+    Published,
+    check_attack_refused,
+    check_owners_unchanged,
+    make_config,
+    make_namespaces,
+    reconcile,
+    with_status,
+)
+
+pytestmark = pytest.mark.integration
+
+ENFORCE_LABEL = "tenancy-test.ingress-reconciler.io/enforced"
+POLICIES = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+BINDINGS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+READY_TIMEOUT = 60.0
+
+
+def ingresses_path(namespace: str) -> str:
+    """REST path of a namespace's Ingresses."""
+    return f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses"
+
+
+def message_of(body: Any) -> str:
+    """The ``message`` of an API Status body (or the raw text)."""
+    return str(body.get("message", "")) if isinstance(body, Mapping) else str(body)
+
+
+@dataclass(frozen=True)
+class Ground:
+    """One set of corpus namespaces on the apiserver."""
+
+    prefix: str
+    """Namespace-name prefix of this set."""
+
+    def namespace(self, case: Case) -> str:
+        """The real namespace of a case."""
+        return self.prefix + case.namespace
+
+    def create(self, api: ApiServer, case: Case) -> tuple[int, Any]:
+        """Create the case's Ingress; (HTTP status, body)."""
+        return api.request("POST", ingresses_path(self.namespace(case)), case.ingress(self.prefix))
+
+    def stored(self, api: ApiServer) -> list[dict[str, Any]]:
+        """Every Ingress stored in this set's namespaces, with the status the fleet stage sets."""
+        items: list[dict[str, Any]] = []
+        for logical in NAMESPACE_LABELS:
+            listing = api.must("GET", ingresses_path(self.prefix + logical))
+            items.extend(with_status(item) for item in listing["items"])
+        return items
+
+    def reconcile(self, api: ApiServer) -> tuple[Published, tuple[Refusal, ...]]:
+        """Source then tenancy over what the apiserver holds now."""
+        return reconcile(
+            self.stored(api),
+            config=make_config(self.prefix),
+            namespaces=make_namespaces(self.prefix),
+        )
+
+    def baseline(self) -> Published:
+        """What the owners publish alone (computed without the apiserver)."""
+        published, refusals = reconcile(
+            [with_status(c.ingress(self.prefix)) for c in OWNERS],
+            config=make_config(self.prefix),
+            namespaces=make_namespaces(self.prefix),
+        )
+        assert refusals == ()
+        return published
+
+
+def create_namespaces(api: ApiServer, prefix: str, extra_labels: Mapping[str, str]) -> None:
+    """The corpus's namespaces under ``prefix``: the corpus's labels plus ``extra_labels``."""
+    for namespace in make_namespaces(prefix).values():
+        labels = {k: v for k, v in namespace.labels.items() if not k.startswith("kubernetes.io/")}
+        api.must(
+            "POST",
+            "/api/v1/namespaces",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": namespace.name, "labels": {**labels, **extra_labels}},
+            },
+        )
+
+
+def wait_until_enforced(api: ApiServer, ground: Ground) -> None:
+    """Poll (dry-run creates) until the policy rejects an Ingress of an unassigned namespace."""
+    probe = next(c for c in ATTACKS if c.namespace == "rogue")
+    path = ingresses_path(ground.namespace(probe)) + "?dryRun=All"
+    deadline = time.monotonic() + READY_TIMEOUT
+    status, body = 0, None
+    while time.monotonic() < deadline:
+        status, body = api.request("POST", path, probe.ingress(ground.prefix))
+        if status == 403:
+            return
+        time.sleep(0.1)  # poll interval between admission probes, not a wait for a fixed time
+    pytest.fail(f"the admission policy was not enforced within {READY_TIMEOUT}s: {status} {body}")
+
+
+@pytest.fixture(scope="module")
+def enforced(apiserver: ApiServer) -> Iterator[Ground]:
+    """Namespaces with the admission policy installed and bound, the owners' Ingresses admitted."""
+    run = secrets.token_hex(3)
+    ground = Ground(prefix=f"te{run}-")
+    create_namespaces(apiserver, ground.prefix, {ENFORCE_LABEL: run})
+    system = f"te{run}-system"
+    apiserver.must(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": system}},
+    )
+    name = f"ingress-reconciler-tenancy-{run}"
+    params, policy, binding = render_admission_policy(
+        make_config(ground.prefix),
+        FLEETS,
+        namespace=system,
+        name=name,
+        namespace_selector={ENFORCE_LABEL: run},
+    )
+    apiserver.must("POST", f"/api/v1/namespaces/{system}/configmaps", params)
+    apiserver.must("POST", POLICIES, policy)
+    apiserver.must("POST", BINDINGS, binding)
+    try:
+        wait_until_enforced(apiserver, ground)
+        for case in OWNERS:
+            status, body = ground.create(apiserver, case)
+            assert status == 201, (case.id, status, message_of(body))
+        yield ground
+    finally:
+        apiserver.request("DELETE", f"{BINDINGS}/{name}")
+        apiserver.request("DELETE", f"{POLICIES}/{name}")
+
+
+@pytest.fixture(scope="module")
+def unguarded(apiserver: ApiServer) -> Ground:
+    """Namespaces no policy applies to, holding the owners' Ingresses and every attack."""
+    ground = Ground(prefix=f"tu{secrets.token_hex(3)}-")
+    create_namespaces(apiserver, ground.prefix, {})
+    for case in (*OWNERS, *ATTACKS):
+        status, body = ground.create(apiserver, case)
+        expected = 422 if case.invalid_in_api else 201
+        assert status == expected, (case.id, status, message_of(body))
+    return ground
+
+
+@pytest.mark.parametrize("case", ATTACKS, ids=[c.id for c in ATTACKS])
+def test_policy_rejects_attack(case: Case, enforced: Ground, apiserver: ApiServer) -> None:
+    status, body = enforced.create(apiserver, case)
+    message = message_of(body)
+    if case.invalid_in_api:
+        # Kubernetes's own Ingress validation refuses it before any policy runs.
+        assert status == 422, (status, message)
+    else:
+        assert status == 403, (status, message)
+        assert f"denied request: {case.reason}:" in message, message
+    published, refusals = enforced.reconcile(apiserver)
+    assert refusals == ()
+    check_owners_unchanged(enforced.baseline(), published, case)
+
+
+@pytest.mark.parametrize("case", ATTACKS, ids=[c.id for c in ATTACKS])
+def test_reconciler_refuses_attack_without_policy(
+    case: Case, unguarded: Ground, apiserver: ApiServer
+) -> None:
+    published, refusals = unguarded.reconcile(apiserver)
+    check_owners_unchanged(unguarded.baseline(), published, case)
+    if case.invalid_in_api:
+        assert not any(r.resource.endswith(f"/{case.id}") for r in refusals)
+        return
+    check_attack_refused(case, published, refusals, prefix=unguarded.prefix)
+
+
+def test_policy_rejects_update_that_takes_another_tenants_host(
+    enforced: Ground, apiserver: ApiServer
+) -> None:
+    owner = next(c for c in OWNERS if c.id == "app")
+    path = f"{ingresses_path(enforced.namespace(owner))}/{owner.id}"
+    before = apiserver.must("GET", path)
+    changed = {
+        "metadata": {
+            "annotations": {"external-dns.alpha.kubernetes.io/hostname": "portal.example.test"}
+        }
+    }
+    status, body = apiserver.request(
+        "PATCH", path, changed, content_type="application/merge-patch+json"
+    )
+    assert status == 403, (status, message_of(body))
+    assert "denied request: HostnameConflict:" in message_of(body)
+    assert apiserver.must("GET", path)["metadata"] == before["metadata"]
+
+
+def test_policy_admits_legitimate_update_and_status_writes(
+    enforced: Ground, apiserver: ApiServer
+) -> None:
+    owner = next(c for c in OWNERS if c.id == "web")
+    path = f"{ingresses_path(enforced.namespace(owner))}/{owner.id}"
+    extra = {
+        "metadata": {
+            "annotations": {"external-dns.alpha.kubernetes.io/hostname": "Shop.Example.Test."}
+        }
+    }
+    status, body = apiserver.request(
+        "PATCH", path, extra, content_type="application/merge-patch+json"
+    )
+    assert status == 200, (status, message_of(body))
+    # The controller publishes the load balancer into status: the policy must not block it.
+    lb = {"status": {"loadBalancer": {"ingress": [{"hostname": "public-lb.elb.example.net"}]}}}
+    status, body = apiserver.request(
+        "PATCH", path + "/status", lb, content_type="application/merge-patch+json"
+    )
+    assert status == 200, (status, message_of(body))
+    published, refusals = enforced.reconcile(apiserver)
+    assert refusals == ()
+    assert any(e.name == "shop.example.test" for eps in published.values() for e in eps)
+
+
+def test_policy_message_names_the_rule_for_every_tenant_check(
+    enforced: Ground, apiserver: ApiServer
+) -> None:
+    reasons = {
+        message_of(enforced.create(apiserver, case)[1]).split("denied request: ")[-1].split(":")[0]
+        for case in ATTACKS
+        if not case.invalid_in_api
+    }
+    assert reasons == {
+        "HostnameConflict",
+        "HostnameNotAllowed",
+        "WildcardTooWide",
+        "FleetNotAllowed",
+        "TargetNotAllowed",
+        "NamespaceNotInTenant",
+    }
+
+
+def test_missing_parameters_fail_closed(apiserver: ApiServer) -> None:
+    run = secrets.token_hex(3)
+    prefix = f"tm{run}-"
+    create_namespaces(apiserver, prefix, {ENFORCE_LABEL: run})
+    name = f"ingress-reconciler-tenancy-{run}"
+    _, policy, binding = render_admission_policy(
+        make_config(prefix),
+        FLEETS,
+        namespace=f"{prefix}absent",
+        name=name,
+        namespace_selector={ENFORCE_LABEL: run},
+    )
+    apiserver.must("POST", POLICIES, policy)
+    apiserver.must("POST", BINDINGS, binding)
+    try:
+        owner = next(c for c in OWNERS if c.id == "app")
+        path = ingresses_path(prefix + owner.namespace) + "?dryRun=All"
+        deadline = time.monotonic() + READY_TIMEOUT
+        status, body = 0, None
+        while time.monotonic() < deadline:
+            status, body = apiserver.request("POST", path, owner.ingress(prefix))
+            if status != 201:
+                break
+            time.sleep(0.1)  # poll interval while the new binding loads
+        # Without its ConfigMap the binding denies even a legitimate Ingress: fail closed.
+        assert status == 422, (status, message_of(body))
+        assert "denied request: failed to configure binding: no params found" in message_of(body)
+    finally:
+        apiserver.request("DELETE", f"{BINDINGS}/{name}")
+        apiserver.request("DELETE", f"{POLICIES}/{name}")
