@@ -523,13 +523,13 @@ class TxtRegistry:
         ]
         if not_ours:
             raise OwnershipError("refusing to change records that are not ours", names=not_ours)
+        # the ownership that counts is the one records() reads (the first source), so that
+        # what the planner saw as our claim is writable and another owner's claim is not
         claimed = [
             _show(record)
             for record in changes.create
-            if any(
-                snapshot.index[key].owner != self._owner_id
-                for key in self._sources(record, snapshot.index)
-            )
+            if (sources := self._sources(record, snapshot.index))
+            and snapshot.index[sources[0]].owner != self._owner_id
         ]
         if claimed:
             raise OwnershipError("another owner's ownership record claims", names=claimed)

@@ -860,3 +860,15 @@ def test_values_round_trip(owner: str, resource: str) -> None:
         "owner": owner,
         "resource": resource,
     }
+
+
+def test_create_follows_the_ownership_that_reading_prefers() -> None:
+    # our new-format claim outranks another owner's old-format TXT, exactly as when reading
+    foreign_old = txt("web.example.test", value(THEM))
+    mem, reg = setup(txt("a-web.example.test", value()), foreign_old)
+    current = reg.records()
+    assert by_key(current)["web.example.test", "A"].owner == ME
+    # (the planner is stricter still: the foreign TXT also claims the CNAME, blocking the name)
+    reg.apply(Changes(create=(desired("web.example.test"),)))
+    assert mem.get("web.example.test", "A") == a("web.example.test")
+    assert mem.get("web.example.test", "TXT") == foreign_old
