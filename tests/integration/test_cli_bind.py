@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,27 @@ def test_real_command_exit_codes(bind: BindServer) -> None:
     )
     assert bad.returncode == 2
     assert "ownerId" in bad.stderr
+
+
+def test_run_converges_and_stops_on_sigterm(bind: BindServer) -> None:
+    env = {**env_for(bind), "INGRESS_RECONCILER_INTERVAL": "0.5", "PATH": "/usr/bin:/bin"}
+    argv = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(SAMPLES / "manifests")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli", *argv, "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not bind.query("shop.example.test", "A"):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "run did not write the sample records in 30 s"
+            time.sleep(0.05)
+        assert bind.query("dashboard.private.example.test", "A") == ("10.20.0.15",)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
