@@ -382,7 +382,8 @@ class TxtRegistry:
             if sources:
                 labels.update(index[sources[0]].labels)
             labelled[key] = record.with_labels(labels) if labels != record.labels else record
-        for key, ownership in index.items():
+        # new-format claims first: they outrank an old-format TXT at the same name
+        for key, ownership in sorted(index.items(), key=lambda item: item[0][1] == ""):
             if key in used:
                 continue
             for claim in self._claims(key, ownership):

@@ -872,3 +872,27 @@ def test_create_follows_the_ownership_that_reading_prefers() -> None:
     reg.apply(Changes(create=(desired("web.example.test"),)))
     assert mem.get("web.example.test", "A") == a("web.example.test")
     assert mem.get("web.example.test", "TXT") == foreign_old
+
+
+class _Reversed(InMemoryProvider):
+    """Lists its records backwards: the registry must not depend on listing order."""
+
+    def records(self) -> tuple[Endpoint, ...]:
+        return tuple(reversed(super().records()))
+
+
+def test_reading_does_not_depend_on_listing_order() -> None:
+    zone = [
+        *external_dns_zone(ME),
+        txt("a-web.example.test", value()),
+        txt("web.example.test", value(THEM)),
+        a("w.example.test"),
+        txt("a-w.example.test", value(), value(THEM)),
+    ]
+    forward = TxtRegistry(
+        provider=InMemoryProvider(name="m", zones=[ZONE], records=zone), owner_id=ME
+    )
+    backward = TxtRegistry(provider=_Reversed(name="m", zones=[ZONE], records=zone), owner_id=ME)
+    assert forward.records() == backward.records()
+    assert by_key(forward.records())["web.example.test", "A"].owner == ME
+    assert by_key(forward.records())["web.example.test", "CNAME"].owner == THEM
