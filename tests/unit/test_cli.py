@@ -12,12 +12,15 @@ import pytest
 import yaml
 
 from reconciler import cli
-from reconciler.dnssync import DnsTarget
-from reconciler.endpoint import Endpoint
+from reconciler.dnssync import DnsPassResult, DnsTarget, ProviderResult
+from reconciler.endpoint import Changes, Endpoint, Update
 from reconciler.errors import TransientProviderError
 from reconciler.memory import InMemoryProvider
+from reconciler.output import render_json, render_table
+from reconciler.plan import Conflict, ConflictReason
 from reconciler.registry import TxtRegistry
 from reconciler.settings import Settings
+from reconciler.sources.ingress import Rejection
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -277,3 +280,78 @@ def test_secret_file_missing_is_a_config_error(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "providers[bind].tsig.secretFile: cannot read" in err.getvalue()
+
+
+def test_table_shows_updates_deletes_conflicts_and_errors() -> None:
+    old = Endpoint.of("app.example.test", "A", ["192.0.2.1"], ttl=300)
+    new = Endpoint.of("app.example.test", "A", ["192.0.2.9"], ttl=60)
+    gone = Endpoint.of("old.example.test", "CNAME", ["lb.example.net"], ttl=300)
+    conflict = Conflict(
+        name="taken.example.test",
+        record_type="A",
+        reason=ConflictReason.OWNED_BY_OTHER,
+        detail="owner someone-else",
+        resource="ingress/web/x",
+    )
+    result = DnsPassResult(
+        providers=(
+            ProviderResult(
+                provider="bind",
+                changes=Changes(update=(Update(old=old, new=new),), delete=(gone,)),
+                conflicts=(conflict,),
+                applied=True,
+            ),
+            ProviderResult(provider="aws", errors=("throttled",), transient=True),
+        )
+    )
+    rejection = Rejection("ingress/web/y", "bad_host.example.test", "invalid host name")
+    table = render_table(result, [rejection], dry_run=False)
+    lines = table.splitlines()
+    assert lines[0].split() == ["PROVIDER", "CHANGE", "NAME", "TYPE", "TTL", "TARGETS"]
+    assert lines[1].split() == [
+        "bind",
+        "update",
+        "app.example.test",
+        "A",
+        "300",
+        "->",
+        "60",
+        "192.0.2.1",
+        "->",
+        "192.0.2.9",
+    ]
+    assert lines[2].split() == [
+        "bind",
+        "delete",
+        "old.example.test",
+        "CNAME",
+        "300",
+        "lb.example.net",
+    ]
+    assert "Refused (2):" in table
+    assert "record owned by another owner" in table
+    assert "bad_host.example.test" in table
+    assert "aws: throttled (will retry)" in table
+    assert table.rstrip().endswith(
+        "0 to create, 1 to update, 1 to delete (applied); 2 refused; 1 provider errors."
+    )
+    doc = json.loads(render_json(result, [rejection]))
+    assert doc["update"] == [
+        {
+            "old": {
+                "name": "app.example.test",
+                "type": "A",
+                "targets": ["192.0.2.1"],
+                "ttl": 300,
+                "provider": "bind",
+            },
+            "new": {
+                "name": "app.example.test",
+                "type": "A",
+                "targets": ["192.0.2.9"],
+                "ttl": 60,
+                "provider": "bind",
+            },
+        }
+    ]
+    assert [c["reason"] for c in doc["conflicts"]] == ["rejected", "record owned by another owner"]
