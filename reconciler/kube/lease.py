@@ -1,33 +1,28 @@
 """The ``coordination.k8s.io/v1`` Lease behind leader election (a :class:`LeaseStore`).
 
-Reads and writes one Lease through the official client's ``ApiClient``. Updates are full
-replacements carrying the resourceVersion that was read, so the apiserver refuses (409) a write
-based on a stale read: that is the optimistic concurrency leader election relies on. Every library
-exception is wrapped into :class:`reconciler.errors.KubernetesError` (``status`` set when the
-apiserver answered; ``transient`` for timeouts, connection errors, 429 and 5xx).
+Reads and writes one Lease through :class:`reconciler.kube.client.KubeClient` (raw JSON).
+Updates are full replacements carrying the resourceVersion that was read, so the apiserver
+refuses (409) a write based on a stale read: the optimistic concurrency leader election relies
+on. Every failure leaves as :class:`reconciler.errors.KubernetesError` (``status`` when the
+apiserver answered; ``transient`` for timeouts, connection errors, 429 and 5xx): the client wraps
+transport errors, this module wraps unreadable answers.
 
-Times are written as MicroTime (``2006-01-02T15:04:05.000000Z``) by hand: the client would send
-``isoformat()``, which drops the fraction when it is zero and then fails the apiserver's parser.
+Times are written as MicroTime (``2006-01-02T15:04:05.000000Z``) by hand: ``isoformat()`` drops the
+fraction when it is zero, and the apiserver's MicroTime parser then refuses the value.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
-import urllib3
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException, OpenApiException
-
 from reconciler.errors import KubernetesError
+from reconciler.kube.client import KubeClient
 from reconciler.leader import LeaseRecord
 
 __all__ = ["KubeLeaseStore", "format_micro_time", "parse_micro_time"]
-
-_TRANSIENT_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def format_micro_time(value: datetime) -> str:
@@ -58,17 +53,17 @@ def _record_from_json(obj: Mapping[str, Any]) -> LeaseRecord:
 
 
 class KubeLeaseStore:
-    """One Lease ``namespace/name`` on the apiserver behind ``api_client``."""
+    """One Lease ``namespace/name`` on the apiserver behind ``client``."""
 
     def __init__(
         self,
         *,
-        api_client: ApiClient,
+        client: KubeClient,
         namespace: str,
         name: str,
         request_timeout: float = 5.0,
     ) -> None:
-        self._client = api_client
+        self._client = client
         self._namespace = namespace
         self._name = name
         self._timeout = request_timeout
@@ -126,36 +121,11 @@ class KubeLeaseStore:
     def _request(
         self, verb: str, method: str, path: str, body: Mapping[str, Any] | None
     ) -> LeaseRecord:
-        # The low-level call: the typed API would re-serialise our MicroTime strings itself.
-        where = f"{verb} lease {self.reference}"
+        # KubeClient already turns every library failure into KubernetesError (status, transient).
+        obj = self._client.request(method, path, body=body, timeout=self._timeout)
         try:
-            headers = {"Accept": "application/json"}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            _, url, headers, payload, _ = self._client.param_serialize(
-                method=method,
-                resource_path=path,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            response = self._client.call_api(
-                method, url, header_params=headers, body=payload, _request_timeout=self._timeout
-            )
-            data: bytes = response.read()  # type: ignore[no-untyped-call]
-            if not 200 <= response.status <= 299:
-                raise ApiException.from_response(
-                    http_resp=response, body=data.decode(errors="replace"), data=None
-                )
-            return _record_from_json(json.loads(data))
-        except ApiException as exc:
-            status = int(exc.status) if exc.status else None
+            return _record_from_json(obj)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise KubernetesError(
-                f"{where}: HTTP {status} {exc.reason}",
-                status=status,
-                transient=status is None or status in _TRANSIENT_STATUSES,
+                f"{verb} lease {self.reference}: unreadable answer: {exc}", transient=True
             ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubernetesError(f"{where}: {type(exc).__name__}", transient=True) from exc
-        except (OpenApiException, ValueError, TypeError, KeyError) as exc:
-            raise KubernetesError(f"{where}: unreadable answer: {exc}") from exc

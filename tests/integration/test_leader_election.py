@@ -24,6 +24,7 @@ import pytest
 
 from e2e.servers.apiserver import ApiServer, free_tcp_port
 from reconciler.errors import KubernetesError
+from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.lease import KubeLeaseStore, format_micro_time, parse_micro_time
 from reconciler.leader import LeaseRecord, acquired_record, released_record
 
@@ -38,10 +39,8 @@ PASS_INTERVAL = 0.2
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def new_api_client(kubeconfig: Path) -> Any:
-    from kubernetes import config  # noqa: PLC0415 - tests build their own client
-
-    return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+def new_api_client(kubeconfig: Path) -> KubeClient:
+    return load_client(kubeconfig=kubeconfig, timeout=10)
 
 
 # --- the Lease store against the apiserver ----------------------------------------------------
@@ -51,7 +50,7 @@ def new_api_client(kubeconfig: Path) -> Any:
 def store(apiserver: ApiServer, namespace: str) -> Iterator[KubeLeaseStore]:
     client = new_api_client(apiserver.kubeconfig)
     try:
-        yield KubeLeaseStore(api_client=client, namespace=namespace, name=LEASE)
+        yield KubeLeaseStore(client=client, namespace=namespace, name=LEASE)
     finally:
         client.close()
 
@@ -106,7 +105,7 @@ def test_lease_store_wraps_transport_and_auth_errors(
     # No rights: a ServiceAccount that nobody bound to any role.
     client = new_api_client(apiserver.service_account_kubeconfig(namespace, "nobody"))
     try:
-        forbidden = KubeLeaseStore(api_client=client, namespace=namespace, name=LEASE)
+        forbidden = KubeLeaseStore(client=client, namespace=namespace, name=LEASE)
         with pytest.raises(KubernetesError) as denied:
             forbidden.get()
         assert denied.value.status == 403
@@ -121,7 +120,7 @@ def test_lease_store_wraps_transport_and_auth_errors(
     client = new_api_client(tmp_path / "dead")
     try:
         unreachable = KubeLeaseStore(
-            api_client=client, namespace=namespace, name=LEASE, request_timeout=2
+            client=client, namespace=namespace, name=LEASE, request_timeout=2
         )
         with pytest.raises(KubernetesError) as down:
             unreachable.update(LeaseRecord(holder_identity="x", resource_version="1"))
@@ -272,7 +271,6 @@ def test_one_leader_writes_and_a_standby_takes_over(
 
 def _candidate_main(kubeconfig: str, namespace: str) -> int:
     """Run the real loop + elector; the pass appends our identity to the ConfigMap's log."""
-    from kubernetes import client as k8s  # noqa: PLC0415
     from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
     from reconciler.leader import ElectionConfig, LeaderElector, pod_identity  # noqa: PLC0415
@@ -291,7 +289,7 @@ def _candidate_main(kubeconfig: str, namespace: str) -> int:
         print(event, flush=True)
 
     api_client = new_api_client(Path(kubeconfig))
-    core = k8s.CoreV1Api(api_client)
+    path = f"/api/v1/namespaces/{namespace}/configmaps/{LOG_MAP}"
     identity = pod_identity()
     stop = threading.Event()
 
@@ -300,7 +298,7 @@ def _candidate_main(kubeconfig: str, namespace: str) -> int:
         stop.set()
 
     elector = LeaderElector(
-        store=KubeLeaseStore(api_client=api_client, namespace=namespace, name=LEASE),
+        store=KubeLeaseStore(client=api_client, namespace=namespace, name=LEASE),
         config=ElectionConfig(
             identity=identity,
             lease_duration=timedelta(seconds=LEASE_DURATION),
@@ -313,14 +311,14 @@ def _candidate_main(kubeconfig: str, namespace: str) -> int:
     )
 
     def append_identity(request: PassRequest) -> PassResult:
-        current = core.read_namespaced_config_map(LOG_MAP, namespace)
-        current.data = dict(current.data or {})
-        current.data["log"] = current.data.get("log", "") + identity + "\n"
+        current = api_client.request("GET", path)
+        data = dict(current.get("data") or {})
+        data["log"] = data.get("log", "") + identity + "\n"
         if not request.may_write():  # the guard every real write goes through
             return PassResult(converged=False)
         try:
-            core.replace_namespaced_config_map(LOG_MAP, namespace, current)
-        except k8s.exceptions.ApiException as exc:
+            api_client.request("PUT", path, body={**current, "data": data})
+        except KubernetesError as exc:
             if exc.status != 409:
                 raise
             return PassResult(converged=False)
