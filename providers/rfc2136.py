@@ -27,7 +27,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn, Protocol
 
@@ -46,7 +46,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from reconciler.endpoint import Changes, Endpoint, InvalidNameError, normalize_name
+from reconciler.endpoint import Changes, Endpoint, InvalidNameError, Update, normalize_name
 from reconciler.errors import (
     ConfigError,
     PermanentProviderError,
@@ -230,17 +230,18 @@ class _ZoneSnapshot:
     endpoints: tuple[Endpoint, ...]
 
 
-@dataclass(slots=True)
+_Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType]
+"""(name, rdataset, type): with a rdataset "holds exactly these values", without "is absent"."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Unit:
     """The part of an UPDATE message that one change needs; never split across messages."""
 
-    prerequisites: list[
-        tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType]
-    ] = field(default_factory=list)
-    """(name, exact rdataset | None, rdtype): rdataset → must hold exactly; None → absent."""
-    deletes: list[tuple[dns.name.Name, dns.rdatatype.RdataType]] = field(default_factory=list)
-    adds: list[tuple[dns.name.Name, dns.rdataset.Rdataset]] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    names: tuple[str, ...]
+    prerequisites: tuple[_Prerequisite, ...] = ()
+    deletes: tuple[tuple[dns.name.Name, dns.rdatatype.RdataType], ...] = ()
+    adds: tuple[tuple[dns.name.Name, dns.rdataset.Rdataset], ...] = ()
 
     def wire_bytes(self) -> int:
         """An upper bound of what the unit adds to a message (no name compression)."""
@@ -491,37 +492,52 @@ class Rfc2136Provider:
                 provider=self._name,
             )
         removed = {e.key for e in changes.delete} | {u.old.key for u in changes.update}
-        by_zone: dict[str, list[_Unit]] = {}
-
-        def unit_for(name: str) -> _Unit:
-            zone = zone_for(name, self._zones)
-            assert zone is not None  # checked above
-            unit = _Unit(names=[name])
-            by_zone.setdefault(zone, []).append(unit)
-            return unit
-
-        for old in changes.delete:
-            unit = unit_for(old.name)
-            owner, rds = self._rdataset(old, ttl=0)
-            unit.prerequisites.append((owner, rds, rds.rdtype))
-            unit.deletes.append((owner, rds.rdtype))
+        deletes = list(changes.delete)
+        updates: list[Update] = []
+        creates = list(changes.create)
         for update in changes.update:
-            unit = unit_for(update.old.name)
+            if zone_for(update.old.name, self._zones) == zone_for(update.new.name, self._zones):
+                updates.append(update)
+            else:  # a move across zones is a delete in one message and a create in another
+                deletes.append(update.old)
+                creates.append(update.new)
+
+        units: list[_Unit] = []
+        for old in deletes:
+            owner, rds = self._rdataset(old, ttl=0)
+            units.append(
+                _Unit(
+                    names=(old.name,),
+                    prerequisites=((owner, rds, rds.rdtype),),
+                    deletes=((owner, rds.rdtype),),
+                )
+            )
+        for update in updates:
             owner, old_rds = self._rdataset(update.old, ttl=0)
-            unit.prerequisites.append((owner, old_rds, old_rds.rdtype))
-            unit.deletes.append((owner, old_rds.rdtype))
             new_owner, new_rds = self._rdataset(update.new, ttl=self._ttl(update.new))
+            guards: list[_Prerequisite] = [(owner, old_rds, old_rds.rdtype)]
             if update.new.key != update.old.key and update.new.key not in removed:
-                unit.prerequisites.append((new_owner, None, new_rds.rdtype))
-            if update.new.name != update.old.name:
-                unit.names.append(update.new.name)
-            unit.adds.append((new_owner, new_rds))
-        for new in changes.create:
-            unit = unit_for(new.name)
+                guards.append((new_owner, None, new_rds.rdtype))
+            units.append(
+                _Unit(
+                    names=tuple(sorted({update.old.name, update.new.name})),
+                    prerequisites=tuple(guards),
+                    deletes=((owner, old_rds.rdtype),),
+                    adds=((new_owner, new_rds),),
+                )
+            )
+        for new in creates:
             owner, rds = self._rdataset(new, ttl=self._ttl(new))
-            if new.key not in removed:
-                unit.prerequisites.append((owner, None, rds.rdtype))
-            unit.adds.append((owner, rds))
+            absent: tuple[_Prerequisite, ...] = (
+                () if new.key in removed else ((owner, None, rds.rdtype),)
+            )
+            units.append(_Unit(names=(new.name,), prerequisites=absent, adds=((owner, rds),)))
+
+        by_zone: dict[str, list[_Unit]] = {}
+        for unit in units:  # in order: deletes, updates, creates
+            zone = zone_for(unit.names[0], self._zones)
+            assert zone is not None  # checked above
+            by_zone.setdefault(zone, []).append(unit)
         return sorted(by_zone.items())
 
     def _ttl(self, endpoint: Endpoint) -> int:

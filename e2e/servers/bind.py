@@ -17,9 +17,12 @@ bypassing the code under test, so tests can seed and inspect zones out of band.
 
 from __future__ import annotations
 
+import argparse
 import base64
+import json
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -43,7 +46,15 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-__all__ = ["BindNotInstalledError", "BindServer", "BindStartError", "ZoneRecord"]
+__all__ = [
+    "BindNotInstalledError",
+    "BindServer",
+    "BindStartError",
+    "ZoneRecord",
+    "find_named",
+    "free_port",
+    "main",
+]
 
 INSTALL_HINT = "install bind9: apt-get install bind9 bind9-dnsutils"
 DEFAULT_ZONES = ("example.test", "private.example.test", "other.test")
@@ -202,6 +213,12 @@ class BindServer:
         """Terminate ``named``, wait for it, and remove the working directory."""
         self._terminate()
         self._cleanup_dir()
+
+    def wait(self) -> int:
+        """Block until ``named`` exits; its exit code."""
+        if self._proc is None:
+            raise BindStartError("server not started")
+        return self._proc.wait()
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
@@ -373,3 +390,38 @@ class BindServer:
 
     def _snapshot(self, zone: str) -> dict[tuple[str, str], ZoneRecord]:
         return {(r.name, r.rdtype): r for r in self.transfer(zone)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a server until interrupted (for the demo and benchmarks); print how to reach it.
+
+    ``python -m e2e.servers.bind example.test other.test`` prints one JSON line with host, port,
+    zones, key name, algorithm and the secret file's path (never the secret itself).
+    """
+    parser = argparse.ArgumentParser(description="Run BIND9 on 127.0.0.1 for the demo.")
+    parser.add_argument("zones", nargs="*", default=list(DEFAULT_ZONES))
+    parser.add_argument("--algorithm", default="hmac-sha256")
+    args = parser.parse_args(argv)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    with BindServer(args.zones, algorithm=args.algorithm) as server:
+        info = {
+            "host": server.host,
+            "port": server.port,
+            "zones": list(server.zones),
+            "key_name": server.key_name,
+            "algorithm": server.algorithm,
+            "secret_file": str(server.secret_file),
+        }
+        print(json.dumps(info), flush=True)
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import dns.xfr
 import dns.zone
 import pytest
 
+import e2e.servers.bind as bind_launcher
 from providers.rfc2136 import (
     MAX_MESSAGE_BYTES,
     SUPPORTED_TSIG_ALGORITHMS,
@@ -272,6 +274,32 @@ def test_delete_and_create_of_one_rrset_needs_no_absence_guard(
     pre, upd = sections(fake.updates[0])
     assert pre == ["www.example.test. 0 IN A 192.0.2.1"]
     assert upd == ["www.example.test. ANY A", "www.example.test. 300 IN A 192.0.2.5"]
+
+
+def test_an_update_across_zones_is_a_delete_and_a_create(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    old = a_record("www.example.test", "192.0.2.1")
+    new = a_record("www.other.test", "192.0.2.1")
+    provider.apply(Changes(update=(Update(old, new),)))
+    assert [zone for call, zone in fake.calls if call == "update"] == [
+        "example.test",
+        "other.test",
+    ]
+    assert sections(fake.updates[0]) == (
+        ["www.example.test. 0 IN A 192.0.2.1"],
+        ["www.example.test. ANY A"],
+    )
+    assert sections(fake.updates[1]) == (
+        ["www.other.test. NONE A"],
+        ["www.other.test. 300 IN A 192.0.2.1"],
+    )
+
+
+def test_bind_launcher_says_how_to_install_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(bind_launcher.BindNotInstalledError, match="apt-get install bind9"):
+        bind_launcher.BindServer(["example.test"]).start()
 
 
 def test_unquoted_txt_is_one_string(provider: Rfc2136Provider, fake: FakeTransport) -> None:
