@@ -35,7 +35,7 @@ from providers.rfc2136 import Rfc2136Provider
 from providers.route53 import Route53Provider
 from reconciler import loop
 from reconciler.dnssync import DnsPassResult, DnsTarget, sync_dns
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.errors import ConfigError, KubernetesError, ReconcilerError
 from reconciler.kube.client import load_client
 from reconciler.kube.resources import INGRESS
 from reconciler.logs import configure
@@ -240,7 +240,14 @@ def _manifest_loader(path: str) -> IngressLoader:
 
 def _cluster_loader(kubeconfig: str | None, env: Mapping[str, str]) -> IngressLoader:
     in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in env
-    client = load_client(kubeconfig=kubeconfig, in_cluster=in_cluster)
+    try:
+        client = load_client(kubeconfig=kubeconfig, in_cluster=in_cluster)
+    except KubernetesError as exc:
+        # No usable kubeconfig is a usage problem: say how to point at a cluster or at files.
+        raise ConfigError(
+            f"--kubeconfig: {exc}; pass --kubeconfig PATH, set KUBECONFIG, run in a pod, "
+            "or read Ingresses from files with --manifests PATH"
+        ) from exc
 
     def load() -> Sequence[Mapping[str, Any]]:
         items, _ = client.list(INGRESS)

@@ -355,3 +355,14 @@ def test_table_shows_updates_deletes_conflicts_and_errors() -> None:
         }
     ]
     assert [c["reason"] for c in doc["conflicts"]] == ["rejected", "record owned by another owner"]
+
+
+def test_unusable_kubeconfig_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    code, out, err = invoke(
+        ["plan", "--config", str(config(tmp_path)), "--kubeconfig", str(missing)]
+    )
+    assert code == 2
+    assert out == ""
+    assert "--kubeconfig" in err
+    assert "--manifests" in err
