@@ -75,7 +75,9 @@ DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
 _SUPPORTED_TYPES: Final = ("A", "AAAA", "CNAME", "NS", "MX", "PTR", "SRV", "NAPTR", "TXT", "DNAME")
 
 # Provider properties of a record that must not be copied onto its TXT (they describe an alias).
-_ALIAS_PROPERTIES: Final = frozenset({"alias", "aws/evaluate-target-health"})
+_ALIAS_PROPERTIES: Final = frozenset(
+    {"alias", "aws/evaluate-target-health", "aws/target-hosted-zone"}
+)
 
 RecordKey = tuple[str, str, str]
 TxtKey = tuple[str, str]
@@ -284,6 +286,8 @@ class _TxtEdit:
     """Values to drop from and add to one TXT record set."""
 
     template: Endpoint
+    owned: str
+    """The record it is the ownership of (the ``ownedRecord`` label, linking the two)."""
     drop: set[str] = field(default_factory=set)
     add: set[str] = field(default_factory=set)
 
@@ -589,10 +593,9 @@ class TxtRegistry:
                 record_type=RecordType.TXT.value,
                 targets=(),
                 set_identifier=record.set_identifier,
-                labels=FrozenMap({Label.OWNED_RECORD.value: record.name}),
                 provider_specific=_txt_properties(record),
             )
-            edits[key] = _TxtEdit(template)
+            edits[key] = _TxtEdit(template, record.name)
         return edits[key]
 
     def _is_ours(self, value: str) -> bool:
@@ -616,13 +619,16 @@ class TxtRegistry:
                 occupied.append(key[0])
                 continue
             wanted = (current - edit.drop) | edit.add
+            # providers keep a record and its TXT in one write by this label (Route53 batches)
+            link = {Label.OWNED_RECORD.value: edit.owned}
             if stored is None:
                 if wanted:
-                    creates.append(edit.template.with_targets(wanted))
+                    creates.append(edit.template.with_targets(wanted).with_labels(link))
             elif not wanted:
-                deletes.append(stored)
+                deletes.append(stored.with_labels(link))
             elif wanted != current:
-                updates.append(Update(stored, stored.with_targets(wanted)))
+                linked = stored.with_labels(link)
+                updates.append(Update(linked, linked.with_targets(wanted)))
         if occupied:
             raise OwnershipError("TXT name holds data that is not ours", names=occupied)
         return creates, updates, deletes

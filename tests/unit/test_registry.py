@@ -896,3 +896,53 @@ def test_reading_does_not_depend_on_listing_order() -> None:
     assert forward.records() == backward.records()
     assert by_key(forward.records())["web.example.test", "A"].owner == ME
     assert by_key(forward.records())["web.example.test", "CNAME"].owner == THEM
+
+
+class _Recording(InMemoryProvider):
+    """Keeps the change sets as sent (the memory provider stores no labels)."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.sent: list[Changes] = []
+
+    def apply(self, changes: Changes) -> None:
+        self.sent.append(changes)
+        super().apply(changes)
+
+
+def test_every_txt_change_names_the_record_it_owns() -> None:
+    mem = _Recording(
+        name="m",
+        zones=[ZONE],
+        records=[
+            a("old.example.test"),
+            txt("a-old.example.test", value()),
+            a("moved.example.test"),
+            txt("a-moved.example.test", value()),
+        ],
+    )
+    reg = TxtRegistry(provider=mem, owner_id=ME)
+    got = by_key(reg.records())
+    reg.apply(
+        Changes(
+            create=(desired(ZONE),),
+            update=(
+                Update(
+                    old=got["moved.example.test", "A"],
+                    new=desired("moved.example.test", resource="ingress/shop/other"),
+                ),
+            ),
+            delete=(got["old.example.test", "A"],),
+        )
+    )
+    (sent,) = mem.sent
+    links = {
+        e.name: e.labels.get("ownedRecord")
+        for e in (*sent.create, *sent.delete, *(u.new for u in sent.update))
+        if e.record_type == "TXT"
+    }
+    assert links == {
+        "a-_apex.example.test": ZONE,
+        "a-old.example.test": "old.example.test",
+        "a-moved.example.test": "moved.example.test",
+    }
