@@ -16,6 +16,8 @@ import yaml
 
 from e2e.servers.bind import BindServer, ZoneRecord
 from reconciler import cli
+from reconciler.kube.client import KubeClient
+from reconciler.kube.resources import INGRESS
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +234,24 @@ def test_run_converges_and_stops_on_sigterm(bind: BindServer) -> None:
         proc.terminate()
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
+
+
+def test_plan_and_once_read_ingresses_from_a_real_apiserver(
+    bind: BindServer, kubeconfig: Path, api_client: KubeClient, namespace: str
+) -> None:
+    live = ingress("live", "live.example.test", ip="192.0.2.77")
+    live["metadata"]["namespace"] = namespace
+    status = live.pop("status")
+    api_client.create(live)
+    api_client.patch(INGRESS, "live", {"status": status}, namespace=namespace, subresource="status")
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--config", str(SAMPLES / "config.yaml"), "--kubeconfig", str(kubeconfig)]
+    code = cli.main([*argv, "once", "--output", "json"], env=env_for(bind), stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    created = {
+        (r["name"], r["type"], tuple(r["targets"])) for r in json.loads(out.getvalue())["create"]
+    }
+    assert ("live.example.test", "A", ("192.0.2.77",)) in created
+    assert bind.query("live.example.test", "A") == ("192.0.2.77",)
+    txt = records(bind)[("a-live.example.test", "TXT")].values
+    assert txt == (OWNER_TXT.format(resource=f"{namespace}/live"),)
