@@ -346,3 +346,60 @@ def test_large_change_is_split_below_64k(bind: BindServer, counting: CountingTra
     provider.apply(Changes(delete=creates))
     assert counting.calls["update"] >= 1
     assert [e for e in provider.records() if e.name.startswith("big")] == []
+
+
+# --- odd but legal data --------------------------------------------------------------------
+
+
+def test_mixed_case_records_written_elsewhere_can_be_replaced(bind: BindServer) -> None:
+    bind.update(
+        "example.test",
+        add=[
+            ZoneRecord("Shop.Example.Test", "CNAME", 300, ("LB-1.Elb.Example.COM.",)),
+            ZoneRecord("API.example.test", "TXT", 300, ('"Case Kept"',)),
+        ],
+    )
+    provider = provider_for(bind)
+    current = by_key(only_names(provider.records(), ["shop.example.test", "api.example.test"]))
+    cname = current["shop.example.test", "CNAME", ""]
+    assert cname.targets == ("lb-1.elb.example.com",)
+    assert current["api.example.test", "TXT", ""].targets == ('"Case Kept"',)
+    a = a_record("shop.example.test", "203.0.113.9")
+    provider.apply(Changes(create=(a,), delete=(cname,)))  # guards match despite the case
+    assert bind.query("shop.example.test", "A") == ("203.0.113.9",)
+    assert bind.query("shop.example.test", "CNAME") == ()
+
+
+def test_wildcard_and_underscore_names_round_trip(bind: BindServer) -> None:
+    provider = provider_for(bind)
+    wanted = (
+        a_record("*.apps.example.test", "192.0.2.77"),
+        Endpoint.of("_acme-challenge.example.test", "TXT", ['"token-123"'], ttl=120),
+    )
+    provider.apply(Changes(create=wanted))
+    stored = by_key(provider.records())
+    assert all(stored[e.key] == e for e in wanted)
+    assert bind.query("anything.apps.example.test", "A") == ("192.0.2.77",)
+
+
+def test_a_zone_the_server_does_not_serve_is_a_clear_error(bind: BindServer) -> None:
+    provider = provider_for(bind, zones=["missing.test"])
+    with pytest.raises(PermanentProviderError, match=r"missing\.test") as error:
+        provider.records()
+    assert "REFUSED" in str(error.value)
+
+
+@pytest.fixture
+def silent_tcp_port() -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that accepts connections (backlog) and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield int(sock.getsockname()[1])
+
+
+def test_an_update_without_answer_is_transient(bind: BindServer, silent_tcp_port: int) -> None:
+    provider = provider_for(bind, port=silent_tcp_port, timeout=0.3)
+    with pytest.raises(TransientProviderError, match="no answer") as error:
+        provider.apply(Changes(create=(a_record("www.example.test"),)))
+    assert f"127.0.0.1:{silent_tcp_port}" in str(error.value)
