@@ -18,6 +18,7 @@ can rely on labels surviving a round trip except through TXT ownership records.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -153,8 +154,8 @@ class InMemoryProvider:
 
     def _check_unique(self, problem: str, *groups: Sequence[Endpoint]) -> None:
         for group in groups:
-            keys = [record.key for record in group]
-            repeated = {_show_key(key) for key in keys if keys.count(key) > 1}
+            counts = Counter(record.key for record in group)
+            repeated = {_show_key(key) for key, n in counts.items() if n > 1}
             if repeated:
                 raise self._fail(problem, repeated)
 

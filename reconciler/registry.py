@@ -488,18 +488,17 @@ class TxtRegistry:
             elif new.targets and not (old.same_record(new) and old.key == new.key):
                 updates.append(update)
             self._claim(new, snapshot, edits)
+        # which (name, set identifier) keep a record that may read an old-format TXT
+        old_format_readers = {
+            (name, sid)
+            for name, rtype, sid in (set(snapshot.records) - deleted) | created
+            if rtype not in (RecordType.AAAA, RecordType.TXT)
+        }
         for record in changes.delete:
             if record.targets:
                 deletes.append(record)
-            survivors = {
-                k
-                for k in (set(snapshot.records) - deleted) | created
-                if k[0] == record.name and k[2] == record.set_identifier
-            }
-            old_format_needed = any(
-                t not in (RecordType.AAAA, RecordType.TXT) for _, t, _ in survivors
-            )
-            self._release(record, snapshot, edits, new=True, legacy=True, old=not old_format_needed)
+            still_read = (record.name, record.set_identifier) in old_format_readers
+            self._release(record, snapshot, edits, new=True, legacy=True, old=not still_read)
 
         txt_creates, txt_updates, txt_deletes = self._txt_changes(edits, snapshot)
         batch = Changes(
