@@ -28,6 +28,9 @@ __all__ = [
 
 MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
+MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+# Full stops that IDNA (RFC 3490 section 3.1) treats as label separators.
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
 class RecordType(StrEnum):
@@ -65,7 +68,10 @@ class FrozenMap(Mapping[str, str]):
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         pairs = items.items() if isinstance(items, Mapping) else items
-        self._items: tuple[tuple[str, str], ...] = tuple(sorted(dict(pairs).items()))
+        # Plain str (not e.g. a Label member), so keys compare, hash, print and serialise alike.
+        self._items: tuple[tuple[str, str], ...] = tuple(
+            sorted((_plain(k), _plain(v)) for k, v in dict(pairs).items())
+        )
 
     def __getitem__(self, key: str) -> str:
         for k, v in self._items:
@@ -101,14 +107,20 @@ class FrozenMap(Mapping[str, str]):
         return FrozenMap((k, v) for k, v in self._items if k != key)
 
 
+def _plain(text: str) -> str:
+    return str.__str__(text) if isinstance(text, str) else text
+
+
 def normalize_name(name: str) -> str:
     """Lower case, no trailing dot, IDN labels as punycode; else raise InvalidNameError.
 
     A leading ``*`` label (wildcard) is kept. Lengths follow RFC 1035 (label ≤ 63, name ≤ 253).
     """
-    text = name.strip().rstrip(".")
+    text = name.strip().translate(_IDNA_DOTS).rstrip(".")
     if not text:
         raise InvalidNameError("empty DNS name")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise InvalidNameError(f"{name!r}: whitespace or control character in a DNS name")
     labels: list[str] = []
     for raw in text.split("."):
         if not raw:
@@ -142,9 +154,12 @@ def normalize_target(record_type: str, target: str) -> str:
             raise InvalidNameError(f"{target!r} is not an IPv4 address") from exc
     if record_type == RecordType.AAAA:
         try:
-            return str(ipaddress.IPv6Address(target.strip()))
+            address = ipaddress.IPv6Address(target.strip())
         except ValueError as exc:
             raise InvalidNameError(f"{target!r} is not an IPv6 address") from exc
+        if address.scope_id is not None:
+            raise InvalidNameError(f"{target!r}: an AAAA record cannot carry a zone index")
+        return str(address)
     if record_type in (RecordType.CNAME, RecordType.NS, RecordType.PTR):
         return normalize_name(target)
     return target
@@ -184,8 +199,10 @@ class Endpoint:
         labels: Mapping[str, str] | None = None,
         provider_specific: Mapping[str, str] | None = None,
     ) -> Endpoint:
-        """Build a normalised endpoint; raise InvalidNameError for a bad name or target."""
+        """Build a normalised endpoint; raise InvalidNameError for a bad name, target or TTL."""
         rtype = record_type.upper()
+        if ttl is not None and not 0 <= ttl <= MAX_TTL:
+            raise InvalidNameError(f"TTL {ttl} is outside 0..{MAX_TTL}")
         return cls(
             name=normalize_name(name),
             record_type=rtype,
