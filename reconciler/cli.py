@@ -225,6 +225,7 @@ def build_targets(settings: Settings) -> list[DnsTarget]:
             owner_id=settings.owner_id,
             txt_prefix=settings.txt_prefix,
             txt_suffix=settings.txt_suffix,
+            wildcard_replacement=settings.txt_wildcard_replacement,
             managed_types=frozenset(settings.managed_record_types),
         )
         targets.append(DnsTarget(provider=provider, registry=registry))

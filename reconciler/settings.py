@@ -227,6 +227,8 @@ class Settings(BaseSettings):
     """Prefix of TXT ownership names (may hold ``%{record_type}``)."""
     txt_suffix: str = ""
     """Suffix of TXT ownership names' first label (may hold ``%{record_type}``)."""
+    txt_wildcard_replacement: str = ""
+    """What replaces ``*`` in the TXT name of a wildcard record (external-dns's option)."""
     domain_filter: DomainFilterSettings = DomainFilterSettings()
     """Which names are managed at all."""
     managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
@@ -264,7 +266,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("txt_prefix", "txt_suffix")
+    @field_validator("txt_prefix", "txt_suffix", "txt_wildcard_replacement")
     @classmethod
     def _check_affix(cls, value: str) -> str:
         probe = value.replace("%{record_type}", "a")

@@ -148,6 +148,7 @@ _DELETE = object()
         ("ownerId", "a,b=c", "ownerId: use 1-63 letters"),
         ("policy", "delete-all", "policy: Input should be 'sync', 'upsert-only' or 'create-only'"),
         ("txtPrefix", 'x"', "txtPrefix: use letters"),
+        ("txtWildcardReplacement", "a,b", "txtWildcardReplacement: use letters"),
         ("managedRecordTypes", ["A", "TXT"], "managedRecordTypes: 'TXT' is not a record type"),
         ("managedRecordTypes", [], "managedRecordTypes: list at least one record type"),
         ("defaultTTL", 0, "defaultTTL: Input should be greater than or equal to 1"),
