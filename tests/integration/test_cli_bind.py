@@ -255,3 +255,25 @@ def test_plan_and_once_read_ingresses_from_a_real_apiserver(
     assert bind.query("live.example.test", "A") == ("192.0.2.77",)
     txt = records(bind)[("a-live.example.test", "TXT")].values
     assert txt == (OWNER_TXT.format(resource=f"{namespace}/live"),)
+
+
+def test_takeover_of_an_external_dns_zone_changes_nothing(bind: BindServer, tmp_path: Path) -> None:
+    # What external-dns v0.22 (same owner id, TTL 300) leaves in the zone for these Ingresses.
+    seeded = [
+        ZoneRecord("app.example.test", "A", 300, ("192.0.2.1",)),
+        ZoneRecord("a-app.example.test", "TXT", 300, (OWNER_TXT.format(resource="web/app"),)),
+        ZoneRecord("api.example.test", "CNAME", 300, ("lb.example.net.",)),
+        ZoneRecord("cname-api.example.test", "TXT", 300, (OWNER_TXT.format(resource="web/api"),)),
+    ]
+    bind.update("example.test", add=seeded)
+    manifests = write(
+        tmp_path / "m",
+        ingress("app", "app.example.test", ip="192.0.2.1"),
+        ingress("api", "api.example.test", hostname="lb.example.net"),
+    )
+    serial = bind.serial("example.test")
+    code, out, _ = invoke(bind, "once", "--output", "json", manifests=manifests)
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["create"], doc["update"], doc["delete"], doc["conflicts"]) == ([], [], [], [])
+    assert bind.serial("example.test") == serial
