@@ -46,7 +46,14 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from reconciler.endpoint import Changes, Endpoint, InvalidNameError, Update, normalize_name
+from reconciler.endpoint import (
+    Changes,
+    Endpoint,
+    InvalidNameError,
+    RecordType,
+    Update,
+    normalize_name,
+)
 from reconciler.errors import (
     ConfigError,
     PermanentProviderError,
@@ -230,8 +237,9 @@ class _ZoneSnapshot:
     endpoints: tuple[Endpoint, ...]
 
 
-_Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType]
-"""(name, rdataset, type): with a rdataset "holds exactly these values", without "is absent"."""
+_Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType | None]
+"""(name, rdataset, type): with a rdataset "holds exactly these values"; without one "no rrset
+of this type", or with neither "the name holds nothing"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,12 +534,23 @@ class Rfc2136Provider:
                     adds=((new_owner, new_rds),),
                 )
             )
+        # A server ignores (and answers NOERROR to) the add of a CNAME beside other data, or of
+        # other data beside a CNAME (RFC 2136 3.4.2.2): guard so that such a race fails loudly.
+        touched = {key[0] for key in removed}
         for new in creates:
             owner, rds = self._rdataset(new, ttl=self._ttl(new))
-            absent: tuple[_Prerequisite, ...] = (
-                () if new.key in removed else ((owner, None, rds.rdtype),)
+            absent: list[_Prerequisite] = []
+            is_cname = new.record_type == RecordType.CNAME
+            if is_cname and new.name not in touched:
+                absent.append((owner, None, None))  # the name holds nothing yet
+            elif new.key not in removed:
+                absent.append((owner, None, rds.rdtype))
+            cname_key = (new.name, RecordType.CNAME.value, new.set_identifier)
+            if not is_cname and cname_key not in removed:
+                absent.append((owner, None, dns.rdatatype.CNAME))
+            units.append(
+                _Unit(names=(new.name,), prerequisites=tuple(absent), adds=((owner, rds),))
             )
-            units.append(_Unit(names=(new.name,), prerequisites=absent, adds=((owner, rds),)))
 
         by_zone: dict[str, list[_Unit]] = {}
         for unit in units:  # in order: deletes, updates, creates

@@ -268,6 +268,28 @@ def test_create_over_a_record_made_out_of_band_fails(bind: BindServer) -> None:
     assert bind.query("new.example.test", "A") == ("192.0.2.50",)
 
 
+def test_a_cname_made_out_of_band_is_not_silently_kept(bind: BindServer) -> None:
+    # BIND answers NOERROR to, and ignores, an A added beside a CNAME: the guard makes it fail.
+    provider = provider_for(bind)
+    provider.records()
+    bind.update(
+        "example.test", add=[ZoneRecord("race.example.test", "CNAME", 300, ("x.example.com.",))]
+    )
+    with pytest.raises(PermanentProviderError, match="YXRRSET"):
+        provider.apply(Changes(create=(a_record("race.example.test"),)))
+    assert bind.query("race.example.test", "CNAME") == ("x.example.com.",)
+
+
+def test_a_cname_beside_data_made_out_of_band_fails(bind: BindServer) -> None:
+    provider = provider_for(bind)
+    provider.records()
+    bind.update("example.test", add=[ZoneRecord("race.example.test", "TXT", 300, ('"x"',))])
+    cname = Endpoint.of("race.example.test", "CNAME", ["lb.example.com"], ttl=300)
+    with pytest.raises(PermanentProviderError, match="YXDOMAIN"):
+        provider.apply(Changes(create=(cname,)))
+    assert bind.query("race.example.test", "CNAME") == ()
+
+
 # --- cost: SOA-serial cache, one UPDATE per zone, splitting ------------------------------
 
 

@@ -251,9 +251,10 @@ def test_one_signed_message_per_zone_with_guards(
         "alias.example.test. 0 IN CNAME lb.example.com.",
         "www.example.test. 0 IN A 192.0.2.1",
         "www.example.test. 0 IN A 192.0.2.2",
-        # "rrset does not exist" for what we create
+        # "rrset does not exist" for what we create, and no CNAME where it would be ignored
         "alias.example.test. NONE A",
         "t.example.test. NONE TXT",
+        "t.example.test. NONE CNAME",
     ]
     assert upd == [
         # deletes first, then adds, so a CNAME can become an A in one message
@@ -272,7 +273,7 @@ def test_delete_and_create_of_one_rrset_needs_no_absence_guard(
     new = a_record("www.example.test", "192.0.2.5")
     provider.apply(Changes(create=(new,), delete=(old,)))
     pre, upd = sections(fake.updates[0])
-    assert pre == ["www.example.test. 0 IN A 192.0.2.1"]
+    assert pre == ["www.example.test. 0 IN A 192.0.2.1", "www.example.test. NONE CNAME"]
     assert upd == ["www.example.test. ANY A", "www.example.test. 300 IN A 192.0.2.5"]
 
 
@@ -291,7 +292,7 @@ def test_an_update_across_zones_is_a_delete_and_a_create(
         ["www.example.test. ANY A"],
     )
     assert sections(fake.updates[1]) == (
-        ["www.other.test. NONE A"],
+        ["www.other.test. NONE A", "www.other.test. NONE CNAME"],
         ["www.other.test. 300 IN A 192.0.2.1"],
     )
 
@@ -300,6 +301,20 @@ def test_bind_launcher_says_how_to_install_named(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(bind_launcher.BindNotInstalledError, match="apt-get install bind9"):
         bind_launcher.BindServer(["example.test"]).start()
+
+
+def test_a_new_cname_needs_an_empty_name(provider: Rfc2136Provider, fake: FakeTransport) -> None:
+    fresh = Endpoint.of("c.example.test", "CNAME", ["lb.example.com"], ttl=300)
+    provider.apply(Changes(create=(fresh,)))
+    assert sections(fake.updates[-1])[0] == ["c.example.test. NONE ANY"]
+    # replacing an A by a CNAME: the A is still there when prerequisites are checked
+    old = a_record("d.example.test")
+    cname = Endpoint.of("d.example.test", "CNAME", ["lb.example.com"], ttl=300)
+    provider.apply(Changes(create=(cname,), delete=(old,)))
+    assert sections(fake.updates[-1]) == (
+        ["d.example.test. 0 IN A 192.0.2.1", "d.example.test. NONE CNAME"],
+        ["d.example.test. ANY A", "d.example.test. 300 IN CNAME lb.example.com."],
+    )
 
 
 def test_unquoted_txt_is_one_string(provider: Rfc2136Provider, fake: FakeTransport) -> None:
