@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.endpoint import Endpoint
 from reconciler.errors import ConfigError
@@ -401,3 +403,41 @@ def test_samples_produce_endpoints_and_one_rejection() -> None:
     result = endpoints_from_ingresses(read_ingresses(samples), default_ttl=300)
     assert result.endpoints
     assert len(result.rejections) == 1
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+_HOST = st.sampled_from(
+    ["a.example.test", "B.example.test.", "*.w.example.test", 'x"y', "a,b", "", "é.test", "1.2.3.4"]
+)
+_TARGET = st.sampled_from(["192.0.2.1", "2001:db8::1", "lb.example.net", "999.1.1.1", "x y", ""])
+
+
+@st.composite
+def _ingresses(draw: st.DrawFn) -> dict[str, Any]:
+    item = ingress(
+        hosts=tuple(draw(st.lists(_HOST, max_size=3))),
+        tls=tuple(draw(st.lists(_HOST, max_size=2))),
+        ips=tuple(draw(st.lists(_TARGET, max_size=3))),
+        name=draw(st.sampled_from(["a", "b", "B", 'c"d'])),
+    )
+    # Anything at all may sit in any field of an object read from a file.
+    for section in draw(st.lists(st.sampled_from(["metadata", "spec", "status"]), max_size=1)):
+        item[section] = draw(_JSON)
+    return item
+
+
+@given(st.lists(_ingresses() | _JSON, max_size=5))
+def test_source_never_raises_and_ignores_input_order(items: list[Any]) -> None:
+    result = endpoints_from_ingresses(items)
+    assert endpoints_from_ingresses(list(reversed(items))).endpoints == result.endpoints
+    for endpoint in result.endpoints:
+        assert endpoint.labels["resource"].startswith("ingress/")
+        assert not any(c in endpoint.name for c in '",= ')
