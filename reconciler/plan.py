@@ -15,6 +15,9 @@ these differences, all in the direction of touching less:
   in the same :class:`~reconciler.endpoint.Changes`; when every such create is refused, the old
   record stays rather than leaving the name empty. Policies that forbid deletes forbid the pair
   and say so with a :attr:`ConflictReason.POLICY_BLOCKED` conflict.
+- Rules about "the name" apply per (name, set identifier), like external-dns's plan rows, with
+  one addition: a plain record (no set identifier) shares its name with no other owner's records
+  of any set identifier, so those refuse each other's creates.
 - Ownership claims (endpoints with no targets) are understood on both sides: a current claim of
   another owner blocks a create at its name, a desired claim (a live Ingress that lost its
   address) keeps our records at its name from being deleted.
@@ -216,6 +219,9 @@ class _Row:
     """Desired endpoints with data, by (managed) type."""
     desired_claim: bool = False
     """A live resource claims the name without data: keep our records."""
+    neighbours: list[Endpoint] = field(default_factory=list)
+    """Current entries not ours at the same name in rows a plain record cannot share the name
+    with: another set identifier when this row has none, or no set identifier when it has one."""
 
 
 @dataclass(slots=True)
@@ -261,7 +267,22 @@ def _build_rows(
             row.desired_claim = True
         elif endpoint.record_type in managed_types:
             row.candidates[endpoint.record_type].append(endpoint)
+    _link_neighbours(rows, owner_id)
     return rows
+
+
+def _link_neighbours(rows: dict[tuple[str, str], _Row], owner_id: str) -> None:
+    """Set identifiers share a name between owners, but a plain record shares it with no one."""
+    foreign: dict[str, list[tuple[str, Endpoint]]] = defaultdict(list)
+    for (name, set_id), row in rows.items():
+        for entry in (*row.records.values(), *row.claims.values()):
+            if entry.owner != owner_id:
+                foreign[name].append((set_id, entry))
+    for (name, set_id), row in rows.items():
+        row.neighbours = sorted(
+            (e for other, e in foreign.get(name, ()) if other != set_id and "" in (other, set_id)),
+            key=_sort_key,
+        )
 
 
 def _conflicts_for(
@@ -319,6 +340,24 @@ def _blocker(
     for rtype, claim in sorted(row.claims.items()):
         if claim.owner != owner_id:
             return ConflictReason.CLAIM_BLOCKED, f"{rtype} claimed with {_describe_owner(claim)}"
+    for entry in row.neighbours:
+        where = (
+            f"set identifier {entry.set_identifier!r}"
+            if entry.set_identifier
+            else "no set identifier"
+        )
+        if _is_claim(entry):
+            reason = ConflictReason.CLAIM_BLOCKED
+        elif entry.record_type != record_type:
+            reason = ConflictReason.TYPE_CLASH
+        elif entry.owner:
+            reason = ConflictReason.OWNED_BY_OTHER
+        else:
+            reason = ConflictReason.UNOWNED_RECORD
+        return (
+            reason,
+            f"name holds a {entry.record_type} entry with {where} and {_describe_owner(entry)}",
+        )
     return None
 
 
@@ -344,7 +383,7 @@ def _winners(row: _Row, owner_id: str, out: _Outcome) -> dict[str, tuple[Endpoin
             out.conflicts |= _conflicts_for(
                 other,
                 ConflictReason.DUPLICATE,
-                f"{_resource(winner) or 'another resource'} holds this record",
+                f"won by {_resource(winner) or 'a resource without resource label'}",
             )
     return winners
 

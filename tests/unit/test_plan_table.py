@@ -561,6 +561,39 @@ CASES = [
         conflicts=(conflict(ep("foo", "A", set_id="a", res="ingress/x/y"), R.OWNED_BY_OTHER),),
     ),
     Case(
+        "ours/plain-record-of-other-owner-refuses-a-weighted-create",
+        current=(own(ep("foo", "A", "1.1.1.1"), OTHER),),
+        desired=(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y"),),
+        conflicts=(conflict(ep("foo", "A", set_id="b", res="ingress/x/y"), R.OWNED_BY_OTHER),),
+    ),
+    Case(
+        "ours/weighted-record-without-owner-refuses-a-plain-create",
+        current=(unowned(ep("foo", "A", "1.1.1.1", set_id="a")),),
+        desired=(ep("foo", "A", "2.2.2.2", res="ingress/x/y"),),
+        conflicts=(conflict(ep("foo", "A", res="ingress/x/y"), R.UNOWNED_RECORD),),
+    ),
+    Case(
+        "ours/plain-mx-not-ours-refuses-a-weighted-a",
+        current=(unowned(ep("foo", "MX", "10 mail.example.com")),),
+        desired=(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y"),),
+        conflicts=(conflict(ep("foo", "A", set_id="b", res="ingress/x/y"), R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/weighted-claim-of-other-owner-refuses-a-plain-create",
+        current=(ep("foo", "A", set_id="a", owner=OTHER),),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.CLAIM_BLOCKED),),
+    ),
+    Case(
+        "ours/our-own-weighted-records-share-the-name",
+        current=(own(ep("foo", "A", "1.1.1.1", set_id="a")),),
+        desired=(
+            ep("foo", "A", "1.1.1.1", set_id="a", res="ingress/x/y"),
+            ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y"),
+        ),
+        create=(own(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y")),),
+    ),
+    Case(
         "ours/create-and-update-carry-owner-and-other-labels",
         current=(own(BAR_127_A),),
         desired=(
