@@ -441,3 +441,4 @@ def test_source_never_raises_and_ignores_input_order(items: list[Any]) -> None:
     for endpoint in result.endpoints:
         assert endpoint.labels["resource"].startswith("ingress/")
         assert not any(c in endpoint.name for c in '",= ')
+        assert not any(c in endpoint.labels["resource"] for c in '",= ')
