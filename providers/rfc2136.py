@@ -390,7 +390,8 @@ class Rfc2136Provider:
 
     @property
     def _server(self) -> str:
-        return f"{self._host}:{self._port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self._port}"
 
     @property
     def _key_name(self) -> str | None:

@@ -25,6 +25,7 @@ import dns.zone
 import pytest
 
 import e2e.servers.bind as bind_launcher
+from providers import rfc2136
 from providers.rfc2136 import (
     MAX_MESSAGE_BYTES,
     SUPPORTED_TSIG_ALGORITHMS,
@@ -38,6 +39,7 @@ from reconciler.errors import (
     ProviderError,
     TransientProviderError,
 )
+from reconciler.provider import Provider
 
 SECRET = "dGhpcy1pcy1hLXRlc3Qtc2VjcmV0LW9mLTMyLWJ5dGVzISE="
 KEY = "ddns-key"
@@ -577,3 +579,21 @@ def test_read_tsig_secret_rejects_garbage_without_echoing_it(tmp_path: Path, con
 def test_read_tsig_secret_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         read_tsig_secret(tmp_path / "missing")
+
+
+def test_ipv6_servers_are_shown_bracketed() -> None:
+    provider = Rfc2136Provider(name="bind", host="::1", port=53, zones=["example.test"])
+    assert "server='[::1]:53'" in repr(provider)
+
+
+def test_exported_surface() -> None:
+    assert sorted(rfc2136.__all__) == [
+        "DnsTransport",
+        "DnspythonTransport",
+        "Rfc2136Provider",
+        "SUPPORTED_TSIG_ALGORITHMS",
+        "read_tsig_secret",
+    ]
+    assert isinstance(
+        Rfc2136Provider(name="x", host="127.0.0.1", port=53, zones=["a.test"]), Provider
+    )
