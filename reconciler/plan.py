@@ -233,12 +233,15 @@ class _Outcome:
 
 
 def _pick_current(existing: Endpoint | None, new: Endpoint, owner_id: str) -> Endpoint:
-    """Of two current entries at one key (a provider should not return both), keep one."""
+    """Of two current entries at one key (a registry should not return both), keep one.
+
+    The one that is not ours wins: in doubt, the planner touches less.
+    """
     if existing is None:
         return new
 
-    def rank(e: Endpoint) -> tuple[bool, bool, _SortKey]:
-        return (_is_claim(e), e.owner != owner_id, _sort_key(e))
+    def rank(e: Endpoint) -> tuple[bool, _SortKey]:
+        return (e.owner == owner_id, _sort_key(e))
 
     return min(existing, new, key=rank)
 

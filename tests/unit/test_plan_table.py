@@ -852,3 +852,18 @@ def test_public_surface() -> None:
     ]
     assert {p.value for p in Policy} == {"sync", "upsert-only", "create-only"}
     assert frozenset({"A", "AAAA", "CNAME"}) == DEFAULT_MANAGED_TYPES
+
+
+def test_two_entries_at_one_key_the_one_not_ours_counts() -> None:
+    """A registry should not return two entries for one key; if it does, we touch less."""
+    for current in (
+        (own(BAR_192_A), own(BAR_192_A, OTHER)),
+        (own(BAR_192_A, OTHER), own(BAR_192_A)),
+    ):
+        result = calculate(current=current, desired=(BAR_127_A,), owner_id=ME)
+        assert result.changes.is_empty()
+        assert [c.reason for c in result.conflicts] == [ConflictReason.OWNED_BY_OTHER]
+    claims = (claim("foo", "A", ME), claim("foo", "A", OTHER))
+    result = calculate(current=claims, desired=(FOO_A5,), owner_id=ME)
+    assert result.changes.is_empty()
+    assert [c.reason for c in result.conflicts] == [ConflictReason.CLAIM_BLOCKED]
