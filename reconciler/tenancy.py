@@ -520,9 +520,14 @@ def _annotation(ingress: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _namespace_name(ingress: Mapping[str, Any]) -> str:
+    # The API's default namespace, as the source assumes for an object without one.
+    return str((ingress.get("metadata") or {}).get("namespace") or "default")
+
+
 def _resource(ingress: Mapping[str, Any]) -> str:
     metadata = ingress.get("metadata") or {}
-    return f"ingress/{metadata.get('namespace', '')}/{metadata.get('name', '')}"
+    return f"ingress/{_namespace_name(ingress)}/{metadata.get('name', '')}"
 
 
 def _choose_fleet(
@@ -651,7 +656,7 @@ def decide_all(
     views: dict[Visibility, list[Endpoint]] = {v: [] for v in Visibility}
     refusals: list[Refusal] = []
     for ingress, endpoints in ingresses:
-        ns_name = str((ingress.get("metadata") or {}).get("namespace", ""))
+        ns_name = _namespace_name(ingress)
         namespace = namespaces.get(ns_name, Namespace(ns_name))
         decision = decide(
             config, fleets=fleets, namespace=namespace, ingress=ingress, endpoints=endpoints

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -503,3 +506,17 @@ def test_admission_parameters() -> None:
 def test_renderer_refuses_an_invalid_config() -> None:
     with pytest.raises(ConfigError):
         render_admission_policy(TenancyConfig(tenants=(ALPHA, ALPHA)), FLEETS, namespace="ir")
+
+
+def test_helm_template_carries_the_current_cel() -> None:
+    """The CEL pasted into the chart template is what the renderer produces (no helm needed)."""
+    template = Path(__file__).resolve().parents[2] / "charts" / "tenancy" / "tenancy-policy.yaml"
+    text = template.read_text()
+    start = text.index("# ---- generated from reconciler/tenancy.py")
+    end = text.index("# ---- end of generated part ----")
+    generated = textwrap.dedent(text[start:end].split("\n", 1)[1])
+    _, policy, _ = render_admission_policy(CONFIG, FLEETS, namespace="ir")
+    assert yaml.safe_load(generated) == {
+        "variables": policy["spec"]["variables"],
+        "validations": policy["spec"]["validations"],
+    }, "regenerate the CEL block of charts/tenancy/tenancy-policy.yaml from the renderer"
