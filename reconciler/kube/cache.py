@@ -338,7 +338,7 @@ class WatchCache:
         except Exception:
             log.exception(
                 "on_change callback failed",
-                extra={"kind": change.kind, "namespace": change.namespace, "name": change.name},
+                extra={"kind": change.kind, "namespace": change.namespace, "object": change.name},
             )
 
 

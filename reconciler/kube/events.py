@@ -179,7 +179,7 @@ class KubeEventRecorder:
                 extra={
                     "kind": regarding.kind,
                     "namespace": regarding.namespace,
-                    "name": regarding.name,
+                    "object": regarding.name,
                     "reason": intent.reason,
                     "error": str(exc),
                 },
