@@ -296,6 +296,8 @@ class BindServer:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 raise BindStartError(f"named exited early; log:\n{self.log_text[-3000:]}")
+            if "address in use" in self.log_text:  # the port was taken after we probed it
+                raise BindStartError(f"port {self.port} taken; log:\n{self.log_text[-3000:]}")
             if time.monotonic() > deadline:
                 raise BindStartError(
                     f"named did not answer within {self.startup_timeout}s; "
@@ -308,6 +310,8 @@ class BindServer:
                 answer = ()
             if answer:
                 pending.pop(0)
+            else:
+                time.sleep(0.02)  # poll interval while named is starting
 
     # --- out-of-band helpers -----------------------------------------------------------------
 
@@ -315,7 +319,9 @@ class BindServer:
         """Rdata texts of ``name``/``rdtype`` as the server answers now (empty if none)."""
         qname = dns.name.from_text(name)
         request = dns.message.make_query(qname, rdtype)
-        response = dns.query.udp(request, self.host, port=self.port, timeout=timeout)
+        response, _ = dns.query.udp_with_fallback(
+            request, self.host, port=self.port, timeout=timeout
+        )
         rrset = response.get_rrset(
             response.answer, qname, dns.rdataclass.IN, dns.rdatatype.from_text(rdtype)
         )
