@@ -3,8 +3,10 @@
 Reads a zone by AXFR over TCP and writes with TSIG-signed UPDATE messages, one per zone per
 :meth:`Rfc2136Provider.apply` (split only when a message would pass 65,535 bytes). Every record
 it deletes or replaces is guarded by a prerequisite ("this rrset holds exactly these values"),
-every record it creates by "this rrset does not exist", so an edit made out of band since the
-last read fails the update (YXRRSET/NXRRSET) instead of being silently overwritten.
+every record it creates by "this rrset does not exist" (and "no CNAME here", or for a new CNAME
+"this name holds nothing", since a server silently ignores such an add), so an edit made out of
+band since the last read fails the update (YXRRSET/NXRRSET/YXDOMAIN) instead of being silently
+overwritten or dropped.
 
 A zone is transferred again only when its SOA serial has moved since the last transfer: a quiet
 pass costs one SOA query per zone. The cache of a zone is dropped whenever this provider writes
