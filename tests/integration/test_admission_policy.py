@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
-from reconciler.tenancy import Refusal, TenancyConfig, render_admission_policy
+from reconciler.tenancy import Refusal, TenancyConfig, Tenant, render_admission_policy
 from tests.unit.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,
@@ -392,3 +392,77 @@ def test_helm_template_renders_nothing_without_tenants(tmp_path: Path) -> None:
     result = helm_template(tmp_path, {"fleets": values_of(make_config())["fleets"]})
     assert result.returncode == 0, result.stderr
     assert [doc for doc in yaml.safe_load_all(result.stdout) if doc] == []
+
+
+def test_policy_stays_within_the_cel_cost_budget_for_many_tenants(apiserver: ApiServer) -> None:
+    run = secrets.token_hex(3)
+    prefix = f"tc{run}-"
+    count = 500
+    tenants = tuple(
+        Tenant.of(
+            f"t{i}",
+            namespaces=[f"{prefix}{i}", f"{prefix}{i}-b"],
+            namespace_selector={"team": f"t{i}"},
+            domains=[f"t{i}.example.test", f"t{i}.corp.test", f"x.t{i}.example.test"],
+            fleets=["public", "private"],
+            targets=[f"cdn{i}.example.net"],
+        )
+        for i in range(count)
+    )
+    # One wide tenant whose domain contains all the others: the longest "excluded" list.
+    wide = Tenant.of(
+        "wide", namespaces=[f"{prefix}wide"], domains=["example.test"], fleets=["public"]
+    )
+    tenants = (*tenants, wide)
+    config = TenancyConfig(tenants=tenants)
+    for ns in (f"{prefix}{count - 1}", f"{prefix}wide"):
+        apiserver.must(
+            "POST",
+            "/api/v1/namespaces",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {ENFORCE_LABEL: run}},
+            },
+        )
+    name = f"ingress-reconciler-tenancy-{run}"
+    params, policy, binding = render_admission_policy(
+        config,
+        FLEETS,
+        namespace=f"{prefix}{count - 1}",
+        name=name,
+        namespace_selector={ENFORCE_LABEL: run},
+    )
+    apiserver.must("POST", f"/api/v1/namespaces/{prefix}{count - 1}/configmaps", params)
+    apiserver.must("POST", POLICIES, policy)
+    apiserver.must("POST", BINDINGS, binding)
+    hosts = [f"h{i}.t{count - 1}.example.test" for i in range(20)]
+    legit = Case(
+        "many-hosts",
+        str(count - 1),
+        "public",
+        hosts=tuple(hosts),
+        annotations={"external-dns.alpha.kubernetes.io/target": f"cdn{count - 1}.example.net"},
+    )
+    own = tuple(f"w{i}.example.test" for i in range(20))
+    attack = Case("wide-wildcard", "wide", "public", hosts=(*own, "*.example.test"))
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        status, body = 0, None
+        while time.monotonic() < deadline:
+            status, body = apiserver.request(
+                "POST", ingresses_path(prefix + attack.namespace), attack.ingress(prefix)
+            )
+            if status == 403:
+                break
+            time.sleep(0.1)  # poll interval while the new binding loads
+        message = message_of(body)
+        assert status == 403, (status, message)
+        assert "denied request: WildcardTooWide: *.example.test covers" in message
+        status, body = apiserver.request(
+            "POST", ingresses_path(prefix + legit.namespace), legit.ingress(prefix)
+        )
+        assert status == 201, (status, message_of(body))
+    finally:
+        apiserver.request("DELETE", f"{BINDINGS}/{name}")
+        apiserver.request("DELETE", f"{POLICIES}/{name}")
