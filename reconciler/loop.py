@@ -276,7 +276,9 @@ class Controller:
                 "date",
                 id=EARLY_JOB,
                 run_date=fire_at,
-                max_instances=1,
+                # 2, not 1: an event during an early pass schedules the next one while the first
+                # still runs; with 1, apscheduler would drop it. The pass lock still serialises.
+                max_instances=2,
                 coalesce=True,
                 misfire_grace_time=None,
                 replace_existing=True,

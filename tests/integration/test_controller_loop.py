@@ -2,8 +2,8 @@
 
 A :class:`Reconciler` here is what the ``run`` command composes: watch caches whose events trigger
 debounced passes, the DNS pass (source → plan → TXT registry → RFC2136 provider), the loop with
-metrics and health, and optionally leader election on a Lease. The interval is long (30 s) so that
-every change below must travel the event path, not wait for the periodic pass.
+metrics and health, and optionally leader election on a Lease. The interval is long (10 min) so
+that every change below must travel the event path, not wait for the periodic pass.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ CONFIG = ROOT / "samples" / "config.yaml"
 OWNER = "sample-cluster"
 ZONE = "example.test"
 DEBOUNCE = 0.5
+INTERVAL = 600  # only the first pass is periodic: every change must travel the event path
 LEASE = "ingress-reconciler"
 # One debounce period, plus what a pass costs on a busy 2-core machine (a few ms against BIND).
 WITHIN_ONE_DEBOUNCE = DEBOUNCE + 1.5
@@ -125,7 +126,7 @@ class Reconciler:
             },
         )
         self.metrics = Metrics.create(CollectorRegistry())
-        self.health = HealthState(clock=utc_now, interval=timedelta(seconds=30))
+        self.health = HealthState(clock=utc_now, interval=timedelta(seconds=INTERVAL))
         self.store: KillableStore | None = None
         self.elector: LeaderElector | None = None
         may_write: Callable[[], bool] = always
@@ -153,7 +154,9 @@ class Reconciler:
         ]
         self.controller = Controller(
             run_pass=self._pass,
-            config=LoopConfig(interval=timedelta(seconds=30), debounce=timedelta(seconds=DEBOUNCE)),
+            config=LoopConfig(
+                interval=timedelta(seconds=INTERVAL), debounce=timedelta(seconds=DEBOUNCE)
+            ),
             metrics=self.metrics,
             health=self.health,
             may_write=may_write,

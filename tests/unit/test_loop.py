@@ -320,6 +320,50 @@ def test_passes_never_overlap_on_the_real_scheduler(metrics: Metrics) -> None:
     assert count == 2
 
 
+def test_an_event_during_an_early_pass_is_not_dropped(metrics: Metrics) -> None:
+    """The follow-up early job fires while the first early pass still runs: it must wait, not
+    be skipped by apscheduler's instance limit."""
+    count = 0
+    first_running = threading.Event()
+    release_first = threading.Event()
+    second_done = threading.Event()
+
+    def slow_pass(request: PassRequest) -> PassResult:
+        nonlocal count
+        count += 1
+        if count == 1:
+            first_running.set()
+            assert release_first.wait(10)
+        else:
+            second_done.set()
+        return PassResult(converged=True)
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    controller = Controller(
+        run_pass=slow_pass,
+        config=LoopConfig(
+            interval=timedelta(hours=1),
+            debounce=timedelta(milliseconds=1),
+            max_debounce=timedelta(milliseconds=1),
+        ),
+        metrics=metrics,
+        scheduler=scheduler,
+    )
+    scheduler.start()
+    try:
+        controller.trigger()
+        assert first_running.wait(10)
+        controller.trigger()  # its early job comes due while the first early pass runs
+        deadline = datetime.now(tz=UTC) + timedelta(seconds=10)
+        while scheduler.get_job(EARLY_JOB) is not None and datetime.now(tz=UTC) < deadline:
+            threading.Event().wait(0.01)  # until apscheduler has submitted it
+        release_first.set()
+        assert second_done.wait(10), "the event seen mid-pass was dropped"
+    finally:
+        controller.stop(wait=True)
+    assert count == 2
+
+
 def test_fifty_events_on_the_real_scheduler_make_one_pass(metrics: Metrics) -> None:
     seen: list[PassRequest] = []
     done = threading.Event()
