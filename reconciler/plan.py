@@ -122,7 +122,8 @@ class DomainFilter:
     (``example.com`` matches ``a.example.com`` but not ``badexample.com``); an entry with a
     leading dot (``.example.com``) matches only names below it. No include entry means every
     name; an excluded name never matches. Entries are normalised like names (case, trailing
-    dot, IDN); empty entries are ignored.
+    dot, IDN); empty entries are ignored, and an entry that is no DNS name raises
+    :class:`~reconciler.endpoint.InvalidNameError`.
     """
 
     include: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import reconciler.plan as plan_module
-from reconciler.endpoint import Changes, Endpoint, Update
+from reconciler.endpoint import Changes, Endpoint, InvalidNameError, Update
 from reconciler.errors import ConfigError
 from reconciler.plan import (
     DEFAULT_MANAGED_TYPES,
@@ -867,3 +867,8 @@ def test_two_entries_at_one_key_the_one_not_ours_counts() -> None:
     result = calculate(current=claims, desired=(FOO_A5,), owner_id=ME)
     assert result.changes.is_empty()
     assert [c.reason for c in result.conflicts] == [ConflictReason.CLAIM_BLOCKED]
+
+
+def test_domain_filter_entry_that_is_no_name_is_refused() -> None:
+    with pytest.raises(InvalidNameError):
+        DomainFilter(include=("a..b",))
