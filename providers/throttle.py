@@ -16,6 +16,7 @@ from typing import TypeVar
 __all__ = ["Backoff", "Retrier", "TokenBucket"]
 
 T = TypeVar("T")
+_EPSILON = 1e-9
 
 
 class TokenBucket:
@@ -55,8 +56,9 @@ class TokenBucket:
         """Take ``tokens`` if available and return 0.0; else take nothing and return the wait."""
         with self._lock:
             self._refill()
-            if self._tokens >= tokens:
-                self._tokens -= tokens
+            # a hair of slack: a float refill can land just short of a whole token
+            if self._tokens >= tokens - _EPSILON:
+                self._tokens = max(0.0, self._tokens - tokens)
                 return 0.0
             return (tokens - self._tokens) / self.rate
 
