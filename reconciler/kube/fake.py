@@ -128,7 +128,8 @@ class FakeCluster:
         """Record the intent; store it merged over the existing object (top-level keys)."""
         del force
         self.applied.append(copy.deepcopy(dict(obj)))
-        existing = self.get(*_key(obj)[0:1], _key(obj)[2], _key(obj)[1])
+        kind, namespace, name = _key(obj)
+        existing = self.get(kind, name, namespace)
         merged = {**(existing or {}), **copy.deepcopy(dict(obj))}
         if existing is not None and {k: v for k, v in existing.items() if k != "metadata"} == {
             k: v for k, v in merged.items() if k != "metadata"
