@@ -28,7 +28,7 @@ from typing import Any, Final, Protocol
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.health import HealthState
+from reconciler.health import HealthServer, HealthState
 from reconciler.leader import LeaderElector
 from reconciler.metrics import Metrics
 
@@ -246,6 +246,11 @@ class Controller:
         self._last_resync: datetime | None = None
         self._soft_errors = 0
 
+    @property
+    def metrics(self) -> Metrics:
+        """The metrics this controller reports to."""
+        return self._metrics
+
     def start(self) -> None:
         """Schedule the interval job (first pass at once) and start the scheduler."""
         self._scheduler.add_job(
@@ -413,28 +418,45 @@ def run(
     *,
     stop: threading.Event,
     elector: LeaderElector | None = None,
+    health_server: HealthServer | None = None,
     watchdog_period: timedelta = timedelta(seconds=1),
 ) -> int:
     """Run the loop until ``stop`` is set or the lease is lost; returns the exit code.
 
+    Starts ``health_server`` (if given), the scheduler and the elector. Every ``watchdog_period``
+    it checks the lease on our own clock (the renew thread may be stuck in a request), keeps the
+    ``is_leader`` metric current, and asks for a pass the moment this process becomes leader.
+
     Order on the way out: stop scheduling and let a running pass finish (it still holds the
-    lease), then release the lease so a standby takes over at once. Losing the lease stops
-    writing at once (``may_write`` turns False) and exits with :data:`EXIT_LEADERSHIP_LOST`.
+    lease), then release the lease so a standby takes over at once, then stop serving probes.
+    Losing the lease stops writing at once (``may_write`` turns False) and exits with
+    :data:`EXIT_LEADERSHIP_LOST`.
     """
+    if health_server is not None:
+        health_server.start()
+    leading = elector is None
+    controller.metrics.is_leader.set(int(leading))
     controller.start()
     if elector is not None:
         elector.start()
     try:
         while not stop.wait(watchdog_period.total_seconds()):
-            # The renew thread may be stuck in a request; the deadline is checked on our clock.
-            if elector is not None:
-                elector.check()
-                if elector.lost:
-                    break
+            if elector is None:
+                continue
+            now_leading = elector.check()
+            controller.metrics.is_leader.set(int(now_leading))
+            if now_leading and not leading:
+                controller.trigger("leader")
+            leading = now_leading
+            if elector.lost:
+                break
     finally:
         controller.stop(wait=True)
         if elector is not None:
             elector.stop(release=True)
+        controller.metrics.is_leader.set(0)
+        if health_server is not None:
+            health_server.stop()
     if elector is not None and elector.lost:
         _log.error("exiting: leadership lost", extra={"identity": elector.identity})
         return EXIT_LEADERSHIP_LOST

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from reconciler.cli import build_targets, run_dns_pass
 from reconciler.dnssync import DnsTarget
 from reconciler.endpoint import Changes, Endpoint
 from reconciler.errors import KubernetesError
-from reconciler.health import HealthState
+from reconciler.health import HealthServer, HealthState
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import load_client
 from reconciler.kube.lease import KubeLeaseStore
@@ -127,6 +128,9 @@ class Reconciler:
         )
         self.metrics = Metrics.create(CollectorRegistry())
         self.health = HealthState(clock=utc_now, interval=timedelta(seconds=INTERVAL))
+        self.health_server = HealthServer(
+            state=self.health, registry=self.metrics.registry, host="127.0.0.1", port=0
+        )
         self.store: KillableStore | None = None
         self.elector: LeaderElector | None = None
         may_write: Callable[[], bool] = always
@@ -144,8 +148,6 @@ class Reconciler:
                     retry_period=retry,
                 ),
                 clock=utc_now,
-                on_started_leading=lambda: self.controller.trigger("leader"),
-                on_leadership_change=lambda leading: self.metrics.is_leader.set(int(leading)),
             )
             may_write = self.elector.is_leader
         self.targets = [
@@ -208,6 +210,7 @@ class Reconciler:
             self.controller,
             stop=self._stop,
             elector=self.elector,
+            health_server=self.health_server,
             watchdog_period=timedelta(seconds=0.1),
         )
 
@@ -231,8 +234,16 @@ class Reconciler:
         )
         return int(value or 0)
 
+    def is_leader_metric(self) -> float | None:
+        return self.metrics.registry.get_sample_value("ingress_reconciler_is_leader")
+
     def passes(self) -> int:
         return len(self.results)
+
+
+def get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(response.status)
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> float:
@@ -344,13 +355,18 @@ def test_ingress_lifecycle_reaches_bind(
     assert r.changes("create") >= 1
     assert r.changes("delete") >= 1
 
-    # every pass converged, and /healthz would say so
+    # every pass converged, and the probes and metrics say so
     assert all(result.converged for result in r.results)
-    assert r.health.is_healthy()
+    assert get(f"{r.health_server.url}/healthz") == 200
+    assert get(f"{r.health_server.url}/readyz") == 200
     samples = r.metrics.registry.get_sample_value(
         "ingress_reconciler_passes_total", {"result": "converged"}
     )
     assert samples == len(r.results)
+    with urllib.request.urlopen(f"{r.health_server.url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert 'ingress_reconciler_changes_total{action="delete",provider="bind"}' in text
+    assert "ingress_reconciler_is_leader 1.0" in text
 
 
 def test_many_events_make_few_passes(
@@ -427,11 +443,15 @@ def test_two_reconcilers_one_writer_and_takeover(
     assert not b.elector.is_leader()
     assert a.changes("create") == 1
 
+    assert b.is_leader_metric() == 0
+    assert a.is_leader_metric() == 1
+
     # a dies without releasing; b takes over once the lease expires, and converges
     a.crash()
     killed = time.monotonic()
     set_status(apiserver, namespace, "web", "192.0.2.41")
     wait_for("b to lead", b.elector.is_leader, timeout=10)
+    wait_for("b's is_leader metric", lambda: b.is_leader_metric() == 1, timeout=2)
     assert time.monotonic() - killed <= 3 + 2 * 0.25 + 1.0  # within the lease duration
     wait_for("b's update", lambda: bind.query(host, "A") == ("192.0.2.41",))
     # nothing written twice, nothing lost: b created nothing, it only applied the one update

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
 from reconciler.errors import ConfigError, TransientProviderError
-from reconciler.health import HealthState
+from reconciler.health import HealthServer, HealthState
 from reconciler.leader import ElectionConfig, LeaderElector, LeaseRecord
 from reconciler.loop import (
     EARLY_JOB,
@@ -597,3 +599,74 @@ def test_sigterm_and_sigint_set_the_stop_event(signum: int) -> None:
     install_signal_handlers(stop)
     os.kill(os.getpid(), signum)
     assert stop.wait(5)
+
+
+def test_run_asks_for_a_pass_on_becoming_leader_and_reports_leadership(
+    metrics: Metrics,
+) -> None:
+    store = _MemoryStore()
+    elector = LeaderElector(
+        store=store,
+        config=ElectionConfig(
+            identity="me",
+            lease_duration=timedelta(seconds=30),
+            renew_deadline=timedelta(seconds=20),
+            retry_period=timedelta(milliseconds=10),
+        ),
+        clock=lambda: datetime.now(tz=UTC),
+    )
+    controller, sched = make(FakeClock(), metrics, Passes(), may_write=elector.is_leader)
+    stop = threading.Event()
+    codes: list[int] = []
+    thread = threading.Thread(
+        target=lambda: codes.append(
+            run(
+                controller,
+                stop=stop,
+                elector=elector,
+                watchdog_period=timedelta(milliseconds=10),
+            )
+        )
+    )
+    thread.start()
+    try:
+        deadline = datetime.now(tz=UTC) + timedelta(seconds=10)
+        while EARLY_JOB not in sched.jobs and datetime.now(tz=UTC) < deadline:
+            threading.Event().wait(0.01)
+        assert EARLY_JOB in sched.jobs, "becoming leader asked for no pass"
+        assert sample(metrics, "is_leader") == 1
+    finally:
+        stop.set()
+        thread.join(10)
+    assert codes == [EXIT_OK]
+    assert sample(metrics, "is_leader") == 0
+    assert store.record is not None
+    assert store.record.holder_identity == ""  # released on the way out
+
+
+def test_run_serves_probes_while_running_only(clock: FakeClock, metrics: Metrics) -> None:
+    state = HealthState(clock=clock, interval=timedelta(seconds=60))
+    server = HealthServer(state=state, registry=metrics.registry, host="127.0.0.1", port=0)
+    controller, _ = make(clock, metrics, Passes())
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def probe_then_stop() -> None:
+        deadline = datetime.now(tz=UTC) + timedelta(seconds=10)
+        while datetime.now(tz=UTC) < deadline:
+            try:
+                with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
+                    seen.append(response.status)
+                    break
+            except OSError:
+                threading.Event().wait(0.01)
+        stop.set()
+
+    prober = threading.Thread(target=probe_then_stop)
+    prober.start()
+    assert run(controller, stop=stop, health_server=server) == EXIT_OK
+    prober.join(10)
+    assert seen == [200]
+    assert sample(metrics, "is_leader") == 0
+    with pytest.raises(urllib.error.URLError, match="refused"):  # closed once run returned
+        urllib.request.urlopen(f"{server.url}/healthz", timeout=2)
