@@ -1,0 +1,665 @@
+"""Route53 rules moto does not enforce, checked with botocore's Stubber (no network, no clock).
+
+The Stubber answers each call with a queued response and checks the request parameters, so
+these tests pin exactly what the provider sends: never a CREATE over an existing record set,
+a DELETE with exactly the stored values, DELETE + CREATE for alias/type changes, retries of
+throttled calls, bisection of refused batches, and errors that are ours, never botocore's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import ANY, Stubber
+
+import providers.route53 as route53_module
+from providers.route53 import (
+    DEFAULT_TTL,
+    Route53Provider,
+    _Change,
+    _group_of,
+    _pack,
+    endpoint_from_record_set,
+    record_set_from_endpoint,
+)
+from providers.throttle import Backoff, Retrier, TokenBucket
+from reconciler.endpoint import Changes, Endpoint, FrozenMap, Label, Update
+from reconciler.errors import (
+    ConfigError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+
+ZONE_ID = "Z0000000000EXAMPLE"
+ZONE = "example.test"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+NLB = "web-0123456789abcdef.elb.us-east-1.amazonaws.com"
+
+
+class FakeTime:
+    """A clock whose sleep advances it and records each wait."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def client() -> Route53Client:
+    return boto3.client(
+        "route53",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
+        aws_secret_access_key=SECRET,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def stub(client: Route53Client) -> Iterator[Stubber]:
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def make_provider(client: Route53Client, fake_time: FakeTime, **options: Any) -> Route53Provider:
+    return Route53Provider(
+        name="r53",
+        client=client,
+        clock=fake_time.clock,
+        limiter=TokenBucket(clock=fake_time.clock, sleep=fake_time.sleep),
+        retrier=Retrier(sleep=fake_time.sleep, rand=lambda: 0.5),
+        **options,
+    )
+
+
+def zones_page(*zones: tuple[str, str, bool]) -> dict[str, Any]:
+    return {
+        "HostedZones": [
+            {
+                "Id": f"/hostedzone/{zid}",
+                "Name": f"{name}.",
+                "CallerReference": zid,
+                "Config": {"PrivateZone": private},
+            }
+            for zid, name, private in zones
+        ],
+        "IsTruncated": False,
+        "Marker": "",
+        "MaxItems": "100",
+    }
+
+
+def expect_zones(stub: Stubber, *zones: tuple[str, str, bool]) -> None:
+    stub.add_response(
+        "list_hosted_zones",
+        zones_page(*(zones or ((ZONE_ID, ZONE, False),))),
+        {"MaxItems": "100"},
+    )
+
+
+def expect_records(stub: Stubber, *record_sets: dict[str, Any], zone_id: str = ZONE_ID) -> None:
+    apex = {
+        "Name": f"{ZONE}.",
+        "Type": "NS",
+        "TTL": 172800,
+        "ResourceRecords": [{"Value": "ns-1.awsdns-1.com."}],
+    }
+    soa = {"Name": f"{ZONE}.", "Type": "SOA", "TTL": 900, "ResourceRecords": [{"Value": "x"}]}
+    stub.add_response(
+        "list_resource_record_sets",
+        {
+            "ResourceRecordSets": [apex, soa, *record_sets],
+            "IsTruncated": False,
+            "MaxItems": "300",
+        },
+        {"HostedZoneId": zone_id, "MaxItems": "300"},
+    )
+
+
+def expect_change(stub: Stubber, changes: list[dict[str, Any]] | Any) -> None:
+    stub.add_response(
+        "change_resource_record_sets",
+        {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": "2026-01-01"}},
+        {
+            "HostedZoneId": ZONE_ID,
+            "ChangeBatch": {"Changes": changes} if changes is not ANY else ANY,
+        },
+    )
+
+
+def a_record(name: str, values: list[str], ttl: int = 300) -> dict[str, Any]:
+    return {
+        "Name": f"{name}.",
+        "Type": "A",
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": v} for v in values],
+    }
+
+
+def sent(rrset: dict[str, Any]) -> dict[str, Any]:
+    """A listed record set as the provider sends it back: the name without the trailing dot."""
+    return {**rrset, "Name": rrset["Name"].rstrip(".")}
+
+
+# --- never CREATE over an existing record set ------------------------------------------------
+
+
+def test_create_of_an_existing_record_set_becomes_upsert(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub, a_record(f"www.{ZONE}", ["192.0.2.1"]))
+    expect_change(
+        stub,
+        [
+            {
+                "Action": "UPSERT",
+                "ResourceRecordSet": {
+                    "Name": f"www.{ZONE}",
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": "192.0.2.2"}],
+                },
+            }
+        ],
+    )
+    provider = make_provider(client, fake_time)
+    provider.apply(Changes(create=(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.2"]),)))
+
+
+def test_create_of_a_record_that_exactly_exists_sends_nothing(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub, a_record(f"www.{ZONE}", ["192.0.2.1"]))
+    make_provider(client, fake_time).apply(
+        Changes(create=(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"], ttl=300),))
+    )
+
+
+# --- DELETE carries exactly what Route53 holds -----------------------------------------------
+
+
+def test_delete_sends_the_stored_values_ttl_and_order(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stored = a_record(f"www.{ZONE}", ["192.0.2.9", "192.0.2.1"], ttl=60)
+    expect_zones(stub)
+    expect_records(stub, stored)
+    expect_change(stub, [{"Action": "DELETE", "ResourceRecordSet": sent(stored)}])
+    provider = make_provider(client, fake_time)
+    # the planner's copy is out of date: other values and TTL
+    provider.apply(Changes(delete=(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.5"], ttl=300),)))
+    # the cache forgot it without another call
+    assert [e for e in provider.records() if e.name == f"www.{ZONE}"] == []
+
+
+def test_delete_of_a_record_route53_does_not_hold_is_not_sent(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub)
+    make_provider(client, fake_time).apply(
+        Changes(delete=(Endpoint.of(f"gone.{ZONE}", "A", ["192.0.2.5"]),))
+    )
+
+
+def test_delete_of_a_record_changed_out_of_band_is_refused_and_the_zone_relisted(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stored = a_record(f"race.{ZONE}", ["192.0.2.30"])
+    expect_zones(stub)
+    expect_records(stub, stored)
+    stub.add_client_error(
+        "change_resource_record_sets",
+        service_error_code="InvalidChangeBatch",
+        service_message="Tried to delete resource record set [name='race.example.test.', "
+        "type='A'] but the values provided do not match the current values",
+        http_status_code=400,
+        expected_params={
+            "HostedZoneId": ZONE_ID,
+            "ChangeBatch": {"Changes": [{"Action": "DELETE", "ResourceRecordSet": sent(stored)}]},
+        },
+    )
+    edited = a_record(f"race.{ZONE}", ["192.0.2.31"])
+    expect_records(stub, edited)
+    provider = make_provider(client, fake_time)
+    (current,) = [e for e in provider.records() if e.name == f"race.{ZONE}"]
+    with pytest.raises(PermanentProviderError) as caught:
+        provider.apply(Changes(delete=(current,)))
+    assert "DELETE race.example.test A" in str(caught.value)
+    assert "do not match the current values" in str(caught.value)
+    assert caught.value.zone == ZONE
+    assert [e for e in provider.records() if e.name == f"race.{ZONE}"] == [
+        endpoint_from_record_set(edited)
+    ]
+
+
+# --- DELETE + CREATE where UPSERT cannot --------------------------------------------------------
+
+
+def test_alias_to_plain_record_is_delete_and_create_in_one_call(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    alias = {
+        "Name": f"www.{ZONE}.",
+        "Type": "A",
+        "AliasTarget": {
+            "HostedZoneId": "Z26RNL4JYFTOTI",
+            "DNSName": f"{NLB}.",
+            "EvaluateTargetHealth": True,
+        },
+    }
+    plain = Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.7"], ttl=60)
+    expect_zones(stub)
+    expect_records(stub, alias)
+    expect_change(
+        stub,
+        [
+            {"Action": "DELETE", "ResourceRecordSet": sent(alias)},
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"www.{ZONE}",
+                    "Type": "A",
+                    "TTL": 60,
+                    "ResourceRecords": [{"Value": "192.0.2.7"}],
+                },
+            },
+        ],
+    )
+    provider = make_provider(client, fake_time)
+    (current,) = [e for e in provider.records() if e.name == f"www.{ZONE}"]
+    assert current.provider_specific["alias"] == "true"
+    provider.apply(Changes(update=(Update(current, plain),)))
+    assert [e for e in provider.records() if e.name == f"www.{ZONE}"] == [plain]
+
+
+def test_plain_to_alias_record_is_delete_and_create(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stored = a_record(f"www.{ZONE}", ["192.0.2.7"])
+    expect_zones(stub)
+    expect_records(stub, stored)
+    expect_change(
+        stub,
+        [
+            {"Action": "DELETE", "ResourceRecordSet": sent(stored)},
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"www.{ZONE}",
+                    "Type": "A",
+                    "AliasTarget": {
+                        "HostedZoneId": "Z26RNL4JYFTOTI",
+                        "DNSName": NLB,
+                        "EvaluateTargetHealth": False,
+                    },
+                },
+            },
+        ],
+    )
+    provider = make_provider(client, fake_time, evaluate_target_health=False)
+    (current,) = [e for e in provider.records() if e.name == f"www.{ZONE}"]
+    (alias_a, _aaaa) = provider.adjust_endpoints([Endpoint.of(f"www.{ZONE}", "CNAME", [NLB])])
+    provider.apply(Changes(update=(Update(current, alias_a),)))
+
+
+def test_type_change_is_delete_and_create_and_keeps_the_txt_in_the_same_call(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    cname = {
+        "Name": f"svc.{ZONE}.",
+        "Type": "CNAME",
+        "TTL": 300,
+        "ResourceRecords": [{"Value": "old.example.org"}],
+    }
+    expect_zones(stub)
+    expect_records(stub, cname)
+    expect_change(
+        stub,
+        [
+            {"Action": "DELETE", "ResourceRecordSet": sent(cname)},
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"a-svc.{ZONE}",
+                    "Type": "TXT",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": '"heritage=external-dns,external-dns/owner=x"'}],
+                },
+            },
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"svc.{ZONE}",
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": "203.0.113.5"}],
+                },
+            },
+        ],
+    )
+    provider = make_provider(client, fake_time)
+    (current,) = [e for e in provider.records() if e.name == f"svc.{ZONE}"]
+    new = Endpoint.of(f"svc.{ZONE}", "A", ["203.0.113.5"])
+    txt = Endpoint.of(f"a-svc.{ZONE}", "TXT", ['"heritage=external-dns,external-dns/owner=x"'])
+    provider.apply(Changes(create=(txt,), update=(Update(current, new),)))
+
+
+# --- batching -----------------------------------------------------------------------------------
+
+
+def test_upserts_count_twice_against_the_value_limit(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    existing = [a_record(f"h{i:03d}.{ZONE}", ["192.0.2.1"]) for i in range(600)]
+    expect_zones(stub)
+    expect_records(stub, *existing)
+    expect_change(stub, ANY)
+    expect_change(stub, ANY)  # 600 UPSERTs of one value count 1,200: two calls
+    expect_change(stub, ANY)  # 600 CREATEs of one value count 600: one call
+    provider = make_provider(client, fake_time)
+    provider.apply(
+        Changes(
+            create=tuple(Endpoint.of(f"h{i:03d}.{ZONE}", "A", ["192.0.2.2"]) for i in range(600))
+        )
+    )
+    provider.apply(
+        Changes(
+            create=tuple(Endpoint.of(f"n{i:03d}.{ZONE}", "A", ["192.0.2.2"]) for i in range(600))
+        )
+    )
+
+
+def test_packing_fills_calls_to_the_character_limit() -> None:
+    def change(i: int, size: int) -> _Change:
+        endpoint = Endpoint.of(f"t{i}.{ZONE}", "TXT", ['"' + "x" * (size - 2) + '"'])
+        return _Change("CREATE", record_set_from_endpoint(endpoint), endpoint, endpoint.name)
+
+    # 10 values of 20,000 characters and 10 of 12,000: 320,000 characters, exactly 10 calls
+    groups = [[change(i, 20000)] for i in range(10)] + [[change(10 + i, 12000)] for i in range(10)]
+    batches = _pack(groups)
+    assert len(batches) == 10
+    assert all(sum(c.chars for c in b) <= 32000 for b in batches)
+
+
+def test_a_txt_without_an_owned_record_label_groups_with_its_record() -> None:
+    assert _group_of(Endpoint.of(f"a-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
+    assert _group_of(Endpoint.of(f"cname-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
+    labelled = Endpoint.of(
+        f"pre-www.{ZONE}", "TXT", ['"x"'], labels={Label.OWNED_RECORD.value: f"www.{ZONE}"}
+    )
+    assert _group_of(labelled) == f"www.{ZONE}"
+    assert _group_of(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"])) == f"www.{ZONE}"
+
+
+def test_a_refused_batch_is_bisected_and_only_the_bad_record_reported(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub)
+
+    def refuse(message: str) -> None:
+        stub.add_client_error(
+            "change_resource_record_sets",
+            service_error_code="InvalidChangeBatch",
+            service_message=message,
+            http_status_code=400,
+        )
+
+    refuse("[RRSet with DNS name d.example.test. is not permitted in zone example.test.]")
+    expect_change(stub, ANY)  # a, b
+    refuse("[RRSet with DNS name d.example.test. is not permitted in zone example.test.]")
+    expect_change(stub, ANY)  # c
+    refuse("[RRSet with DNS name d.example.test. is not permitted in zone example.test.]")
+    provider = make_provider(client, fake_time)
+    records = tuple(Endpoint.of(f"{n}.{ZONE}", "A", ["192.0.2.1"]) for n in "abcd")
+    with pytest.raises(PermanentProviderError) as caught:
+        provider.apply(Changes(create=records))
+    message = str(caught.value)
+    assert "CREATE d.example.test A" in message
+    assert "is not permitted" in message
+    assert "a.example.test" not in message
+    assert "c.example.test" not in message
+    # a failed write means the next read re-lists
+    expect_records(stub, *(a_record(f"{n}.{ZONE}", ["192.0.2.1"]) for n in "abc"))
+    assert {e.name for e in provider.records()} == {ZONE, *(f"{n}.{ZONE}" for n in "abc")}
+
+
+# --- throttling ---------------------------------------------------------------------------------
+
+
+def test_throttled_calls_are_retried_with_jittered_backoff(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stub.add_client_error("list_hosted_zones", "Throttling", "Rate exceeded", 400)
+    stub.add_client_error(
+        "list_hosted_zones", "PriorRequestNotComplete", "The request was rejected", 400
+    )
+    stub.add_client_error("list_hosted_zones", "ServiceUnavailable", "try again", 503)
+    stub.add_client_error("list_hosted_zones", "InternalError", "oops", 500)
+    expect_zones(stub)
+    provider = make_provider(client, fake_time)
+    assert provider.zones() == (ZONE,)
+    # full jitter at rand=0.5 over Backoff's ceilings 0.2, 0.4, 0.8, 1.6
+    assert fake_time.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8])
+
+
+def test_throttling_that_never_ends_is_a_transient_error(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    for _ in range(3):
+        stub.add_client_error("list_hosted_zones", "Throttling", "Rate exceeded", 400)
+    provider = Route53Provider(
+        name="r53",
+        client=client,
+        clock=fake_time.clock,
+        limiter=TokenBucket(clock=fake_time.clock, sleep=fake_time.sleep),
+        retrier=Retrier(backoff=Backoff(max_attempts=3), sleep=fake_time.sleep),
+    )
+    with pytest.raises(TransientProviderError, match="Throttling: Rate exceeded") as caught:
+        provider.zones()
+    assert caught.value.provider == "r53"
+
+
+def test_every_route53_call_takes_a_token_from_the_shared_bucket(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    bucket = TokenBucket(rate=2.0, burst=1.0, clock=fake_time.clock, sleep=fake_time.sleep)
+    one = Route53Provider(name="one", client=client, clock=fake_time.clock, limiter=bucket)
+    two = Route53Provider(name="two", client=client, clock=fake_time.clock, limiter=bucket)
+    expect_zones(stub)
+    expect_zones(stub)
+    expect_records(stub)
+    one.zones()
+    two.zones()
+    two.records()
+    assert fake_time.sleeps == pytest.approx([0.5, 0.5])  # 3 calls, burst 1, 2 per second
+
+
+# --- errors are ours ----------------------------------------------------------------------------
+
+
+def test_access_denied_is_permanent_and_not_retried(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stub.add_client_error("list_hosted_zones", "AccessDenied", "not authorized", 403)
+    with pytest.raises(PermanentProviderError, match="AccessDenied") as caught:
+        make_provider(client, fake_time).zones()
+    assert fake_time.sleeps == []
+    assert type(caught.value) is PermanentProviderError
+
+
+def test_connection_errors_are_retried_then_transient(
+    client: Route53Client, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[int] = []
+
+    def refuse(**_: Any) -> None:
+        attempts.append(1)
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    client.meta.events.register("before-send.route53", refuse)
+    provider = Route53Provider(
+        name="r53",
+        client=client,
+        clock=fake_time.clock,
+        limiter=TokenBucket(clock=fake_time.clock, sleep=fake_time.sleep),
+        retrier=Retrier(backoff=Backoff(max_attempts=4), sleep=fake_time.sleep),
+    )
+    with (
+        caplog.at_level(logging.DEBUG, logger="providers.route53"),
+        pytest.raises(ProviderError) as caught,
+    ):
+        provider.zones()
+    assert isinstance(caught.value, TransientProviderError)
+    assert len(attempts) == 4
+    ours = "\n".join(
+        f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name == "providers.route53"
+    )
+    assert "route53 call throttled, retrying" in ours
+    for secret in (SECRET, "AKIAEXAMPLEEXAMPLE"):
+        assert secret not in ours
+        assert secret not in str(caught.value)
+
+
+# --- zones --------------------------------------------------------------------------------------
+
+
+def test_a_public_and_a_private_zone_of_one_name_need_a_zone_type(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    both = ((ZONE_ID, ZONE, False), ("ZPRIVATE", ZONE, True))
+    expect_zones(stub, *both)
+    with pytest.raises(ConfigError, match=r"ZPRIVATE \(private\).*set zoneType"):
+        make_provider(client, fake_time).zones()
+    expect_zones(stub, *both)
+    assert make_provider(client, fake_time, zone_type="private").hosted_zones()[0].id == "ZPRIVATE"
+
+
+def test_an_unknown_zone_type_is_a_config_error(client: Route53Client) -> None:
+    with pytest.raises(ConfigError, match="zoneType"):
+        Route53Provider(name="r53", client=client, zone_type="internal")
+
+
+def test_records_are_listed_at_300_per_page(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    stub.add_response(
+        "list_resource_record_sets",
+        {
+            "ResourceRecordSets": [a_record(f"a.{ZONE}", ["192.0.2.1"])],
+            "IsTruncated": True,
+            "NextRecordName": f"b.{ZONE}.",
+            "NextRecordType": "A",
+            "MaxItems": "300",
+        },
+        {"HostedZoneId": ZONE_ID, "MaxItems": "300"},
+    )
+    stub.add_response(
+        "list_resource_record_sets",
+        {
+            "ResourceRecordSets": [
+                a_record(f"b.{ZONE}", ["192.0.2.2"]),
+                {
+                    "Name": f"\\052.{ZONE}.",
+                    "Type": "TXT",
+                    "TTL": 60,
+                    "ResourceRecords": [{"Value": '"wild"'}],
+                },
+            ],
+            "IsTruncated": False,
+            "MaxItems": "300",
+        },
+        {
+            "HostedZoneId": ZONE_ID,
+            "MaxItems": "300",
+            "StartRecordName": f"b.{ZONE}.",
+            "StartRecordType": "A",
+        },
+    )
+    provider = make_provider(client, fake_time, resync_period=60.0)
+    names = {e.name for e in provider.records()}
+    assert names == {f"a.{ZONE}", f"b.{ZONE}", f"*.{ZONE}"}
+    fake_time.now += 59.0
+    assert {e.name for e in provider.records()} == names  # cached: no call queued
+
+
+# --- endpoint shapes ----------------------------------------------------------------------------
+
+
+def test_adjust_endpoints_shapes(client: Route53Client, fake_time: FakeTime) -> None:
+    provider = make_provider(client, fake_time)
+    adjusted = provider.adjust_endpoints(
+        [
+            Endpoint.of(f"lb.{ZONE}", "CNAME", [NLB], ttl=60),
+            Endpoint.of(f"keep.{ZONE}", "CNAME", [NLB], provider_specific={"alias": "false"}),
+            Endpoint.of(f"ip.{ZONE}", "A", ["192.0.2.1"]),
+            Endpoint.of(f"other.{ZONE}", "CNAME", ["www.example.org"], ttl=30),
+        ]
+    )
+    shapes = {
+        (e.name.split(".")[0], e.record_type): (e.ttl, dict(e.provider_specific)) for e in adjusted
+    }
+    alias = {
+        "alias": "true",
+        "aws/evaluate-target-health": "true",
+        "aws/target-hosted-zone": "Z26RNL4JYFTOTI",
+    }
+    assert shapes == {
+        ("lb", "A"): (None, alias),
+        ("lb", "AAAA"): (None, alias),
+        ("keep", "CNAME"): (DEFAULT_TTL, {}),
+        ("ip", "A"): (DEFAULT_TTL, {}),
+        ("other", "CNAME"): (30, {}),
+    }
+
+
+def test_record_sets_round_trip_through_endpoints() -> None:
+    weighted = {
+        "Name": f"w.{ZONE}.",
+        "Type": "A",
+        "SetIdentifier": "blue",
+        "Weight": 10,
+        "TTL": 60,
+        "HealthCheckId": "hc-1",
+        "ResourceRecords": [{"Value": "192.0.2.1"}],
+    }
+    endpoint = endpoint_from_record_set(weighted)
+    assert endpoint.set_identifier == "blue"
+    assert endpoint.provider_specific == FrozenMap(
+        {"aws/weight": "10", "aws/health-check-id": "hc-1"}
+    )
+    assert record_set_from_endpoint(endpoint) == sent(weighted)
+    unquoted = Endpoint.of(f"t.{ZONE}", "TXT", ['say "hi"'])
+    assert record_set_from_endpoint(unquoted)["ResourceRecords"] == [{"Value": '"say \\"hi\\""'}]
+
+
+def test_the_module_exports_what_it_documents() -> None:
+    for name in route53_module.__all__:
+        assert getattr(route53_module, name).__doc__ or name.isupper()
