@@ -52,7 +52,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERSION_FILE = REPO_ROOT / "e2e" / "k8s-version"
-BUILD_COMMAND = "scripts/install.d/10-envtest   (or: make deps)"
+BUILD_COMMAND = "scripts/install.d/10-envtest (or: make deps)"
 ADMIN_USER = "admin"
 
 
@@ -112,8 +112,8 @@ def find_binaries() -> tuple[Path, Path]:
                 else "the envtest build cache"
             )
             raise BinariesMissingError(
-                f"{name} not found at {path} ({source}); build it with: {BUILD_COMMAND} "
-                "(or point KUBEBUILDER_ASSETS at a folder holding kube-apiserver and etcd)"
+                f"{name} not found at {path} ({source}). Build it with: {BUILD_COMMAND}; "
+                "or point KUBEBUILDER_ASSETS at a folder holding kube-apiserver and etcd"
             )
         found.append(path)
     return found[0], found[1]

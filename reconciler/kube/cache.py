@@ -200,8 +200,14 @@ class WatchCache:
                 if need_list:
                     self._list()
                     need_list = False
-                self._watch()
-                failures = 0
+                started = time.monotonic()
+                if self._watch() == 0 and time.monotonic() - started < 1.0:
+                    # a watch that ends at once with nothing to say (a server shutting down):
+                    # back off instead of spinning
+                    failures += 1
+                    self._stopping.wait(self.backoff.delay(failures))
+                else:
+                    failures = 0
             except _GoneError:
                 with self._lock:
                     self._gone += 1
@@ -267,7 +273,8 @@ class WatchCache:
         for change in changes:
             self._notify(change)
 
-    def _watch(self) -> None:
+    def _watch(self) -> int:
+        """Run one watch request to its end; return how many events it delivered."""
         query = [
             ("resourceVersion", self._rv),
             ("allowWatchBookmarks", "true"),
@@ -285,17 +292,20 @@ class WatchCache:
         self._stream = stream
         with self._lock:
             self._watches += 1
+        delivered = 0
         if self._stopping.is_set():
             stream.close()
-            return
+            return delivered
         try:
             for event in stream:
                 if self._stopping.is_set():
-                    return
+                    break
+                delivered += 1
                 self._apply(event)
         finally:
             self._stream = None
             stream.close()
+        return delivered
 
     def _apply(self, event: JsonObject) -> None:
         kind = str(event.get("type", ""))
