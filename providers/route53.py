@@ -34,7 +34,7 @@ multi-value records keep their ``set_identifier`` and ``aws/weight``, ``aws/regi
 
 The boto3 clients are made by the composition root and injected; this module never creates a
 client and never sees credentials. Build the Route53 client with botocore's own retries off
-(``Config(retries={"total_max_attempts": 1})``) so every attempt passes through the bucket.
+(:func:`client_config`) so every attempt passes through the shared bucket.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -88,6 +89,7 @@ __all__ = [
     "HostedZone",
     "Route53Provider",
     "ZoneType",
+    "client_config",
     "endpoint_from_record_set",
     "is_alias",
     "record_set_from_endpoint",
@@ -436,7 +438,7 @@ class Route53Provider:
         self.zone_ids = tuple(_clean_zone_id(z) for z in zone_ids)
         """Pinned zone ids (without ``/hostedzone/``); empty means every zone that matches."""
         try:
-            self.domain_filter = tuple(normalize_name(d) for d in domain_filter)
+            self.domain_filter = tuple(normalize_name(d.lstrip(".")) for d in domain_filter)
             """Normalised domains: a zone is used when it is inside one or contains one."""
         except InvalidNameError as exc:
             raise ConfigError(f"providers[{name}].domainFilter: {exc}") from exc
@@ -497,7 +499,7 @@ class Route53Provider:
                 if zone_id is not None:
                     for rtype in (RecordType.A, RecordType.AAAA):
                         result.append(
-                            self._alias_shape(replace(endpoint, record_type=rtype), zone_id)
+                            self._alias_shape(replace(endpoint, record_type=rtype.value), zone_id)
                         )
                     continue
             if is_alias(endpoint):
@@ -746,6 +748,7 @@ class Route53Provider:
         """Route53 changes per zone id, from the cache's view of what exists."""
         planned: dict[str, list[_Change]] = {}
         deleted: set[tuple[str, tuple[str, str, str]]] = set()
+        written: dict[tuple[str, tuple[str, str, str]], _Change] = {}
 
         def zone_and_cache(
             name: str,
@@ -788,6 +791,12 @@ class Route53Provider:
                 return
             if exists and held is not None and held[0] == change.endpoint:
                 return  # Route53 already holds exactly this
+            earlier = written.get((zone.id, new.key))
+            if earlier is not None:
+                # one record set written twice in a batch is refused: the last word wins
+                planned[zone.id].remove(earlier)
+                change = replace(change, action=earlier.action)
+            written[(zone.id, new.key)] = change
             planned.setdefault(zone.id, []).append(change)
 
         for old in changes.delete:
@@ -841,7 +850,7 @@ class Route53Provider:
                     raise
             if len(failures) > before:
                 failed_zones.add(zone_id)
-            log.info(
+            log.debug(
                 "route53 zone changed",
                 extra={
                     "provider": self._name,
@@ -941,6 +950,19 @@ class Route53Provider:
                 provider=self._name,
                 zone=zone_name,
             ) from exc
+
+
+def client_config() -> Config:
+    """botocore settings for the Route53 (and ELBv2) clients the composition root builds.
+
+    botocore's own retries are off: the provider retries under its shared token bucket, and a
+    second, hidden retry layer would bypass the bucket and multiply throttling.
+    """
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=10,
+        read_timeout=60,
+    )
 
 
 def _kind(zone: HostedZone) -> str:

@@ -25,6 +25,7 @@ from providers.route53 import (
     _Change,
     _group_of,
     _pack,
+    client_config,
     endpoint_from_record_set,
     record_set_from_endpoint,
 )
@@ -663,3 +664,33 @@ def test_record_sets_round_trip_through_endpoints() -> None:
 def test_the_module_exports_what_it_documents() -> None:
     for name in route53_module.__all__:
         assert getattr(route53_module, name).__doc__ or name.isupper()
+
+
+def test_one_record_set_written_twice_in_a_batch_is_sent_once(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub)
+    expect_change(
+        stub,
+        [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"www.{ZONE}",
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": "192.0.2.2"}],
+                },
+            }
+        ],
+    )
+    first = Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"])
+    second = Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.2"])
+    make_provider(client, fake_time).apply(Changes(create=(first, second)))
+
+
+def test_client_config_turns_botocore_retries_off() -> None:
+    config = client_config()
+    retries = getattr(config, "retries")  # noqa: B009 (an attribute the stubs do not type)
+    assert retries == {"mode": "standard", "total_max_attempts": 1}
