@@ -308,8 +308,15 @@ def test_a_quiet_pass_makes_no_route53_call(
     assert moto.call_counts("route53") == Counter()
 
 
+@pytest.mark.parametrize(
+    ("ownership", "bound", "minimum"),
+    [
+        (OWNERSHIP, "characters", 9),  # ~100-character TXT values: 32,000 characters bind
+        ('"o"', "values", 5),  # tiny TXT values: 1,000 values per call bind
+    ],
+)
 def test_2500_records_are_written_in_the_fewest_calls(
-    route53_client: Route53Client, counter: CallCounter
+    route53_client: Route53Client, counter: CallCounter, ownership: str, bound: str, minimum: int
 ) -> None:
     h = Route53Harness(route53_client)
     provider = h.route53()
@@ -321,7 +328,7 @@ def test_2500_records_are_written_in_the_fewest_calls(
         Endpoint.of(
             f"a-{r.name}",
             "TXT",
-            [OWNERSHIP.replace("ingress/shop/web", f"ingress/shop/web-{i}")],
+            [ownership.replace("ingress/shop/web", f"ingress/shop/web-{i}")],
             labels={Label.OWNED_RECORD.value: r.name},
         )
         for i, r in enumerate(records)
@@ -332,9 +339,11 @@ def test_2500_records_are_written_in_the_fewest_calls(
 
     values = len(records) + len(txts)
     chars = sum(len(t) for e in (*records, *txts) for t in e.targets)
-    minimum = max(math.ceil(values / MAX_VALUES_PER_CALL), math.ceil(chars / MAX_CHARS_PER_CALL))
+    by_values = math.ceil(values / MAX_VALUES_PER_CALL)
+    by_chars = math.ceil(chars / MAX_CHARS_PER_CALL)
+    assert max(by_values, by_chars) == minimum
+    assert (by_chars > by_values) == (bound == "characters")
     batches = counter.change_batches()
-    assert minimum == 9  # the character limit binds here, not the value limit
     assert len(batches) == minimum
     assert counter.count() == Counter({"ChangeResourceRecordSets": minimum})
     for batch in batches:
@@ -454,3 +463,22 @@ def test_takeover_of_an_external_dns_zone_changes_nothing(
     for key in [(f"foreign.{zone}.", "A"), (f"www.{zone}.", "A"), (f"a-www.{zone}.", "TXT")]:
         assert after[key] == untouched[key]
     assert endpoint_from_record_set(after[(f"a-api.{zone}.", "TXT")]).targets == (OWNERSHIP,)
+
+
+def test_the_server_counts_calls_of_every_protocol(
+    moto: MotoServer,
+    route53_client: Route53Client,
+    ec2_client: EC2Client,
+    elbv2_client: ElasticLoadBalancingv2Client,
+) -> None:
+    """The benchmarks count calls on moto's side, the same way for us and for external-dns."""
+    moto.reset_calls()
+    route53_client.list_hosted_zones()
+    ec2_client.describe_vpcs()
+    elbv2_client.describe_load_balancers()
+    elbv2_client.describe_load_balancers()
+    assert moto.call_counts("route53") == Counter({"ListHostedZones": 1})
+    assert moto.call_counts("ec2") == Counter({"DescribeVpcs": 1})
+    assert moto.call_counts("elasticloadbalancing") == Counter({"DescribeLoadBalancers": 2})
+    moto.reset_calls()
+    assert moto.call_counts() == Counter()

@@ -694,3 +694,35 @@ def test_client_config_turns_botocore_retries_off() -> None:
     config = client_config()
     retries = getattr(config, "retries")  # noqa: B009 (an attribute the stubs do not type)
     assert retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
+    client: Route53Client, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    elbv2 = boto3.client(
+        "elbv2",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
+        aws_secret_access_key=SECRET,
+        config=client_config(),
+    )
+    provider = make_provider(client, fake_time, elbv2_client=elbv2)
+    with Stubber(elbv2) as elb_stub:
+        elb_stub.add_client_error("describe_load_balancers", "AccessDenied", "no", 403)
+        with caplog.at_level(logging.WARNING, logger="providers.route53"):
+            assert provider.target_hosted_zone_id(NLB) == "Z26RNL4JYFTOTI"
+        assert "using the canonical zone table" in caplog.text
+        # not asked again within a minute
+        assert provider.target_hosted_zone_id(f"dualstack.{NLB}") == "Z26RNL4JYFTOTI"
+        elb_stub.add_response(
+            "describe_load_balancers",
+            {
+                "LoadBalancers": [
+                    {"DNSName": NLB.upper(), "CanonicalHostedZoneId": "ZFROMELBV2"},
+                ]
+            },
+        )
+        fake_time.now += 60.0
+        assert provider.target_hosted_zone_id(f"dualstack.{NLB}") == "ZFROMELBV2"
+        assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"  # cached
+        elb_stub.assert_no_pending_responses()
