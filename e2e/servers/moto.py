@@ -205,7 +205,9 @@ class MotoServer:
             return []
         with self._recording.open("rb") as handle:
             handle.seek(self._mark)
-            lines = handle.read().splitlines()
+            data = handle.read()
+        # a request being recorded right now may have written half a line: leave it for later
+        lines = data[: data.rfind(b"\n") + 1].splitlines()
         calls: list[RecordedCall] = []
         for line in lines:
             if not line.strip():
