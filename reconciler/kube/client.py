@@ -215,9 +215,6 @@ class KubeClient:
             headers["Content-Type"] = content_type
         if self.impersonate_user:
             headers["Impersonate-User"] = self.impersonate_user
-        if self.impersonate_groups:
-            # urllib3 joins repeated values with ", "; the apiserver splits them again
-            headers["Impersonate-Group"] = ", ".join(self.impersonate_groups)
         try:
             method_, url, headers_, body_, post_ = self._api.param_serialize(
                 method=method,
@@ -226,6 +223,12 @@ class KubeClient:
                 body=body,
                 auth_settings=["BearerToken"],
             )
+            if self.impersonate_groups:
+                # one header line per group: the apiserver does not split a comma-joined value
+                multi = urllib3.HTTPHeaderDict(headers_)
+                for group in self.impersonate_groups:
+                    multi.add("Impersonate-Group", group)
+                headers_ = multi
             response = self._api.call_api(
                 method_,
                 url,

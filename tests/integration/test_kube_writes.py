@@ -368,3 +368,14 @@ def test_connection_refused_is_transient() -> None:
         client.get(INGRESS, "web", "default")
     assert err.value.transient
     assert err.value.status is None
+
+
+def test_impersonation_sends_each_group(api_client: KubeClient) -> None:
+    review = api_client.impersonating("alice", ["devs", "ops"]).request(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )
+    user = review["status"]["userInfo"]
+    assert user["username"] == "alice"
+    assert {"devs", "ops"} <= set(user["groups"])

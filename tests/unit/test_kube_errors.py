@@ -224,7 +224,7 @@ def test_requests_carry_auth_accept_and_impersonation() -> None:
     assert headers["authorization"] == "Bearer t0ken"
     assert headers["Accept"] == "application/json"
     assert headers["Impersonate-User"] == "alice"
-    assert headers["Impersonate-Group"] == "devs, ops"
+    assert headers.getlist("Impersonate-Group") == ["devs", "ops"]
 
 
 def test_apply_sends_apply_patch_with_field_manager_and_force() -> None:
