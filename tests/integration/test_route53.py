@@ -482,3 +482,15 @@ def test_the_server_counts_calls_of_every_protocol(
     assert moto.call_counts("elasticloadbalancing") == Counter({"DescribeLoadBalancers": 2})
     moto.reset_calls()
     assert moto.call_counts() == Counter()
+
+
+def test_wildcard_records_round_trip(route53_client: Route53Client) -> None:
+    h = Route53Harness(route53_client)
+    provider = h.route53()
+    wildcard = Endpoint.of(f"*.apps.{h.zone}", "A", ["192.0.2.80"])
+    (adjusted,) = provider.adjust_endpoints([wildcard])
+    provider.apply(Changes(create=(adjusted,)))
+    assert h.read() == [adjusted]
+    assert h.route53().records() == provider.records()
+    provider.apply(Changes(delete=(adjusted,)))
+    assert h.read() == []
