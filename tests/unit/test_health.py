@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler import health as health_module
+from reconciler import metrics as metrics_module
 from reconciler.errors import ConfigError
 from reconciler.health import HealthServer, HealthState, is_healthy
 from reconciler.metrics import Metrics
@@ -133,3 +135,27 @@ def test_server_serves_the_injected_registry(
     assert "ingress_reconciler_is_leader 1.0" in body
     # only our registry: nothing from the global default one (process_*, python_gc_*)
     assert "python_gc_objects_collected_total" not in body
+
+
+def test_public_surfaces() -> None:
+    assert sorted(health_module.__all__) == ["HealthServer", "HealthState", "is_healthy"]
+    assert sorted(metrics_module.__all__) == ["Metrics", "PREFIX"]
+
+
+def test_every_metric_is_prefixed_and_registered_only_on_the_given_registry() -> None:
+    registry = CollectorRegistry()
+    Metrics.create(registry)
+    names = {m.name for m in registry.collect()}
+    assert names == {
+        "ingress_reconciler_source_endpoints_total",
+        "ingress_reconciler_registry_records",
+        "ingress_reconciler_last_sync_timestamp_seconds",
+        "ingress_reconciler_consecutive_soft_errors",
+        "ingress_reconciler_pass_duration_seconds",
+        "ingress_reconciler_passes",
+        "ingress_reconciler_conflicts",
+        "ingress_reconciler_refusals",
+        "ingress_reconciler_changes",
+        "ingress_reconciler_is_leader",
+    }
+    Metrics.create(CollectorRegistry())  # a second set on another registry does not clash

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reconciler import leader as leader_module
 from reconciler.errors import ConfigError, KubernetesError
 from reconciler.leader import (
     ElectionConfig,
@@ -360,3 +361,21 @@ def test_thread_renews_until_stopped_then_releases() -> None:
     assert not a.is_leader()
     assert store.record is not None
     assert store.record.holder_identity == ""
+
+
+def test_public_surface() -> None:
+    assert sorted(leader_module.__all__) == [
+        "ElectionConfig",
+        "LeaderElector",
+        "LeaseRecord",
+        "LeaseStore",
+        "Observation",
+        "acquired_record",
+        "can_acquire",
+        "is_expired",
+        "is_still_leader",
+        "observe",
+        "pod_identity",
+        "released_record",
+    ]
+    assert all(hasattr(leader_module, name) for name in leader_module.__all__)

@@ -15,6 +15,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
+from reconciler import loop as loop_module
 from reconciler.errors import ConfigError, TransientProviderError
 from reconciler.health import HealthServer, HealthState
 from reconciler.leader import ElectionConfig, LeaderElector, LeaseRecord
@@ -670,3 +671,29 @@ def test_run_serves_probes_while_running_only(clock: FakeClock, metrics: Metrics
     assert sample(metrics, "is_leader") == 0
     with pytest.raises(urllib.error.URLError, match="refused"):  # closed once run returned
         urllib.request.urlopen(f"{server.url}/healthz", timeout=2)
+
+
+def test_public_surface() -> None:
+    assert sorted(loop_module.__all__) == [
+        "ChangeCount",
+        "Controller",
+        "Debounce",
+        "EARLY_JOB",
+        "EXIT_FAILED",
+        "EXIT_LEADERSHIP_LOST",
+        "EXIT_OK",
+        "INTERVAL_JOB",
+        "JobScheduler",
+        "LoopConfig",
+        "PassFunction",
+        "PassRequest",
+        "PassResult",
+        "ReasonCount",
+        "RecordCount",
+        "install_signal_handlers",
+        "is_resync_due",
+        "once",
+        "run",
+        "utc_now",
+    ]
+    assert all(hasattr(loop_module, name) for name in loop_module.__all__)
