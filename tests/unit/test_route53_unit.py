@@ -9,6 +9,7 @@ throttled calls, bisection of refused batches, and errors that are ours, never b
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import providers.route53 as route53_module
 from providers.route53 import (
@@ -726,3 +729,42 @@ def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
         assert provider.target_hosted_zone_id(f"dualstack.{NLB}") == "ZFROMELBV2"
         assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"  # cached
         elb_stub.assert_no_pending_responses()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 40), st.integers(1, 3000)), min_size=1, max_size=3),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_packing_keeps_groups_whole_and_calls_within_limits(
+    shapes: list[list[tuple[int, int]]],
+) -> None:
+    groups: list[list[_Change]] = []
+    for g, members in enumerate(shapes):
+        group: list[_Change] = []
+        for m, (count, length) in enumerate(members):
+            width = max(1, length // count)
+            endpoint = Endpoint.of(
+                f"m{m}.g{g}.{ZONE}", "TXT", [f'"{i:04d}{"x" * width}"' for i in range(count)]
+            )
+            group.append(
+                _Change("CREATE", record_set_from_endpoint(endpoint), endpoint, f"g{g}.{ZONE}")
+            )
+        groups.append(group)
+    batches = _pack(groups)
+    assert sorted(c.endpoint.name for b in batches for c in b) == sorted(
+        c.endpoint.name for g in groups for c in g
+    )
+    for batch in batches:
+        assert sum(c.values for c in batch) <= 1000
+        assert sum(c.chars for c in batch) <= 32000
+    home = {c.group: i for i, b in enumerate(batches) for c in b}
+    assert all(c.group in home and c in batches[home[c.group]] for g in groups for c in g)
+    total_values = sum(c.values for g in groups for c in g)
+    total_chars = sum(c.chars for g in groups for c in g)
+    assert len(batches) >= max(math.ceil(total_values / 1000), math.ceil(total_chars / 32000))
+    # first-fit: any two consecutive calls together are over one limit's worth
+    assert len(batches) <= 2 * (total_values / 1000 + total_chars / 32000) + 1
