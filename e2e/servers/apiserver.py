@@ -51,6 +51,19 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# What delete_namespace() empties first: no controller-manager runs here to do it.
+NAMESPACED_COLLECTIONS = (
+    "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+    "/api/v1/namespaces/{ns}/services",
+    "/api/v1/namespaces/{ns}/configmaps",
+    "/api/v1/namespaces/{ns}/secrets",
+    "/api/v1/namespaces/{ns}/serviceaccounts",
+    "/api/v1/namespaces/{ns}/events",
+    "/apis/apps/v1/namespaces/{ns}/deployments",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+    "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+)
 VERSION_FILE = REPO_ROOT / "e2e" / "k8s-version"
 BUILD_COMMAND = "scripts/install.d/10-envtest (or: make deps)"
 ADMIN_USER = "admin"
@@ -443,6 +456,36 @@ class ApiServer:
         if not 200 <= status < 300:
             raise ApiServerError(f"{method} {path}: HTTP {status}: {data}")
         return data
+
+    def create_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        """Create namespace ``name`` (out of band, as admin)."""
+        meta: dict[str, Any] = {"name": name}
+        if labels:
+            meta["labels"] = dict(labels)
+        self.must(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": meta},
+        )
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete namespace ``name`` and what tests put in it, doing the namespace controller's job
+        (no controller-manager runs here): empty the usual collections, delete, finalize."""
+        for collection in NAMESPACED_COLLECTIONS:
+            self.request("DELETE", collection.format(ns=name))
+        status, _ = self.request("DELETE", f"/api/v1/namespaces/{name}")
+        if status == 404:
+            return
+        self.request(
+            "PUT",
+            f"/api/v1/namespaces/{name}/finalize",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "spec": {"finalizers": []},
+            },
+        )
 
     def etcd_compact(self) -> int:
         """Compact etcd's history up to its current revision (via etcd's JSON gateway).

@@ -258,3 +258,17 @@ def test_cache_relists_after_etcd_compaction(uncached_apiserver: ApiServer) -> N
             cache.stop()
     finally:
         client.close()
+
+
+def test_namespace_fixture_cleans_up_after_itself(apiserver: ApiServer) -> None:
+    apiserver.create_namespace("cleanup-check")
+    apiserver.must(
+        "POST",
+        "/apis/networking.k8s.io/v1/namespaces/cleanup-check/ingresses",
+        ingress("cleanup-check", "web", "web.example.test"),
+    )
+    apiserver.delete_namespace("cleanup-check")
+    status, _ = apiserver.request("GET", "/api/v1/namespaces/cleanup-check")
+    assert status == 404
+    items = apiserver.must("GET", "/apis/networking.k8s.io/v1/namespaces/cleanup-check/ingresses")
+    assert items["items"] == []

@@ -21,6 +21,7 @@ from reconciler.kube.resources import (
     SERVICE,
 )
 from reconciler.kube.writer import FIELD_MANAGER, KubeWriter
+from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -350,9 +351,17 @@ def test_service_account_without_rbac_gets_403_then_200_once_bound(
                 ],
             }
         )
-        items, rv = client.list(INGRESS, namespace)
-        assert items == []
-        assert rv
+
+        # the RBAC authorizer reads bindings from its own informer: poll until it has caught up
+        def allowed() -> bool:
+            try:
+                items, rv = client.list(INGRESS, namespace)
+            except KubernetesError as exc:
+                assert exc.status == 403
+                return False
+            return items == [] and bool(rv)
+
+        wait_until(allowed, what="the RoleBinding to take effect")
     finally:
         client.close()
 
