@@ -24,9 +24,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from reconciler.errors import KubernetesError
+from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from reconciler.kube.client import KubeClient, WatchStream
 from reconciler.kube.protocols import ChangeType, JsonObject, ObjectChange
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE, ResourceKind
@@ -409,18 +410,20 @@ class ClusterCache:
         """True once every cache has listed at least once."""
         return all(cache.has_synced() for cache in self.caches)
 
-    def ingresses(self) -> tuple[JsonObject, ...]:
+    # the casts only name the shape: the objects are the API's JSON, unchanged
+
+    def ingresses(self) -> tuple[IngressDict, ...]:
         """Every cached Ingress."""
-        return self.ingress_cache.items()
+        return cast(tuple[IngressDict, ...], self.ingress_cache.items())
 
-    def ingress_classes(self) -> tuple[JsonObject, ...]:
+    def ingress_classes(self) -> tuple[IngressClassDict, ...]:
         """Every cached IngressClass."""
-        return self.ingress_class_cache.items()
+        return cast(tuple[IngressClassDict, ...], self.ingress_class_cache.items())
 
-    def services(self) -> tuple[JsonObject, ...]:
+    def services(self) -> tuple[ServiceDict, ...]:
         """Every cached Service."""
-        return self.service_cache.items()
+        return cast(tuple[ServiceDict, ...], self.service_cache.items())
 
-    def namespaces(self) -> tuple[JsonObject, ...]:
+    def namespaces(self) -> tuple[NamespaceDict, ...]:
         """Every cached Namespace."""
-        return self.namespace_cache.items()
+        return cast(tuple[NamespaceDict, ...], self.namespace_cache.items())

@@ -11,9 +11,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from reconciler.errors import KubernetesError
+from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
 
 __all__ = ["FakeCluster", "RecordedEvent"]
@@ -80,21 +81,21 @@ class FakeCluster:
         """As set by the test (default True)."""
         return self.synced
 
-    def ingresses(self) -> Sequence[JsonObject]:
+    def ingresses(self) -> Sequence[IngressDict]:
         """Every Ingress."""
-        return self._of_kind("Ingress")
+        return cast(Sequence[IngressDict], self._of_kind("Ingress"))
 
-    def ingress_classes(self) -> Sequence[JsonObject]:
+    def ingress_classes(self) -> Sequence[IngressClassDict]:
         """Every IngressClass."""
-        return self._of_kind("IngressClass")
+        return cast(Sequence[IngressClassDict], self._of_kind("IngressClass"))
 
-    def services(self) -> Sequence[JsonObject]:
+    def services(self) -> Sequence[ServiceDict]:
         """Every Service."""
-        return self._of_kind("Service")
+        return cast(Sequence[ServiceDict], self._of_kind("Service"))
 
-    def namespaces(self) -> Sequence[JsonObject]:
+    def namespaces(self) -> Sequence[NamespaceDict]:
         """Every Namespace."""
-        return self._of_kind("Namespace")
+        return cast(Sequence[NamespaceDict], self._of_kind("Namespace"))
 
     # --- StatusWriter ----------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ The core and its unit tests depend on these, never on the kubernetes client:
 - ``ObjectApplier``: server-side apply of the objects the reconciler owns.
 - ``EventRecorder``: Kubernetes Events on the object concerned.
 
-Objects are plain JSON dicts with the API's camelCase keys (``JsonObject``); treat them as
-read-only. ``reconciler.kube.fake.FakeCluster`` implements all four in memory for unit tests.
+Objects are plain JSON dicts with the API's camelCase keys (``JsonObject``; the ClusterState
+readers are typed with the TypedDicts of ``reconciler.k8stypes``); treat them as read-only.
+``reconciler.kube.fake.FakeCluster`` implements all four in memory for unit tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
+
+from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 
 __all__ = [
     "ChangeType",
@@ -115,19 +118,19 @@ class ClusterState(Protocol):
         """True once every cache has listed its objects at least once."""
         ...
 
-    def ingresses(self) -> Sequence[JsonObject]:
+    def ingresses(self) -> Sequence[IngressDict]:
         """Every cached Ingress (networking.k8s.io/v1)."""
         ...
 
-    def ingress_classes(self) -> Sequence[JsonObject]:
+    def ingress_classes(self) -> Sequence[IngressClassDict]:
         """Every cached IngressClass."""
         ...
 
-    def services(self) -> Sequence[JsonObject]:
+    def services(self) -> Sequence[ServiceDict]:
         """Every cached Service."""
         ...
 
-    def namespaces(self) -> Sequence[JsonObject]:
+    def namespaces(self) -> Sequence[NamespaceDict]:
         """Every cached Namespace."""
         ...
 
