@@ -283,3 +283,37 @@ def test_cluster_cache_is_a_cluster_state() -> None:
     state: ClusterState = ClusterCache(client)
     assert not state.has_synced()
     assert state.ingresses() == ()
+
+
+def test_watches_that_end_at_once_are_backed_off_not_spun() -> None:
+    class Empty(WatchStream):
+        def __init__(self) -> None:
+            pass
+
+        def __iter__(self) -> Iterator[JsonObject]:
+            return iter(())
+
+        def close(self) -> None:
+            pass
+
+    class EmptyWatches(ScriptedClient):
+        def watch(
+            self,
+            path: str,
+            *,
+            query: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+            connect_timeout: float = 10.0,
+            read_timeout: float = 330.0,
+        ) -> WatchStream:
+            self.watch_queries.append(dict(query))
+            return Empty()
+
+    client = EmptyWatches(lists=[([], "1")], watches=[])
+    cache = WatchCache(client, INGRESS, backoff=Backoff(initial=0.05, maximum=0.1))
+    cache.start()
+    try:
+        wait_for(lambda: len(client.watch_queries) >= 3)
+        time.sleep(0.3)  # measuring a rate: how many watches fit in this span
+        assert len(client.watch_queries) < 15
+    finally:
+        cache.stop()
