@@ -9,15 +9,25 @@ changes the port of the first provider. A value that parses as a JSON list or ob
 :func:`load_settings` assembles the file and an *injected* environment mapping itself (never
 ``os.environ`` behind the caller's back), validates once, and turns every validation failure into
 one :class:`~reconciler.errors.ConfigError` that names each bad key and what to do. Unknown keys are
-errors that name the key (``fleets`` and ``tenants`` belong to later versions of this model).
-Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither is ever printed.
+errors that name the key. Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither
+is ever printed.
+
+Round 2 keys: ``fleets`` (IngressClass + controller + load balancer per fleet), ``tenants`` and
+``tenancy``, ``clusterName``, ``aws`` (elbv2 mode clients), ``debounce``, ``leaderElection``,
+``health``, and ``view`` on every provider (``public``/``private``; a Route53 entry defaults to its
+``zoneType`` when that is public or private). Cross-key rules: a fleet's ``dnsProviders`` exist and
+have the fleet's view; no two fleets share a class; tenants need fleets, and theirs exist; the
+tenancy rules of :func:`reconciler.tenancy.validate_tenancy` hold. The helpers
+:meth:`Settings.tenancy_config`, :meth:`Settings.tenancy_fleets` and
+:meth:`Settings.election_config` map the file onto the core's values.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,14 +46,24 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from reconciler.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.errors import ConfigError
+from reconciler.leader import ElectionConfig
+from reconciler.tenancy import DENY, Fleet, TenancyConfig, Tenant, validate_tenancy
 
 __all__ = [
     "ENV_PREFIX",
+    "AwsSettings",
     "DomainFilterSettings",
+    "FleetPortSettings",
+    "FleetSettings",
+    "HealthSettings",
+    "LeaderElectionSettings",
+    "LoadBalancerSettings",
     "ProviderSettings",
     "Rfc2136Settings",
     "Route53Settings",
     "Settings",
+    "TenancySettings",
+    "TenantSettings",
     "TsigSettings",
     "load_settings",
 ]
@@ -58,6 +78,12 @@ _TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1")
 _OWNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 # Provider names appear in logs, metrics and the plan output.
 _PROVIDER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Fleet names become object names and label values: DNS labels.
+_DNS_LABEL = _PROVIDER_NAME
+# IngressClass names are DNS subdomains.
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+View = Literal["public", "private"]
 
 
 class _Model(BaseModel):
@@ -143,6 +169,16 @@ class TsigSettings(_Model):
 class _ProviderBase(_Model):
     name: str
     """Unique name of this provider (logs, metrics, plan output)."""
+    view: View | None = None
+    """The DNS view its zones serve: ``public`` or ``private`` (split horizon).
+
+    Fleets write only to providers of their own visibility; required once ``fleets`` are set
+    (a Route53 entry defaults to its ``zoneType`` when that is public or private)."""
+
+    @property
+    def effective_view(self) -> View | None:
+        """The configured view, or the one implied by the provider's type (Route53 zoneType)."""
+        return self.view
 
     @field_validator("name")
     @classmethod
@@ -194,6 +230,17 @@ class Route53Settings(_ProviderBase):
     evaluate_target_health: bool = True
     """EvaluateTargetHealth of the ALIAS records written."""
 
+    @property
+    def effective_view(self) -> View | None:
+        """``view``, else the zone type when that is public or private."""
+        if self.view is not None:
+            return self.view
+        if self.zone_type == "public":
+            return "public"
+        if self.zone_type == "private":
+            return "private"
+        return None
+
     @field_validator("domain_filter", mode="before")
     @classmethod
     def _normalise_domains(cls, value: Any) -> Any:
@@ -204,6 +251,143 @@ class Route53Settings(_ProviderBase):
 
 ProviderSettings = Annotated[Rfc2136Settings | Route53Settings, Field(discriminator="type")]
 """One entry of ``providers``, told apart by its ``type``."""
+
+
+class AwsSettings(_Model):
+    """The ELBv2/EC2 clients of elbv2 mode (Route53 providers keep their own settings)."""
+
+    region: str = "us-east-1"
+    """AWS region of the ELBv2 and EC2 clients."""
+    endpoint_url: str | None = None
+    """API endpoint override (moto, LocalStack)."""
+
+
+class FleetPortSettings(_Model):
+    """One port of a fleet's Service."""
+
+    name: str
+    """Port name (a DNS label), e.g. ``http``."""
+    port: int = Field(ge=1, le=65535)
+    """Port the load balancer listens on."""
+    target_port: int | str
+    """Container port (number or name) the traffic goes to."""
+
+
+def _default_ports() -> tuple[FleetPortSettings, ...]:
+    return (
+        FleetPortSettings(name="http", port=80, target_port="http"),
+        FleetPortSettings(name="https", port=443, target_port="https"),
+    )
+
+
+class LoadBalancerSettings(_Model):
+    """How a fleet gets its cloud load balancer."""
+
+    mode: Literal["service-annotations", "elbv2"] = "service-annotations"
+    """``service-annotations``: a cloud controller provisions it; ``elbv2``: this reconciler."""
+    target_type: Literal["ip", "instance"] = "ip"
+    """NLB target type."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    """Extra annotations on the fleet Service."""
+
+
+class FleetSettings(_Model):
+    """One ingress-controller fleet: an IngressClass, its controller and its load balancer."""
+
+    name: str
+    """Fleet name (a DNS label): object names and the ``ingress-reconciler.io/fleet`` label."""
+    ingress_class_name: str
+    """The IngressClass users name in ``spec.ingressClassName``."""
+    visibility: View
+    """``public``: internet-facing LB, public DNS views; ``private``: internal LB, private views."""
+    default: bool = False
+    """Mark the IngressClass as the cluster default."""
+    profile: str = "ingress-nginx"
+    """Controller profile (image, args, RBAC)."""
+    image: str | None = None
+    """Override of the profile's image."""
+    namespace: str
+    """Namespace of the fleet's workload and Service."""
+    replicas: int = Field(default=2, ge=0)
+    """Controller replicas."""
+    ports: tuple[FleetPortSettings, ...] = Field(default_factory=_default_ports)
+    """Ports of the fleet's Service."""
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+    """How the load balancer is provisioned."""
+    dns_providers: tuple[str, ...] = ()
+    """Names of the providers this fleet's hosts are written to (their view = the visibility)."""
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _check_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError("use a DNS label: lower-case letters, digits and '-' (at most 63)")
+        return value
+
+    @field_validator("ingress_class_name")
+    @classmethod
+    def _check_class(cls, value: str) -> str:
+        if not _DNS_SUBDOMAIN.match(value):
+            raise ValueError("use a DNS subdomain name: lower-case letters, digits, '-' and '.'")
+        return value
+
+
+class TenantSettings(_Model):
+    """A tenant: its namespaces, the domains it owns and the fleets it may use."""
+
+    name: str
+    """Tenant name (a DNS label)."""
+    namespaces: tuple[str, ...] = ()
+    """Namespaces that belong to the tenant by name."""
+    namespace_selector: dict[str, str] = Field(default_factory=dict)
+    """Namespaces whose labels contain all these pairs belong to the tenant."""
+    domains: tuple[str, ...] = ()
+    """Domains the tenant owns (each with every name below it)."""
+    fleets: tuple[str, ...] = ()
+    """Fleets (by name) its Ingresses may use."""
+    targets: tuple[str, ...] = ()
+    """Extra targets its records may point at."""
+
+
+class TenancySettings(_Model):
+    """What happens to namespaces that belong to no tenant."""
+
+    unassigned: str = DENY
+    """``deny`` (publish nothing) or the name of a tenant whose rules they follow."""
+
+
+class LeaderElectionSettings(_Model):
+    """Leader election on a Lease: only the leader writes."""
+
+    enabled: bool = True
+    """Elect a leader (off: this process always writes)."""
+    lease_name: str = "ingress-reconciler"
+    """Name of the Lease."""
+    lease_namespace: str | None = None
+    """Namespace of the Lease (default: ``$POD_NAMESPACE``)."""
+    lease_duration: float = Field(default=15.0, gt=0)
+    """Seconds a standby waits after the last renewal it saw."""
+    renew_deadline: float = Field(default=10.0, gt=0)
+    """Seconds the leader keeps writing after its last successful renewal."""
+    retry_period: float = Field(default=2.0, gt=0)
+    """Seconds between election attempts and renewals."""
+
+    @model_validator(mode="after")
+    def _check_timing(self) -> LeaderElectionSettings:
+        if not self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError("retryPeriod < renewDeadline < leaseDuration must hold")
+        return self
+
+
+class HealthSettings(_Model):
+    """The probe and metrics server."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - probes come from the kubelet, not localhost
+    """Address to listen on."""
+    port: int = Field(default=8080, ge=0, le=65535)
+    """Port to listen on (0: any free port)."""
+    tolerated_intervals: int = Field(default=3, ge=1)
+    """``/healthz`` fails once no pass converged for this many intervals."""
 
 
 class Settings(BaseSettings):
@@ -243,6 +427,22 @@ class Settings(BaseSettings):
     """Seconds between full re-reads of the providers' zones."""
     providers: tuple[ProviderSettings, ...] = ()
     """DNS providers; a record goes to the one whose zone is the longest suffix of its name."""
+    debounce: float = Field(default=0.5, ge=0, le=60)
+    """Seconds after the last watch event before an early pass runs."""
+    cluster_name: str = ""
+    """elbv2 mode: subnet discovery (``kubernetes.io/cluster/<name>``) and LB ownership tags."""
+    aws: AwsSettings = AwsSettings()
+    """ELBv2/EC2 clients of elbv2 mode."""
+    fleets: tuple[FleetSettings, ...] = ()
+    """Ingress-controller fleets; empty: DNS only, for the ``ingressClassNames`` Ingresses."""
+    tenants: tuple[TenantSettings, ...] = ()
+    """Tenants; empty: single-tenant mode (no enforcement)."""
+    tenancy: TenancySettings = TenancySettings()
+    """Rule for namespaces in no tenant."""
+    leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    """Leader election of ``run``."""
+    health: HealthSettings = HealthSettings()
+    """Probe and metrics server of ``run``."""
 
     @classmethod
     def settings_customise_sources(
@@ -314,7 +514,106 @@ class Settings(BaseSettings):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"providers: names must be unique ({', '.join(duplicates)} repeated)")
+        self._check_fleets()
+        self._check_tenants()
         return self
+
+    def _check_fleets(self) -> None:
+        providers = {p.name: p for p in self.providers}
+        seen_names: set[str] = set()
+        classes: dict[str, str] = {}
+        for index, fleet in enumerate(self.fleets):
+            where = f"fleets[{index}]"
+            if fleet.name in seen_names:
+                raise ValueError(f"{where}.name: fleet {fleet.name!r} is defined twice")
+            seen_names.add(fleet.name)
+            other = classes.get(fleet.ingress_class_name)
+            if other is not None:
+                raise ValueError(
+                    f"{where}.ingressClassName: class {fleet.ingress_class_name!r} is already "
+                    f"fleet {other!r}'s; two fleets may not share a class"
+                )
+            classes[fleet.ingress_class_name] = fleet.name
+            if fleet.load_balancer.mode == "elbv2" and not self.cluster_name:
+                raise ValueError(
+                    f"{where}.loadBalancer.mode: elbv2 needs clusterName (subnet discovery and "
+                    "ownership tags)"
+                )
+            for name in fleet.dns_providers:
+                provider = providers.get(name)
+                if provider is None:
+                    raise ValueError(
+                        f"{where}.dnsProviders: no provider named {name!r} "
+                        f"(known: {', '.join(sorted(providers)) or 'none'})"
+                    )
+                view = provider.effective_view
+                if view is None:
+                    raise ValueError(
+                        f"providers[{name}].view: required once fleets use it (public or private)"
+                    )
+                if view != fleet.visibility:
+                    raise ValueError(
+                        f"{where}.dnsProviders: provider {name!r} serves the {view} view, but "
+                        f"fleet {fleet.name!r} is {fleet.visibility} (split horizon: a fleet "
+                        "writes only to providers of its own visibility)"
+                    )
+
+    def _check_tenants(self) -> None:
+        if not self.tenants:
+            return
+        if not self.fleets:
+            raise ValueError("tenants: tenants need fleets; configure fleets first")
+        fleet_names = {f.name for f in self.fleets}
+        for index, tenant in enumerate(self.tenants):
+            if not tenant.fleets:
+                raise ValueError(f"tenants[{index}].fleets: list the fleets the tenant may use")
+            unknown = sorted(set(tenant.fleets) - fleet_names)
+            if unknown:
+                raise ValueError(
+                    f"tenants[{index}].fleets: no fleet named {', '.join(map(repr, unknown))} "
+                    f"(known: {', '.join(sorted(fleet_names))})"
+                )
+        try:
+            validate_tenancy(self.tenancy_config(), self.tenancy_fleets())
+        except ConfigError as exc:
+            raise ValueError(f"tenants: {exc}") from None
+
+    def tenancy_config(self) -> TenancyConfig:
+        """The tenants and the unassigned rule as :mod:`reconciler.tenancy` values."""
+        return TenancyConfig(
+            tenants=tuple(
+                Tenant.of(
+                    t.name,
+                    namespaces=t.namespaces,
+                    namespace_selector=t.namespace_selector,
+                    domains=t.domains,
+                    fleets=t.fleets,
+                    targets=t.targets,
+                )
+                for t in self.tenants
+            ),
+            unassigned=self.tenancy.unassigned,
+        )
+
+    def tenancy_fleets(
+        self, addresses: Mapping[str, Iterable[str]] | None = None
+    ) -> tuple[Fleet, ...]:
+        """The fleets as tenancy sees them; ``addresses``: fleet name → its LB's addresses."""
+        known = addresses or {}
+        return tuple(
+            Fleet.of(f.name, f.ingress_class_name, f.visibility, known.get(f.name, ()))
+            for f in self.fleets
+        )
+
+    def election_config(self, identity: str) -> ElectionConfig:
+        """Leader-election timing for the candidate ``identity``."""
+        le = self.leader_election
+        return ElectionConfig(
+            identity=identity,
+            lease_duration=timedelta(seconds=le.lease_duration),
+            renew_deadline=timedelta(seconds=le.renew_deadline),
+            retry_period=timedelta(seconds=le.retry_period),
+        )
 
     def dump_public(self) -> dict[str, Any]:
         """The settings as camelCase JSON-able data, secrets masked (for diagnostics)."""

@@ -155,8 +155,8 @@ _DELETE = object()
         ("defaultTTL", 2**31, "defaultTTL: Input should be less than or equal to 2147483647"),
         ("interval", -1, "interval: Input should be greater than 0"),
         ("domainFilter", ["bad..name"], "domainFilter.include: 'bad..name': empty label"),
-        ("fleets", [], "fleets: unknown key"),
-        ("tenants", {}, "tenants: unknown key"),
+        ("fleets", {}, "fleets: Input should be a valid"),
+        ("colour", "blue", "colour: unknown key"),
         ("ownerID", "x", "ownerID: unknown key"),
         ("providers.0.type", "powerdns", "providers[0]: type must be one of rfc2136, route53"),
         ("providers.0.type", _DELETE, "providers[0]: each provider needs a type"),
@@ -229,3 +229,200 @@ def test_sample_config_loads() -> None:
     settings = load_settings(sample, {"INGRESS_RECONCILER_PROVIDERS__0__PORT": "5300"})
     assert settings.owner_id == "sample-cluster"
     assert settings.ingress_class_names == ("public", "private")
+
+
+def round2() -> dict[str, Any]:
+    """The shared plan's example: a public and a private fleet, split-horizon providers, tenants."""
+    return {
+        "ownerId": "cluster-a",
+        "debounce": 0.25,
+        "clusterName": "cluster-a",
+        "aws": {"region": "eu-west-1", "endpointUrl": "http://127.0.0.1:5000"},
+        "providers": [
+            {"name": "route53-public", "type": "route53", "zoneType": "public"},
+            {
+                "name": "bind-private",
+                "type": "rfc2136",
+                "view": "private",
+                "host": "127.0.0.1",
+                "zones": ["internal.example.test"],
+            },
+        ],
+        "fleets": [
+            {
+                "name": "public",
+                "ingressClassName": "public",
+                "visibility": "public",
+                "namespace": "ingress-public",
+                "dnsProviders": ["route53-public"],
+            },
+            {
+                "name": "private",
+                "ingressClassName": "private",
+                "visibility": "private",
+                "default": True,
+                "namespace": "ingress-private",
+                "replicas": 1,
+                "loadBalancer": {"mode": "elbv2", "targetType": "instance"},
+                "dnsProviders": ["bind-private"],
+            },
+        ],
+        "tenants": [
+            {
+                "name": "team-a",
+                "namespaces": ["a"],
+                "domains": ["a.example.test"],
+                "fleets": ["public", "private"],
+            },
+            {
+                "name": "team-b",
+                "namespaceSelector": {"team": "b"},
+                "domains": ["b.example.test"],
+                "fleets": ["private"],
+                "targets": ["10.1.2.3"],
+            },
+        ],
+        "tenancy": {"unassigned": "team-b"},
+        "leaderElection": {"leaseNamespace": "ops", "leaseDuration": 30, "renewDeadline": 20},
+        "health": {"host": "127.0.0.1", "port": 9090, "toleratedIntervals": 5},
+    }
+
+
+def test_round2_keys_and_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, round2()), {})
+    assert settings.debounce == 0.25
+    assert settings.cluster_name == "cluster-a"
+    assert (settings.aws.region, settings.aws.endpoint_url) == (
+        "eu-west-1",
+        "http://127.0.0.1:5000",
+    )
+    public, private = settings.fleets
+    assert public.profile == "ingress-nginx"
+    assert public.image is None
+    assert public.replicas == 2
+    assert public.default is False
+    assert private.default is True
+    assert [(p.name, p.port, p.target_port) for p in public.ports] == [
+        ("http", 80, "http"),
+        ("https", 443, "https"),
+    ]
+    assert public.load_balancer.mode == "service-annotations"
+    assert public.load_balancer.target_type == "ip"
+    assert private.load_balancer.mode == "elbv2"
+    assert private.load_balancer.target_type == "instance"
+    r53, bind = settings.providers
+    assert r53.view is None
+    assert r53.effective_view == "public"
+    assert bind.effective_view == "private"
+    assert settings.leader_election.enabled is True
+    assert settings.leader_election.lease_name == "ingress-reconciler"
+    assert settings.leader_election.lease_namespace == "ops"
+    assert settings.leader_election.retry_period == 2.0
+    assert (settings.health.host, settings.health.port) == ("127.0.0.1", 9090)
+    assert settings.health.tolerated_intervals == 5
+
+
+def test_round2_defaults_without_keys(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, base()), {})
+    assert settings.fleets == ()
+    assert settings.tenants == ()
+    assert settings.tenancy.unassigned == "deny"
+    assert settings.debounce == 0.5
+    assert settings.health.host == "0.0.0.0"
+    assert settings.health.port == 8080
+    assert settings.health.tolerated_intervals == 3
+    le = settings.leader_election
+    assert (le.enabled, le.lease_duration, le.renew_deadline, le.retry_period) == (
+        True,
+        15.0,
+        10.0,
+        2.0,
+    )
+    assert le.lease_namespace is None
+    assert settings.aws.region == "us-east-1"
+    assert settings.aws.endpoint_url is None
+
+
+def test_round2_maps_to_core_values(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, round2()), {})
+    tenancy = settings.tenancy_config()
+    assert tenancy.unassigned == "team-b"
+    team_a, team_b = tenancy.tenants
+    assert team_a.namespaces == ("a",)
+    assert team_a.fleets == ("private", "public")
+    assert dict(team_b.namespace_selector) == {"team": "b"}
+    assert team_b.targets == ("10.1.2.3",)
+    fleets = settings.tenancy_fleets({"private": ["10.0.0.9"]})
+    assert [(f.name, f.class_name, str(f.visibility), f.addresses) for f in fleets] == [
+        ("public", "public", "public", ()),
+        ("private", "private", "private", ("10.0.0.9",)),
+    ]
+    election = settings.election_config("pod-1")
+    assert election.identity == "pod-1"
+    assert election.lease_duration.total_seconds() == 30
+    assert election.renew_deadline.total_seconds() == 20
+    assert election.retry_period.total_seconds() == 2
+
+
+def test_round2_environment_reaches_nested_keys(tmp_path: Path) -> None:
+    env = {
+        "INGRESS_RECONCILER_FLEETS__0__REPLICAS": "5",
+        "INGRESS_RECONCILER_LEADER_ELECTION__ENABLED": "false",
+        "INGRESS_RECONCILER_HEALTH__PORT": "0",
+        "INGRESS_RECONCILER_CLUSTER_NAME": "other",
+    }
+    settings = load_settings(write(tmp_path, round2()), env)
+    assert settings.fleets[0].replicas == 5
+    assert settings.leader_election.enabled is False
+    assert settings.health.port == 0
+    assert settings.cluster_name == "other"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("fleets.0.dnsProviders", ["nope"], "fleets[0].dnsProviders: no provider named 'nope'"),
+        ("fleets.0.dnsProviders", ["bind-private"], "serves the private view, but fleet 'public'"),
+        ("fleets.1.ingressClassName", "public", "fleets[1].ingressClassName: class 'public'"),
+        ("fleets.1.name", "public", "fleets[1].name: fleet 'public' is defined twice"),
+        ("fleets.0.visibility", "secret", "fleets[0].visibility: Input should be 'public'"),
+        ("fleets.0.name", "Public", "fleets[0].name: use a DNS label"),
+        ("fleets.1.loadBalancer.mode", "alb", "fleets[1].loadBalancer.mode: Input should be"),
+        (
+            "fleets.0.ports",
+            [{"name": "http", "port": 0, "targetPort": 80}],
+            "fleets[0].ports[0].port: Input should be greater",
+        ),
+        ("fleets.0.namespace", _DELETE, "fleets[0].namespace: required key is missing"),
+        ("clusterName", "", "fleets[1].loadBalancer.mode: elbv2 needs clusterName"),
+        ("providers.0.zoneType", "any", "providers[route53-public].view: required once fleets"),
+        ("providers.1.view", "public", "provider 'bind-private' serves the public view"),
+        ("providers.1.view", "dmz", "providers[1].view: Input should be 'public'"),
+        ("tenants.0.fleets", ["gold"], "tenants[0].fleets: no fleet named 'gold'"),
+        ("tenants.0.fleets", [], "tenants[0].fleets: list the fleets the tenant may use"),
+        ("tenants.1.domains", ["a.example.test"], "tenants: "),
+        ("tenants.1.namespaces", ["a"], "tenants: "),
+        ("tenancy.unassigned", "team-z", "tenancy.unassigned: 'team-z' must be 'deny'"),
+        ("fleets", [], "tenants: tenants need fleets"),
+        ("leaderElection.renewDeadline", 40, "leaderElection: retryPeriod < renewDeadline"),
+        ("health.port", 70000, "health.port: Input should be less than or equal"),
+        ("health.toleratedIntervals", 0, "health.toleratedIntervals: Input should be greater"),
+        ("debounce", -1, "debounce: Input should be greater than or equal to 0"),
+        ("aws.colour", "x", "aws.colour: unknown key"),
+    ],
+)
+def test_round2_bad_keys_are_named(tmp_path: Path, path: str, value: object, message: str) -> None:
+    data = round2()
+    _set(data, path, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, data), {})
+    assert message in str(caught.value)
+
+
+def test_single_tenant_fleets_need_no_tenants(tmp_path: Path) -> None:
+    data = round2()
+    del data["tenants"]
+    del data["tenancy"]
+    settings = load_settings(write(tmp_path, data), {})
+    assert settings.tenancy_config().tenants == ()
+    assert len(settings.fleets) == 2
