@@ -9,8 +9,13 @@ these differences, all in the direction of touching less:
 - A record is ours only when its ``owner`` label equals ``owner_id``. Records that are not ours
   are never updated or deleted, and a desired change that would touch one is returned as a
   :class:`Conflict` instead of being dropped silently.
-- A record type is created only where the name (within its set identifier) holds nothing that is
-  not ours, of any type, and nothing it cannot coexist with (a CNAME never shares a name).
+- A record type is created only where the name (within its set identifier) holds no record that
+  is not ours of a managed type, no ownership claim that is not ours, no CNAME that is not ours,
+  no NS delegation that is not ours (an NS at a name that also holds an SOA is a zone apex and
+  does not count), and nothing it cannot coexist with (a CNAME never shares a name, so creating
+  one is refused beside any record that is not ours). Other types that are not ours (MX, SPF
+  TXT, CAA, the apex NS) are left alone and do not stand in the way, as in external-dns; see
+  docs/planner.md.
 - A change of record type of our own records (CNAME to A/AAAA or back) is a delete and a create
   in the same :class:`~reconciler.endpoint.Changes`; when every such create is refused, the old
   record stays rather than leaving the name empty. Policies that forbid deletes forbid the pair
@@ -20,7 +25,9 @@ these differences, all in the direction of touching less:
   of any set identifier, so those refuse each other's creates.
 - Ownership claims (endpoints with no targets) are understood on both sides: a current claim of
   another owner blocks a create at its name, a desired claim (a live Ingress that lost its
-  address) keeps our records at its name from being deleted.
+  address) keeps our records at its name from being deleted. Under :attr:`Policy.SYNC` our own
+  orphan claims (our ownership record, no record, nothing desired at the name and type) are
+  deleted: the registry removes their ownership records and writes nothing else.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ DEFAULT_MANAGED_TYPES: frozenset[str] = frozenset(
 """Record types planned when the caller names none (external-dns's default set)."""
 
 _CNAME = RecordType.CNAME.value
+_NS = RecordType.NS.value
+_SOA = RecordType.SOA.value
 
 
 class Policy(StrEnum):
@@ -192,6 +201,19 @@ def _clashes(a: str, b: str) -> bool:
     return a != b and _CNAME in (a, b)
 
 
+def _in_the_way(present: str, wanted: str, managed_types: frozenset[str], *, apex: bool) -> bool:
+    """Does a record of type ``present`` that is not ours stop a create of type ``wanted``?
+
+    Records of managed types are the planner's business, so another owner's (or nobody's) record
+    of a managed type holds the name. A CNAME shares its name with nothing, on either side. An NS
+    at a name that is no zone apex is a delegation: records written beside it are never served.
+    Anything else (MX, SPF TXT, CAA, the apex NS) is left alone and left in place.
+    """
+    if _CNAME in (present, wanted) or present in managed_types:
+        return True
+    return present == _NS and not apex
+
+
 def _data_differs(desired: Endpoint, current: Endpoint) -> bool:
     if desired.targets != current.targets:
         return True
@@ -223,6 +245,8 @@ class _Row:
     neighbours: list[Endpoint] = field(default_factory=list)
     """Current entries not ours at the same name in rows a plain record cannot share the name
     with: another set identifier when this row has none, or no set identifier when it has one."""
+    apex: bool = False
+    """Some row at this name holds an SOA record: the name is a zone apex, its NS no delegation."""
 
 
 @dataclass(slots=True)
@@ -278,11 +302,15 @@ def _build_rows(
 def _link_neighbours(rows: dict[tuple[str, str], _Row], owner_id: str) -> None:
     """Set identifiers share a name between owners, but a plain record shares it with no one."""
     foreign: dict[str, list[tuple[str, Endpoint]]] = defaultdict(list)
+    apexes: set[str] = set()
     for (name, set_id), row in rows.items():
+        if _SOA in row.records:
+            apexes.add(name)
         for entry in (*row.records.values(), *row.claims.values()):
             if entry.owner != owner_id:
                 foreign[name].append((set_id, entry))
     for (name, set_id), row in rows.items():
+        row.apex = name in apexes
         row.neighbours = sorted(
             (e for other, e in foreign.get(name, ()) if other != set_id and "" in (other, set_id)),
             key=_sort_key,
@@ -325,7 +353,11 @@ def _resolve(
 
 
 def _blocker(
-    row: _Row, record_type: str, owner_id: str, replaced: set[str]
+    row: _Row,
+    record_type: str,
+    owner_id: str,
+    replaced: set[str],
+    managed_types: frozenset[str],
 ) -> tuple[ConflictReason, str] | None:
     """Why a record of ``record_type`` cannot be created in ``row``, or None when it can."""
     claim = row.claims.get(record_type)
@@ -335,16 +367,29 @@ def _blocker(
         if rtype in replaced:
             continue
         if record.owner != owner_id:
-            return (
-                ConflictReason.TYPE_CLASH,
-                f"name holds a {rtype} record with {_describe_owner(record)}",
-            )
-        if _clashes(record_type, rtype):
+            if _in_the_way(rtype, record_type, managed_types, apex=row.apex):
+                delegated = " (a delegation)" if rtype == _NS else ""
+                return (
+                    ConflictReason.TYPE_CLASH,
+                    f"name holds a {rtype} record{delegated} with {_describe_owner(record)}",
+                )
+        elif _clashes(record_type, rtype):
             return ConflictReason.TYPE_CLASH, f"name holds our {rtype} record, which is not managed"
     for rtype, claim in sorted(row.claims.items()):
         if claim.owner != owner_id:
             return ConflictReason.CLAIM_BLOCKED, f"{rtype} claimed with {_describe_owner(claim)}"
+    return _neighbour_blocker(row, record_type, managed_types)
+
+
+def _neighbour_blocker(
+    row: _Row, record_type: str, managed_types: frozenset[str]
+) -> tuple[ConflictReason, str] | None:
+    """Why an entry not ours in another set identifier at the name refuses the create, or None."""
     for entry in row.neighbours:
+        if not _is_claim(entry) and not _in_the_way(
+            entry.record_type, record_type, managed_types, apex=row.apex
+        ):
+            continue
         where = (
             f"set identifier {entry.set_identifier!r}"
             if entry.set_identifier
@@ -419,7 +464,7 @@ def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: P
                 )
                 out.update.append(Update(old=record, new=new))
             continue
-        blocked = _blocker(row, rtype, owner_id, replaced)
+        blocked = _blocker(row, rtype, owner_id, replaced, managed_types)
         if blocked is not None:
             refused = True
             out.conflicts |= _conflicts_for(same, *blocked)
@@ -444,6 +489,15 @@ def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: P
     out.delete = replacements
     if policy is Policy.SYNC and not row.desired_claim:
         out.delete += [r for t, r in sorted(ours.items()) if t not in winners and t not in replaced]
+        # Our orphan claims: the registry deletes a claim by dropping its ownership record only.
+        out.delete += [
+            c
+            for t, c in sorted(row.claims.items())
+            if c.owner == owner_id
+            and t in managed_types
+            and t not in winners
+            and t not in row.records
+        ]
     if policy is Policy.CREATE_ONLY:
         out.update = []
     return out

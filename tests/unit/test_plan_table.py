@@ -115,6 +115,17 @@ FILTERED_3 = ep("baz.domain.tld", "A", "1.2.3.6")
 FILTER_EXCLUDED = ep("foo.ex.domain.tld", "A", "1.1.1.1")
 DOMAIN_FILTER = DomainFilter(include=("domain.tld",), exclude=("ex.domain.tld",))
 
+APEX_RECORDS = (
+    unowned(ep("example.com", "NS", "ns-1.awsdns.net", "ns-2.awsdns.org")),
+    unowned(
+        ep("example.com", "SOA", "ns-1.awsdns.net. admin.example.com. 1 7200 900 1209600 86400")
+    ),
+    unowned(ep("example.com", "MX", "10 mail.example.com")),
+    unowned(ep("example.com", "TXT", '"v=spf1 include:_spf.example.net ~all"')),
+)
+APEX_A = ep("example.com", "A", "192.0.2.10", res="ingress/default/apex")
+APEX_AAAA = ep("example.com", "AAAA", "2001:db8::10", res="ingress/default/apex")
+
 ConflictRow = tuple[str, str, ConflictReason, str]
 
 
@@ -295,10 +306,10 @@ CASES = [
         create=(own(FOO_A5),),
     ),
     Case(
-        "ours/a-beside-a-txt-not-ours-is-refused",
+        "ours/a-beside-a-txt-not-ours-is-created: unmanaged types are not in the way",
         current=(unowned(FOO_TXT),),
         desired=(FOO_A5,),
-        conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
+        create=(own(FOO_A5),),
     ),
     Case(
         "edns/ignore-target-case",
@@ -531,16 +542,109 @@ CASES = [
         conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
     ),
     Case(
-        "ours/a-refused-beside-unmanaged-mx-not-ours",
+        "ours/a-created-beside-unmanaged-mx-not-ours",
         current=(unowned(ep("foo", "MX", "10 mail.example.com")),),
+        desired=(FOO_A5,),
+        create=(own(FOO_A5),),
+    ),
+    Case(
+        "ours/new-type-created-where-other-owner-holds-an-mx",
+        current=(own(FOO_A5), own(ep("foo", "MX", "10 mail.example.com"), OTHER)),
+        desired=(FOO_A5, FOO_AAAA),
+        create=(own(FOO_AAAA),),
+    ),
+    Case(
+        "ours/new-type-refused-where-other-owner-holds-a-managed-type",
+        current=(own(FOO_A5), own(FOO_AAAA, OTHER)),
+        desired=(FOO_A5, ep("foo", "AAAA", "2001:db8::2", res="ingress/default/foo-5")),
+        conflicts=(conflict(ep("foo", "AAAA", res="ingress/default/foo-5"), R.OWNED_BY_OTHER),),
+    ),
+    Case(
+        "ours/a-refused-beside-aaaa-not-ours",
+        current=(unowned(FOO_AAAA),),
         desired=(FOO_A5,),
         conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
     ),
     Case(
-        "ours/new-type-refused-where-other-owner-holds-an-mx",
-        current=(own(FOO_A5), own(ep("foo", "MX", "10 mail.example.com"), OTHER)),
-        desired=(FOO_A5, FOO_AAAA),
-        conflicts=(conflict(FOO_AAAA, R.TYPE_CLASH),),
+        "ours/a-refused-beside-a-foreign-a-at-the-same-name",
+        current=(own(ep("foo", "A", "9.9.9.9", res="ingress/z/z"), OTHER),),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.OWNED_BY_OTHER),),
+    ),
+    Case(
+        "ours/a-refused-beside-a-cname-without-owner",
+        current=(unowned(FOO_V1_CNAME),),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/a-refused-beside-an-unmanaged-cname-not-ours",
+        current=(own(FOO_V1_CNAME, OTHER),),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
+        managed_types=frozenset({"A", "AAAA"}),
+    ),
+    Case(
+        "ours/cname-refused-beside-a-foreign-txt",
+        current=(own(FOO_TXT, OTHER),),
+        desired=(FOO_V2_CNAME,),
+        conflicts=(conflict(FOO_V2_CNAME, R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/cname-refused-beside-an-mx-not-ours",
+        current=(unowned(ep("foo", "MX", "10 mail.example.com")),),
+        desired=(FOO_V2_CNAME,),
+        conflicts=(conflict(FOO_V2_CNAME, R.TYPE_CLASH),),
+    ),
+    # ---------------------------------------------------------------- apex and delegations
+    Case(
+        "ours/apex-a-created-beside-ns-soa-mx-and-spf-txt",
+        current=APEX_RECORDS,
+        desired=(APEX_A,),
+        create=(own(APEX_A),),
+    ),
+    Case(
+        "ours/apex-aaaa-and-a-created-beside-ns-soa-mx-and-spf-txt",
+        current=APEX_RECORDS,
+        desired=(APEX_A, APEX_AAAA),
+        create=(own(APEX_A), own(APEX_AAAA)),
+    ),
+    Case(
+        "ours/apex-cname-refused: a cname never sits beside the soa",
+        current=APEX_RECORDS,
+        desired=(ep("example.com", "CNAME", "lb.example.net", res="ingress/default/apex"),),
+        conflicts=(
+            conflict(
+                ep("example.com", "CNAME", res="ingress/default/apex"),
+                R.TYPE_CLASH,
+            ),
+        ),
+    ),
+    Case(
+        "ours/apex-update-beside-ns-and-soa",
+        current=(*APEX_RECORDS, own(APEX_A)),
+        desired=(ep("example.com", "A", "192.0.2.20", res="ingress/default/apex"),),
+        update=(
+            (own(APEX_A), own(ep("example.com", "A", "192.0.2.20", res="ingress/default/apex"))),
+        ),
+    ),
+    Case(
+        "ours/a-refused-at-a-delegation: an ns without soa",
+        current=(unowned(ep("sub", "NS", "ns1.dns.net", "ns2.dns.net")),),
+        desired=(ep("sub", "A", "192.0.2.30", res="ingress/default/sub"),),
+        conflicts=(conflict(ep("sub", "A", res="ingress/default/sub"), R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/weighted-a-refused-at-a-plain-delegation",
+        current=(unowned(ep("sub", "NS", "ns1.dns.net")),),
+        desired=(ep("sub", "A", "192.0.2.30", set_id="w", res="ingress/default/sub"),),
+        conflicts=(conflict(ep("sub", "A", set_id="w", res="ingress/default/sub"), R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/delegation-blocks-only-its-own-name",
+        current=(unowned(ep("sub", "NS", "ns1.dns.net")),),
+        desired=(BAR_127_A,),
+        create=(own(BAR_127_A),),
     ),
     Case(
         "ours/update-allowed-beside-records-not-ours",
@@ -573,10 +677,22 @@ CASES = [
         conflicts=(conflict(ep("foo", "A", res="ingress/x/y"), R.UNOWNED_RECORD),),
     ),
     Case(
-        "ours/plain-mx-not-ours-refuses-a-weighted-a",
+        "ours/plain-mx-not-ours-lets-a-weighted-a-be-created",
         current=(unowned(ep("foo", "MX", "10 mail.example.com")),),
         desired=(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y"),),
+        create=(own(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y")),),
+    ),
+    Case(
+        "ours/plain-aaaa-not-ours-refuses-a-weighted-a",
+        current=(unowned(FOO_AAAA),),
+        desired=(ep("foo", "A", "2.2.2.2", set_id="b", res="ingress/x/y"),),
         conflicts=(conflict(ep("foo", "A", set_id="b", res="ingress/x/y"), R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/plain-mx-not-ours-refuses-a-weighted-cname",
+        current=(unowned(ep("foo", "MX", "10 mail.example.com")),),
+        desired=(ep("foo", "CNAME", "lb.example.net", set_id="b", res="ingress/x/y"),),
+        conflicts=(conflict(ep("foo", "CNAME", set_id="b", res="ingress/x/y"), R.TYPE_CLASH),),
     ),
     Case(
         "ours/weighted-claim-of-other-owner-refuses-a-plain-create",
@@ -643,8 +759,58 @@ CASES = [
         create=(own(FOO_A5),),
     ),
     Case(
-        "ours/claims-are-never-deleted-or-updated",
-        current=(claim("foo", "A", ME), claim("bar", "A", OTHER)),
+        "ours/our-orphan-claim-is-deleted-others-never",
+        current=(claim("foo", "A", ME), claim("bar", "A", OTHER), claim("baz", "A", "")),
+        delete=(claim("foo", "A", ME),),
+    ),
+    Case(
+        "ours/orphan-claims-are-kept-under-upsert-only",
+        current=(claim("foo", "A", ME), claim("foo", "CNAME", ME)),
+        policy=Policy.UPSERT_ONLY,
+    ),
+    Case(
+        "ours/orphan-claims-are-kept-under-create-only",
+        current=(claim("foo", "A", ME),),
+        policy=Policy.CREATE_ONLY,
+    ),
+    Case(
+        "ours/old-format-orphan-claim-pair-is-deleted",
+        current=(claim("foo", "A", ME), claim("foo", "CNAME", ME)),
+        delete=(claim("foo", "A", ME), claim("foo", "CNAME", ME)),
+    ),
+    Case(
+        "ours/orphan-claim-of-another-type-beside-desired-data-is-deleted",
+        current=(claim("foo", "AAAA", ME), claim("foo", "A", ME, res="ingress/default/foo-5")),
+        desired=(FOO_A5,),
+        create=(own(FOO_A5),),
+        delete=(claim("foo", "AAAA", ME),),
+    ),
+    Case(
+        "ours/desired-claim-keeps-our-orphan-claims",
+        current=(claim("foo", "AAAA", ME),),
+        desired=(desired_claim("foo", "A", "ingress/default/foo-5"),),
+    ),
+    Case(
+        "ours/refused-create-keeps-our-claim",
+        current=(claim("foo", "A", ME), unowned(FOO_V1_CNAME)),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/orphan-claim-of-unmanaged-type-is-kept",
+        current=(claim("foo", "AAAA", ME),),
+        managed_types=frozenset({"A", "CNAME"}),
+    ),
+    Case(
+        "ours/orphan-claim-outside-the-domain-filter-is-kept",
+        current=(claim("foo.ex.domain.tld", "A", ME), claim("foo.domain.tld", "A", ME)),
+        delete=(claim("foo.domain.tld", "A", ME),),
+        domain_filter=DOMAIN_FILTER,
+    ),
+    Case(
+        "ours/weighted-orphan-claim-is-deleted",
+        current=(ep("foo", "A", set_id="a", owner=ME),),
+        delete=(ep("foo", "A", set_id="a", owner=ME),),
     ),
     Case(
         "ours/desired-claim-keeps-our-records-at-its-name",
