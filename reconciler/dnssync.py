@@ -1,8 +1,17 @@
 """One DNS pass: route desired endpoints to providers, plan per provider, apply (unless dry run).
 
 Each desired endpoint goes to the provider(s) holding the longest zone that contains its name
-(:func:`reconciler.zones.zone_for` over every provider's zones; two providers holding the same zone
-both receive it). Then, per provider: ``registry.records()`` → ``provider.adjust_endpoints`` →
+(:func:`reconciler.zones.zone_for` over its candidate providers' zones; two providers holding the
+same zone both receive it). The candidates of a plain ``desired`` endpoint are every provider; an
+:class:`EndpointGroup` names its own (split horizon: a fleet's endpoints may go only to that fleet's
+``dnsProviders``, so a private name can never land in a public zone).
+
+Safety: when a provider's ``zones()`` fails, nobody knows which names it holds, and routing without
+it would send its names to another candidate holding a parent zone (and create them there). So every
+other candidate provider of a non-empty group that includes the failed one is *held*: nothing is
+planned or applied for it in this pass, and it reports an error (the pass does not converge).
+
+Then, per provider: ``registry.records()`` → ``provider.adjust_endpoints`` →
 :func:`reconciler.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
 fails is reported in its own result and never stops the others. Providers and registries are
 injected; nothing here builds a client.
@@ -24,9 +33,11 @@ from reconciler.zones import zone_for
 __all__ = [
     "DnsPassResult",
     "DnsTarget",
+    "EndpointGroup",
     "ProviderResult",
     "Registry",
     "route_endpoints",
+    "route_groups",
     "sync_dns",
 ]
 
@@ -71,6 +82,8 @@ class ProviderResult:
     """True when every error may go away on retry (the next pass tries again)."""
     applied: bool = False
     """True when the changes were written (False in a dry run, on failure, or with no changes)."""
+    held: bool = False
+    """True when nothing was planned because a fellow candidate provider's zones were unknown."""
 
     @property
     def ok(self) -> bool:
@@ -91,6 +104,48 @@ class DnsPassResult:
     def ok(self) -> bool:
         """Did every provider succeed?"""
         return all(r.ok for r in self.providers)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointGroup:
+    """Desired endpoints and the providers they may be written to."""
+
+    endpoints: tuple[Endpoint, ...]
+    """The endpoints."""
+    providers: tuple[str, ...] | None = None
+    """Names of the candidate providers; None: every provider of the pass."""
+
+
+def route_groups(
+    groups: Sequence[EndpointGroup],
+    zones_by_provider: Sequence[tuple[str, Collection[str]]],
+    unknown: Collection[str] = (),
+) -> tuple[dict[str, list[Endpoint]], list[Endpoint], dict[str, tuple[str, ...]]]:
+    """Route each group among its candidates; say which providers to hold and why.
+
+    Returns endpoints per provider name, endpoints with no zone among their candidates, and the
+    held providers, each with the providers of unknown zones that caused the hold. ``unknown``
+    names providers whose zones could not be read this pass.
+    """
+    known = {name for name, _ in zones_by_provider}
+    everyone = tuple(sorted(known | set(unknown)))
+    routed: dict[str, list[Endpoint]] = {name: [] for name, _ in zones_by_provider}
+    unrouted: list[Endpoint] = []
+    held: dict[str, set[str]] = {}
+    for group in groups:
+        candidates = everyone if group.providers is None else group.providers
+        failed = {c for c in candidates if c in unknown}
+        if failed and group.endpoints:
+            for name in candidates:
+                if name not in unknown:
+                    held.setdefault(name, set()).update(failed)
+        subset = [(n, z) for n, z in zones_by_provider if n in candidates]
+        group_routed, group_unrouted = route_endpoints(group.endpoints, subset)
+        for name, endpoints in group_routed.items():
+            routed[name].extend(endpoints)
+        if not failed:
+            unrouted.extend(group_unrouted)
+    return routed, unrouted, {name: tuple(sorted(why)) for name, why in held.items()}
 
 
 def route_endpoints(
@@ -150,7 +205,8 @@ def _failure(name: str, exc: BaseException) -> ProviderResult:
 
 def sync_dns(
     *,
-    desired: Iterable[Endpoint],
+    desired: Iterable[Endpoint] = (),
+    groups: Sequence[EndpointGroup] = (),
     targets: Sequence[DnsTarget],
     owner_id: str,
     policy: Policy,
@@ -158,7 +214,10 @@ def sync_dns(
     domain_filter: DomainFilter,
     dry_run: bool = False,
 ) -> DnsPassResult:
-    """Run one DNS pass over every target; see the module docstring."""
+    """Run one DNS pass over every target; see the module docstring.
+
+    ``desired`` endpoints may go to any provider; each of ``groups`` only to its own providers.
+    """
     zones_by_provider: list[tuple[str, Collection[str]]] = []
     failed: dict[str, ProviderResult] = {}
     for target in targets:
@@ -168,13 +227,35 @@ def sync_dns(
         except ReconcilerError as exc:
             log.warning("provider zones unavailable", extra={"provider": name, "error": str(exc)})
             failed[name] = _failure(name, exc)
-    routed, unrouted = route_endpoints(desired, zones_by_provider)
+        except Exception as exc:  # one provider's bug must not stop the others
+            log.exception("provider zones crashed", extra={"provider": name})
+            failed[name] = _failure(name, exc)
+    all_groups = [EndpointGroup(tuple(desired)), *groups]
+    routed, unrouted, held = route_groups(all_groups, zones_by_provider, failed)
 
     results: list[ProviderResult] = []
     for target in targets:
         name = target.provider.name
         if name in failed:
             results.append(failed[name])
+            continue
+        if name in held:
+            causes = held[name]
+            log.warning(
+                "provider held: zones of a fellow candidate unknown",
+                extra={"provider": name, "unknown_zones_of": list(causes)},
+            )
+            results.append(
+                ProviderResult(
+                    provider=name,
+                    errors=(
+                        f"held: zones of {', '.join(causes)} unknown this pass; nothing planned "
+                        "so that no name lands in a parent zone here",
+                    ),
+                    transient=all(failed[c].transient for c in causes),
+                    held=True,
+                )
+            )
             continue
         try:
             result = _sync_one(

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
-
-from reconciler.dnssync import DnsPassResult, DnsTarget, route_endpoints, sync_dns
+from reconciler.dnssync import (
+    DnsPassResult,
+    DnsTarget,
+    EndpointGroup,
+    route_endpoints,
+    route_groups,
+    sync_dns,
+)
 from reconciler.endpoint import Endpoint
 from reconciler.errors import PermanentProviderError, TransientProviderError
 from reconciler.memory import InMemoryProvider
@@ -132,9 +137,8 @@ class RecordsCrash(InMemoryProvider):
         raise RuntimeError("bug")
 
 
-@pytest.mark.parametrize("broken_class", [ZonesFail, RecordsCrash])
-def test_provider_errors_before_apply_are_isolated(broken_class: type[InMemoryProvider]) -> None:
-    broken = broken_class(name="broken", zones=["other.test"])
+def test_provider_errors_after_routing_are_isolated() -> None:
+    broken = RecordsCrash(name="broken", zones=["other.test"])
     healthy = InMemoryProvider(name="healthy", zones=["example.test"])
     result = run([target(broken), target(healthy)], [desired("www.example.test", "192.0.2.1")])
     assert result.providers[0].errors
@@ -168,3 +172,118 @@ def test_claim_keeps_our_records_and_deletion_needs_no_claim() -> None:
     gone = run([target(provider)], [])
     assert [e.name for e in gone.providers[0].changes.delete] == ["www.example.test"]
     assert provider.get("www.example.test", "A") is None
+
+
+def run_groups(
+    targets: Sequence[DnsTarget],
+    groups: Sequence[EndpointGroup],
+    endpoints: Sequence[Endpoint] = (),
+) -> DnsPassResult:
+    return sync_dns(
+        desired=endpoints,
+        groups=groups,
+        targets=targets,
+        owner_id=OWNER,
+        policy=Policy.SYNC,
+        managed_types=TYPES,
+        domain_filter=DomainFilter(),
+    )
+
+
+def test_zone_failure_holds_every_provider_that_could_receive_its_names() -> None:
+    # The child zone's provider cannot list zones: without the hold, its name would be routed to
+    # the parent zone's provider and created there.
+    child = ZonesFail(name="child", zones=["team.example.test"])
+    parent = InMemoryProvider(name="parent", zones=["example.test"])
+    run([target(parent)], [desired("old.example.test", "192.0.2.9")])
+    result = run(
+        [target(child), target(parent)],
+        [desired("www.team.example.test", "192.0.2.1"), desired("x.example.test", "192.0.2.2")],
+    )
+    assert not result.ok
+    failed, held = result.providers
+    assert failed.errors == ("access denied listing zones",)
+    assert held.held is True
+    assert held.changes.is_empty()
+    assert held.applied is False
+    assert "zones of child unknown" in held.errors[0]
+    assert held.transient is False
+    assert parent.apply_calls == 1  # only the seeding pass above: nothing written in the pass
+    assert parent.get("www.team.example.test", "A") is None
+    assert parent.get("x.example.test", "A") is None
+    assert parent.get("old.example.test", "A") is not None  # not deleted either
+    assert result.unrouted == ()
+
+
+def test_transient_zone_failure_makes_the_hold_transient() -> None:
+    class ZonesTimeout(InMemoryProvider):
+        def zones(self) -> Sequence[str]:
+            raise TransientProviderError("timed out", provider=self.name)
+
+    result = run(
+        [
+            target(ZonesTimeout(name="a", zones=["a.test"])),
+            target(InMemoryProvider(name="b", zones=["b.test"])),
+        ],
+        [desired("www.b.test", "192.0.2.1")],
+    )
+    assert result.providers[1].held
+    assert result.providers[1].transient
+
+
+def test_zone_failure_outside_a_group_holds_nothing() -> None:
+    broken = ZonesFail(name="public-r53", zones=["example.test"])
+    private = InMemoryProvider(name="private-bind", zones=["example.test"])
+    groups = [
+        EndpointGroup((desired("db.example.test", "10.0.0.1"),), ("private-bind",)),
+        EndpointGroup((), ("public-r53",)),
+    ]
+    result = run_groups([target(broken), target(private)], groups)
+    assert result.providers[0].errors
+    assert result.providers[1].ok
+    assert private.get("db.example.test", "A") is not None
+
+
+def test_groups_go_only_to_their_providers_split_horizon() -> None:
+    public = InMemoryProvider(name="public", zones=["example.test"])
+    private = InMemoryProvider(name="private", zones=["internal.example.test", "example.test"])
+    groups = [
+        EndpointGroup((desired("www.example.test", "203.0.113.5"),), ("public",)),
+        EndpointGroup(
+            (
+                desired("db.internal.example.test", "10.0.0.5"),
+                desired("api.example.test", "10.0.0.6"),
+            ),
+            ("private",),
+        ),
+    ]
+    result = run_groups([target(public), target(private)], groups)
+    assert result.ok
+    assert public.get("www.example.test", "A") is not None
+    assert public.get("api.example.test", "A") is None  # the private name never reaches public
+    assert public.get("db.internal.example.test", "A") is None
+    assert private.get("api.example.test", "A") is not None
+    assert private.get("db.internal.example.test", "A") is not None
+    assert private.get("www.example.test", "A") is None
+
+
+def test_group_names_outside_its_providers_zones_are_unrouted() -> None:
+    public = InMemoryProvider(name="public", zones=["example.test"])
+    private = InMemoryProvider(name="private", zones=["internal.test"])
+    groups = [EndpointGroup((desired("www.example.test", "10.0.0.1"),), ("private",))]
+    result = run_groups([target(public), target(private)], groups)
+    assert [e.name for e in result.unrouted] == ["www.example.test"]
+    assert public.get("www.example.test", "A") is None
+
+
+def test_route_groups_longest_zone_among_candidates_only() -> None:
+    ep = desired("a.b.example.test", "10.0.0.1")
+    zones = [("wide", frozenset({"example.test"})), ("narrow", frozenset({"b.example.test"}))]
+    routed, unrouted, held = route_groups([EndpointGroup((ep,), ("wide",))], zones)
+    assert routed == {"wide": [ep], "narrow": []}
+    assert unrouted == []
+    assert held == {}
+    routed, _, _ = route_groups([EndpointGroup((ep,))], zones)
+    assert routed == {"wide": [], "narrow": [ep]}
+    _, _, held = route_groups([EndpointGroup((ep,))], zones[:1], unknown=["narrow"])
+    assert held == {"wide": ("narrow",)}
