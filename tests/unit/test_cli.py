@@ -100,7 +100,7 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
         ({"policy": "everything"}, "policy"),
         ({"defaultTTL": -1}, "defaultTTL"),
         ({"managedRecordTypes": ["BOGUS"]}, "managedRecordTypes"),
-        ({"fleets": []}, "fleets"),
+        ({"fleets": [{"name": "public"}]}, "fleets[0].ingressClassName"),
         (
             {"providers": [{"name": "x", "type": "rfc2136", "zones": ["a.test"]}]},
             "providers[0].host",
