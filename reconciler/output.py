@@ -6,16 +6,18 @@ JSON (``--output json``)::
      "delete": [record, ...], "conflicts": [conflict, ...], "errors": [error, ...]}
 
 where a record is ``{"name", "type", "targets", "ttl", "provider"}``, a conflict is
-``{"name", "type", "reason", "detail", "resource", "provider"}`` (planner refusals, source
-rejections with ``reason: "rejected"``, names no provider holds a zone for with
-``reason: "no-zone"``), and an error is ``{"provider", "error", "transient"}``. Lists are sorted,
+``{"name", "type", "reason", "message", "detail", "resource", "provider"}`` (planner refusals,
+tenancy refusals under their reason (``HostnameNotAllowed``, ``HostnameConflict``,
+``FleetNotAllowed``, ...), source rejections with ``reason: "rejected"``, names no provider holds
+a zone for with ``reason: "no-zone"``; ``message`` and ``detail`` are the same text), and an error
+is ``{"provider", "error", "transient"}``. Lists are sorted,
 so the same input always prints the same bytes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.dnssync import DnsPassResult
@@ -48,8 +50,15 @@ def _conflict_key(item: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(item.get(k) or "") for k in ("name", "type", "provider", "reason", "resource"))
 
 
-def plan_document(result: DnsPassResult, rejections: Sequence[Rejection] = ()) -> dict[str, Any]:
-    """The JSON-able document of one pass (see the module docstring)."""
+def plan_document(
+    result: DnsPassResult,
+    rejections: Sequence[Rejection] = (),
+    refusals: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The JSON-able document of one pass (see the module docstring).
+
+    ``refusals`` are extra conflict entries (tenancy refusals) in the same shape.
+    """
     create: list[dict[str, Any]] = []
     update: list[dict[str, Any]] = []
     delete: list[dict[str, Any]] = []
@@ -106,6 +115,9 @@ def plan_document(result: DnsPassResult, rejections: Sequence[Rejection] = ()) -
                 "provider": None,
             }
         )
+    conflicts.extend(dict(r) for r in refusals)
+    for item in conflicts:
+        item.setdefault("message", item.get("detail"))
     return {
         "create": sorted(create, key=_record_key),
         "update": sorted(update, key=lambda u: _record_key(u["new"])),
@@ -115,9 +127,13 @@ def plan_document(result: DnsPassResult, rejections: Sequence[Rejection] = ()) -
     }
 
 
-def render_json(result: DnsPassResult, rejections: Sequence[Rejection] = ()) -> str:
+def render_json(
+    result: DnsPassResult,
+    rejections: Sequence[Rejection] = (),
+    refusals: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """One JSON object (one line, sorted keys) describing the pass."""
-    return json.dumps(plan_document(result, rejections), sort_keys=True)
+    return json.dumps(plan_document(result, rejections, refusals), sort_keys=True)
 
 
 def _targets(record: dict[str, Any]) -> str:
@@ -137,10 +153,14 @@ def _columns(rows: list[list[str]]) -> list[str]:
 
 
 def render_table(
-    result: DnsPassResult, rejections: Sequence[Rejection] = (), *, dry_run: bool = True
+    result: DnsPassResult,
+    rejections: Sequence[Rejection] = (),
+    *,
+    dry_run: bool = True,
+    refusals: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """A human-readable table of the pass: changes, then conflicts, then errors, then a summary."""
-    doc = plan_document(result, rejections)
+    doc = plan_document(result, rejections, refusals)
     lines: list[str] = []
     rows = [["PROVIDER", "CHANGE", "NAME", "TYPE", "TTL", "TARGETS"]]
     rows.extend(

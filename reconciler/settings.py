@@ -18,7 +18,7 @@ Round 2 keys: ``fleets`` (IngressClass + controller + load balancer per fleet), 
 ``zoneType`` when that is public or private). Cross-key rules: a fleet's ``dnsProviders`` exist and
 have the fleet's view; no two fleets share a class; tenants need fleets, and theirs exist; the
 tenancy rules of :func:`reconciler.tenancy.validate_tenancy` hold. The helpers
-:meth:`Settings.tenancy_config`, :meth:`Settings.tenancy_fleets` and
+:meth:`Settings.fleet_specs`, :meth:`Settings.tenancy_config`, :meth:`Settings.tenancy_fleets` and
 :meth:`Settings.election_config` map the file onto the core's values.
 """
 
@@ -46,6 +46,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from reconciler.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.errors import ConfigError
+from reconciler.fleets import FleetPort, FleetSpec
 from reconciler.leader import ElectionConfig
 from reconciler.tenancy import DENY, Fleet, TenancyConfig, Tenant, validate_tenancy
 
@@ -516,6 +517,10 @@ class Settings(BaseSettings):
             raise ValueError(f"providers: names must be unique ({', '.join(duplicates)} repeated)")
         self._check_fleets()
         self._check_tenants()
+        try:
+            self.fleet_specs()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def _check_fleets(self) -> None:
@@ -577,6 +582,27 @@ class Settings(BaseSettings):
             validate_tenancy(self.tenancy_config(), self.tenancy_fleets())
         except ConfigError as exc:
             raise ValueError(f"tenants: {exc}") from None
+
+    def fleet_specs(self) -> tuple[FleetSpec, ...]:
+        """The fleets as :class:`reconciler.fleets.FleetSpec` values (ConfigError when invalid)."""
+        return tuple(
+            FleetSpec.of(
+                name=f.name,
+                ingress_class_name=f.ingress_class_name,
+                visibility=f.visibility,
+                namespace=f.namespace,
+                is_default=f.default,
+                profile=f.profile,
+                image=f.image,
+                replicas=f.replicas,
+                ports=tuple(FleetPort(p.name, p.port, p.target_port) for p in f.ports),
+                lb_mode=f.load_balancer.mode,
+                target_type=f.load_balancer.target_type,
+                extra_annotations=f.load_balancer.annotations,
+                dns_providers=f.dns_providers,
+            )
+            for f in self.fleets
+        )
 
     def tenancy_config(self) -> TenancyConfig:
         """The tenants and the unassigned rule as :mod:`reconciler.tenancy` values."""

@@ -1,0 +1,488 @@
+"""One full reconcile pass: fleets → load balancers → Ingress status → DNS.
+
+:func:`reconcile` is the pass ``once`` and ``run`` execute (``plan`` too, with writes off). The
+cluster-side stages (fleet objects, elbv2 load balancers, Ingress status) are injected as
+:data:`Stage` functions built by the composition root from their modules; this module composes
+them and owns the DNS stage:
+
+1. **source**: the Ingresses, each seen with the status the pass publishes for it (its fleet
+   Service's ``status.loadBalancer.ingress``; the Ingress's own status while the Service has no
+   address yet), → desired endpoints and source rejections;
+2. **tenancy** (only with tenants configured): :func:`reconciler.tenancy.decide` per Ingress, with
+   each fleet's addresses read from its Service; refused hosts are dropped, the rest kept unchanged;
+3. **split horizon** (only with fleets configured): an Ingress's endpoints go to its fleet's
+   ``dnsProviders`` only (an :class:`reconciler.dnssync.EndpointGroup` each), so a private fleet's
+   names never reach a public provider; Ingresses of classes that are no fleet's are not ours;
+4. registry → plan → apply, per provider (:func:`reconciler.dnssync.sync_dns`).
+
+Without fleets the issue-2 behaviour stays exactly: the ``ingressClassNames`` filter, every
+provider a candidate for every endpoint.
+
+Everything refused becomes a Warning Event on the Ingress concerned (when an
+:class:`~reconciler.kube.protocols.EventRecorder` is given): tenancy refusals under their own
+reason (``HostnameNotAllowed``, ``HostnameConflict``, ``FleetNotAllowed``, ``TargetNotAllowed``,
+…), source rejections as ``InvalidHost``, planner conflicts as ``DNSRecordConflict``, and failed
+DNS writes as ``DNSWriteFailed``. The same counts by reason go into the loop's
+:class:`~reconciler.loop.PassResult` (hence the metrics), and :func:`conflict_entries` lists them
+for ``plan --output json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler.dnssync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
+from reconciler.endpoint import Changes, Endpoint, Label
+from reconciler.errors import KubernetesError, ReconcilerError, TransientProviderError
+from reconciler.fleets import FleetSpec, fleet_service_address
+from reconciler.ingress_status import ingress_address
+from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
+from reconciler.loop import ChangeCount, PassResult, ReasonCount
+from reconciler.plan import DomainFilter, Policy
+from reconciler.settings import Settings
+from reconciler.sources.ingress import (
+    SourceResult,
+    endpoints_from_ingresses,
+    ingress_class_of,
+    resource_of,
+)
+from reconciler.tenancy import Fleet, Namespace, Refusal, TenancyConfig, decide
+
+__all__ = [
+    "DNS_ACTION",
+    "DNS_RECORD_CONFLICT",
+    "DNS_WRITE_FAILED",
+    "INVALID_HOST",
+    "GuardedRegistry",
+    "Observed",
+    "PassConfig",
+    "PassReport",
+    "Stage",
+    "StageOutcome",
+    "conflict_entries",
+    "published_ingresses",
+    "reconcile",
+]
+
+log = logging.getLogger(__name__)
+
+DNS_ACTION = "PublishDNS"
+"""The ``action`` of every Event the DNS stage records."""
+INVALID_HOST = "InvalidHost"
+"""Event/metric reason of a source rejection (a host, target or annotation that is not valid)."""
+DNS_RECORD_CONFLICT = "DNSRecordConflict"
+"""Event reason of a planner conflict (the name is held by another owner or record)."""
+DNS_WRITE_FAILED = "DNSWriteFailed"
+"""Event reason of a DNS provider failure that concerns the Ingress's names."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassConfig:
+    """The settings one pass needs, as plain values."""
+
+    owner_id: str
+    """TXT ownership owner id; also the ``ingress-reconciler.io/owner`` label."""
+    policy: Policy = Policy.SYNC
+    """Planner policy."""
+    managed_types: frozenset[str] = frozenset({"A", "AAAA", "CNAME"})
+    """Record types created, updated and deleted."""
+    domain_filter: DomainFilter = field(default_factory=DomainFilter)
+    """Which names are managed."""
+    default_ttl: int = 300
+    """TTL of records whose Ingress sets none."""
+    ingress_class_names: tuple[str, ...] = ()
+    """Class filter without fleets (empty: every Ingress)."""
+    fleets: tuple[FleetSpec, ...] = ()
+    """Configured fleets; empty: issue-2 behaviour (no split horizon)."""
+    tenancy: TenancyConfig | None = None
+    """Tenants; None: single-tenant mode (no enforcement)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PassConfig:
+        """The pass configuration of ``settings``."""
+        return cls(
+            owner_id=settings.owner_id,
+            policy=Policy(settings.policy),
+            managed_types=frozenset(settings.managed_record_types),
+            domain_filter=DomainFilter(
+                include=settings.domain_filter.include, exclude=settings.domain_filter.exclude
+            ),
+            default_ttl=settings.default_ttl,
+            ingress_class_names=settings.ingress_class_names,
+            fleets=settings.fleet_specs(),
+            tenancy=settings.tenancy_config() if settings.tenants else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """The cluster as one pass sees it (from the caches, or from manifest files offline)."""
+
+    ingresses: tuple[Mapping[str, Any], ...] = ()
+    """Every Ingress (raw API JSON)."""
+    namespaces: Mapping[str, Namespace] = field(default_factory=dict)
+    """Namespaces by name (labels matter for tenant selectors)."""
+    addresses: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """Fleet name → its Service's ``status.loadBalancer.ingress`` (empty while pending)."""
+
+    @classmethod
+    def from_state(cls, state: ClusterState, fleets: Sequence[FleetSpec]) -> Observed:
+        """Read the caches (each fleet's address from its Service)."""
+        namespaces = {}
+        for ns in state.namespaces():
+            meta = ns.get("metadata") or {}
+            name = str(meta.get("name") or "")
+            if name:
+                namespaces[name] = Namespace.of(name, dict(meta.get("labels") or {}))
+        return cls(
+            ingresses=tuple(state.ingresses()),
+            namespaces=namespaces,
+            addresses={f.name: fleet_service_address(f, state) for f in fleets},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutcome:
+    """What one cluster-side stage (fleets, load balancers, Ingress status) did."""
+
+    stage: str
+    """``fleets``, ``load-balancers`` or ``ingress-status``."""
+    changes: int = 0
+    """Objects written."""
+    refusals: tuple[ReasonCount, ...] = ()
+    """What it refused, by reason."""
+    errors: tuple[str, ...] = ()
+    """What failed (the pass does not converge)."""
+
+    @property
+    def ok(self) -> bool:
+        """Did the stage succeed?"""
+        return not self.errors
+
+
+Stage = Callable[[ClusterState, datetime], StageOutcome]
+"""A cluster-side stage: (observed state, now) → what it did. Writes go through guards."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """Everything one pass saw and did."""
+
+    source: SourceResult
+    """Desired endpoints (before tenancy) and source rejections."""
+    dns: DnsPassResult
+    """Per-provider changes, conflicts and errors."""
+    refusals: tuple[Refusal, ...] = ()
+    """Tenancy refusals."""
+    stages: tuple[StageOutcome, ...] = ()
+    """The cluster-side stages, in order."""
+
+    @property
+    def ok(self) -> bool:
+        """Did every stage and every provider succeed?"""
+        return self.dns.ok and all(s.ok for s in self.stages)
+
+    def loop_result(self) -> PassResult:
+        """The loop's summary of this pass (metrics, health, the summary log line)."""
+        changes = tuple(
+            ChangeCount(provider=r.provider, action=action, count=count)
+            for r in self.dns.providers
+            if r.applied
+            for action, count in (
+                ("create", len(r.changes.create)),
+                ("update", len(r.changes.update)),
+                ("delete", len(r.changes.delete)),
+            )
+            if count
+        )
+        conflicts: dict[str, int] = {}
+        for r in self.dns.providers:
+            for conflict in r.conflicts:
+                conflicts[str(conflict.reason)] = conflicts.get(str(conflict.reason), 0) + 1
+        refusals: dict[str, int] = {}
+        for refusal in self.refusals:
+            refusals[str(refusal.reason)] = refusals.get(str(refusal.reason), 0) + 1
+        if self.source.rejections:
+            refusals[INVALID_HOST] = refusals.get(INVALID_HOST, 0) + len(self.source.rejections)
+        for stage in self.stages:
+            for rc in stage.refusals:
+                refusals[rc.reason] = refusals.get(rc.reason, 0) + rc.count
+        errors = [f"{s.stage}: {e}" for s in self.stages for e in s.errors]
+        errors.extend(f"{r.provider}: {e}" for r in self.dns.providers for e in r.errors)
+        return PassResult(
+            converged=self.ok,
+            source_endpoints=len(self.source.endpoints),
+            changes=changes,
+            conflicts=tuple(ReasonCount(k, v) for k, v in sorted(conflicts.items())),
+            refusals=tuple(ReasonCount(k, v) for k, v in sorted(refusals.items())),
+            errors=tuple(errors),
+        )
+
+
+def _address_strings(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    values: list[str] = []
+    for entry in entries:
+        for key in ("ip", "hostname"):
+            value = entry.get(key)
+            if isinstance(value, str) and value:
+                values.append(value)
+    return values
+
+
+def published_ingresses(
+    ingresses: Iterable[Mapping[str, Any]],
+    fleets: Sequence[FleetSpec],
+    addresses: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> tuple[Mapping[str, Any], ...]:
+    """The Ingresses as the status stage publishes them (pure; inputs untouched).
+
+    An Ingress of a fleet whose Service has an address gets exactly that address as
+    ``status.loadBalancer.ingress``; otherwise it keeps its own (the last one published).
+    """
+    by_class = {f.ingress_class_name: f.name for f in fleets}
+    result: list[Mapping[str, Any]] = []
+    for ingress in ingresses:
+        fleet = by_class.get(ingress_class_of(ingress) or "")
+        address = ingress_address(addresses.get(fleet, ())) if fleet is not None else ()
+        if not address:
+            result.append(ingress)
+            continue
+        status = dict(ingress.get("status") or {})
+        status["loadBalancer"] = {"ingress": [dict(a) for a in address]}
+        result.append({**ingress, "status": status})
+    return tuple(result)
+
+
+class GuardedRegistry:
+    """A registry whose writes first ask ``may_write`` (the leader lease): no write once lost."""
+
+    def __init__(self, inner: Any, may_write: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._may_write = may_write
+
+    def records(self) -> Sequence[Endpoint]:
+        """The inner registry's records (reads are always allowed)."""
+        records: Sequence[Endpoint] = self._inner.records()
+        return records
+
+    def apply(self, changes: Changes) -> None:
+        """Write through the inner registry, unless the lease was lost."""
+        if not self._may_write():
+            raise TransientProviderError("not the leader any more: DNS write skipped")
+        self._inner.apply(changes)
+
+
+def _ingress_ref(ingress: Mapping[str, Any]) -> ObjectRef:
+    return ObjectRef.of({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", **ingress})
+
+
+def _by_resource(ingresses: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {resource_of(i): i for i in ingresses}
+
+
+def _dns_groups(
+    config: PassConfig,
+    observed: Observed,
+    published: Sequence[Mapping[str, Any]],
+    source: SourceResult,
+) -> tuple[tuple[Endpoint, ...], tuple[EndpointGroup, ...], tuple[Refusal, ...]]:
+    """Plain desired endpoints (no fleets), fleet groups, and tenancy refusals."""
+    if not config.fleets:
+        return source.endpoints, (), ()
+    by_resource: dict[str, list[Endpoint]] = {}
+    for endpoint in source.endpoints:
+        by_resource.setdefault(endpoint.labels.get(Label.RESOURCE, ""), []).append(endpoint)
+    fleet_of_class = {f.ingress_class_name: f for f in config.fleets}
+    per_fleet: dict[str, list[Endpoint]] = {f.name: [] for f in config.fleets}
+    refusals: list[Refusal] = []
+    tenancy_fleets = tuple(
+        Fleet.of(
+            f.name,
+            f.ingress_class_name,
+            f.visibility,
+            _address_strings(observed.addresses.get(f.name, ())),
+        )
+        for f in config.fleets
+    )
+    for ingress in published:
+        fleet = fleet_of_class.get(ingress_class_of(ingress) or "")
+        endpoints = by_resource.get(resource_of(ingress), [])
+        if fleet is None:
+            continue
+        if config.tenancy is not None:
+            ns_name = str((ingress.get("metadata") or {}).get("namespace") or "default")
+            decision = decide(
+                config.tenancy,
+                fleets=tenancy_fleets,
+                namespace=observed.namespaces.get(ns_name, Namespace(ns_name)),
+                ingress=ingress,
+                endpoints=endpoints,
+            )
+            refusals.extend(decision.refusals)
+            endpoints = list(decision.allowed)
+        per_fleet[fleet.name].extend(endpoints)
+    groups = tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in config.fleets)
+    return (), groups, tuple(sorted(set(refusals), key=lambda r: (r.resource, r.host, r.reason)))
+
+
+def _record_events(
+    events: EventRecorder,
+    *,
+    report: PassReport,
+    ingresses: Mapping[str, Mapping[str, Any]],
+    groups: Sequence[EndpointGroup],
+    desired: Sequence[Endpoint],
+    now: datetime,
+) -> None:
+    """One Warning Event per thing refused or failed, on the Ingress concerned."""
+    notes: dict[tuple[str, str], set[str]] = {}
+
+    def add(resource: str, reason: str, note: str) -> None:
+        if resource in ingresses:
+            notes.setdefault((resource, reason), set()).add(note)
+
+    for refusal in report.refusals:
+        add(refusal.resource, str(refusal.reason), refusal.message)
+    for rejection in report.source.rejections:
+        subject = f"{rejection.host!r}: " if rejection.host else ""
+        add(rejection.resource, INVALID_HOST, f"{subject}{rejection.reason}")
+    failed: dict[str, str] = {}
+    for result in report.dns.providers:
+        for conflict in result.conflicts:
+            for resource in conflict.resource.split(","):
+                add(
+                    resource.strip(),
+                    DNS_RECORD_CONFLICT,
+                    f"{conflict.name} {conflict.record_type or ''}: {conflict.detail}".replace(
+                        "  ", " "
+                    ),
+                )
+        if result.errors:
+            failed[result.provider] = "; ".join(result.errors)
+    if failed:
+        candidates = [(e, None) for e in desired] + [
+            (e, g.providers) for g in groups for e in g.endpoints
+        ]
+        for endpoint, providers in candidates:
+            for name, error in failed.items():
+                if providers is None or name in providers:
+                    add(
+                        endpoint.labels.get(Label.RESOURCE, ""),
+                        DNS_WRITE_FAILED,
+                        f"provider {name}: {error}",
+                    )
+    for (resource, reason), messages in sorted(notes.items()):
+        try:
+            events.record(
+                _ingress_ref(ingresses[resource]),
+                type=EventType.WARNING,
+                reason=reason,
+                note="; ".join(sorted(messages))[:1024],
+                action=DNS_ACTION,
+                now=now,
+            )
+        except ReconcilerError as exc:
+            log.warning(
+                "event not recorded",
+                extra={"resource": resource, "reason": reason, "error": str(exc)},
+            )
+
+
+def _run_stage(stage: Stage, state: ClusterState, now: datetime) -> StageOutcome:
+    try:
+        return stage(state, now)
+    except KubernetesError as exc:
+        log.warning(
+            "stage failed", extra={"stage": getattr(stage, "__name__", "?"), "error": str(exc)}
+        )
+        return StageOutcome(stage=getattr(stage, "__name__", "stage"), errors=(str(exc),))
+
+
+def reconcile(
+    *,
+    config: PassConfig,
+    observed: Observed,
+    targets: Sequence[DnsTarget],
+    now: datetime,
+    state: ClusterState | None = None,
+    stages: Sequence[Stage] = (),
+    events: EventRecorder | None = None,
+    dry_run: bool = False,
+) -> PassReport:
+    """One pass: the cluster-side ``stages`` (given ``state``), then DNS; see the module docstring.
+
+    ``dry_run`` plans DNS without applying and records no Events; the stages run only when
+    ``state`` is given (offline, ``plan --manifests`` skips them).
+    """
+    outcomes: list[StageOutcome] = []
+    if state is not None:
+        outcomes.extend(_run_stage(stage, state, now) for stage in stages)
+    published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
+    class_filter: Collection[str] = (
+        tuple(f.ingress_class_name for f in config.fleets)
+        if config.fleets
+        else config.ingress_class_names
+    )
+    source = endpoints_from_ingresses(
+        published, ingress_class_names=class_filter, default_ttl=config.default_ttl
+    )
+    for rejection in source.rejections:
+        log.warning(
+            "ingress data rejected",
+            extra={
+                "resource": rejection.resource,
+                "host": rejection.host,
+                "reason": rejection.reason,
+            },
+        )
+    desired, groups, refusals = _dns_groups(config, observed, published, source)
+    for refusal in refusals:
+        log.info(
+            "host refused",
+            extra={
+                "resource": refusal.resource,
+                "host": refusal.host,
+                "reason": str(refusal.reason),
+            },
+        )
+    dns = sync_dns(
+        desired=desired,
+        groups=groups,
+        targets=targets,
+        owner_id=config.owner_id,
+        policy=config.policy,
+        managed_types=config.managed_types,
+        domain_filter=config.domain_filter,
+        dry_run=dry_run,
+    )
+    report = PassReport(source=source, dns=dns, refusals=refusals, stages=tuple(outcomes))
+    if events is not None and not dry_run:
+        _record_events(
+            events,
+            report=report,
+            ingresses=_by_resource(observed.ingresses),
+            groups=groups,
+            desired=desired,
+            now=now,
+        )
+    return report
+
+
+def conflict_entries(report: PassReport) -> list[JsonObject]:
+    """Tenancy refusals as conflict entries of ``plan --output json`` (see reconciler.output)."""
+    return [
+        {
+            "name": r.host or None,
+            "type": None,
+            "reason": str(r.reason),
+            "resource": r.resource,
+            "message": r.message,
+            "detail": r.message,
+            "provider": None,
+        }
+        for r in report.refusals
+    ]
