@@ -50,7 +50,13 @@ ENFORCE_LABEL = "tenancy-test.ingress-reconciler.io/enforced"
 POLICIES = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
 BINDINGS = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
 READY_TIMEOUT = 60.0
-TEMPLATE = Path(__file__).resolve().parents[2] / "charts" / "tenancy" / "tenancy-policy.yaml"
+TEMPLATE = (
+    Path(__file__).resolve().parents[2]
+    / "charts"
+    / "ingress-reconciler"
+    / "templates"
+    / "tenancy-policy.yaml"
+)
 HELM_CACHE = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "helm"
 
 

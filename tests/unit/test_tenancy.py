@@ -510,7 +510,13 @@ def test_renderer_refuses_an_invalid_config() -> None:
 
 def test_helm_template_carries_the_current_cel() -> None:
     """The CEL pasted into the chart template is what the renderer produces (no helm needed)."""
-    template = Path(__file__).resolve().parents[2] / "charts" / "tenancy" / "tenancy-policy.yaml"
+    template = (
+        Path(__file__).resolve().parents[2]
+        / "charts"
+        / "ingress-reconciler"
+        / "templates"
+        / "tenancy-policy.yaml"
+    )
     text = template.read_text()
     start = text.index("# ---- generated from reconciler/tenancy.py")
     end = text.index("# ---- end of generated part ----")
@@ -519,4 +525,4 @@ def test_helm_template_carries_the_current_cel() -> None:
     assert yaml.safe_load(generated) == {
         "variables": policy["spec"]["variables"],
         "validations": policy["spec"]["validations"],
-    }, "regenerate the CEL block of charts/tenancy/tenancy-policy.yaml from the renderer"
+    }, "regenerate the CEL block of the chart's tenancy-policy.yaml from the renderer"
