@@ -146,7 +146,7 @@ def test_records_of_others_are_never_touched(
     changes = result.changes
     for endpoint in changes.delete:
         assert endpoint.owner == ME
-        assert _is_record(endpoint)
+        assert endpoint in current
     for update in changes.update:
         assert update.old.owner == ME
         assert update.new.owner == ME
@@ -159,6 +159,117 @@ def test_records_of_others_are_never_touched(
         assert not changes.delete
     if policy is Policy.CREATE_ONLY:
         assert not changes.update
+
+
+@PROPERTY_SETTINGS
+@given(current_records(), desired_endpoints, policies, managed, filters)
+def test_only_our_orphan_claims_are_deleted_and_only_under_sync(
+    current: list[Endpoint],
+    desired: list[Endpoint],
+    policy: Policy,
+    managed_types: frozenset[str],
+    domain_filter: DomainFilter,
+) -> None:
+    result = calculate(
+        current=current,
+        desired=desired,
+        owner_id=ME,
+        policy=policy,
+        managed_types=managed_types,
+        domain_filter=domain_filter,
+    )
+    deleted = {e.key for e in result.changes.delete if not _is_record(e)}
+    for claim in current:
+        if _is_record(claim):
+            continue
+        here = [
+            e
+            for e in desired
+            if (e.name, e.set_identifier) == (claim.name, claim.set_identifier)
+            and domain_filter.matches(e.name)
+        ]
+        wanted = {e.record_type for e in here if _is_record(e) and e.record_type in managed_types}
+        if "CNAME" in wanted and len(wanted) > 1:
+            wanted.discard("CNAME")  # refused beside other types: it does not hold the name
+        orphan = (
+            policy is Policy.SYNC
+            and claim.owner == ME
+            and claim.record_type in managed_types
+            and domain_filter.matches(claim.name)
+            and claim.record_type not in wanted
+            and not any(not _is_record(e) for e in here)  # a live resource keeps the name
+        )
+        assert (claim.key in deleted) is orphan, claim
+
+
+UNMANAGED_EXTRAS = st.lists(
+    st.builds(
+        lambda name, kind, owner, set_id: Endpoint.of(
+            name,
+            kind,
+            {"MX": ("10 mx.example.com",), "SOA": ("ns. admin. 1 2 3 4 5",)}.get(
+                kind, ('"v=spf1 -all"',)
+            ),
+            set_identifier=set_id,
+            labels={"owner": owner},
+        ),
+        st.sampled_from(NAMES),
+        st.sampled_from(("MX", "TXT", "SOA")),
+        st.sampled_from(("other", "")),
+        st.sampled_from(("", "s1")),
+    ),
+    max_size=4,
+)
+
+
+@PROPERTY_SETTINGS
+@given(current_records(), desired_endpoints, UNMANAGED_EXTRAS, policies, filters)
+def test_foreign_records_of_unmanaged_types_never_refuse_other_types_than_cname(
+    current: list[Endpoint],
+    desired: list[Endpoint],
+    extras: list[Endpoint],
+    policy: Policy,
+    domain_filter: DomainFilter,
+) -> None:
+    """An MX, an SPF TXT or the SOA not ours changes nothing when no CNAME is wanted."""
+    managed_types = frozenset({"A", "AAAA", "CNAME"})
+    without_cname = [e for e in desired if e.record_type != "CNAME"]
+    taken = {e.key for e in current}
+    added = [e for e in extras if e.key not in taken]
+
+    def plan(records: list[Endpoint]) -> Plan:
+        return calculate(
+            current=records,
+            desired=without_cname,
+            owner_id=ME,
+            policy=policy,
+            managed_types=managed_types,
+            domain_filter=domain_filter,
+        )
+
+    assert plan([*current, *added]) == plan(current)
+
+
+@PROPERTY_SETTINGS
+@given(current_records(), desired_endpoints, policies)
+def test_a_delegation_not_ours_refuses_every_create_at_its_name(
+    current: list[Endpoint], desired: list[Endpoint], policy: Policy
+) -> None:
+    delegation = Endpoint.of("a.example.com", "NS", ("ns1.dns.net",), labels={"owner": ""})
+    result = calculate(current=[*current, delegation], desired=desired, owner_id=ME, policy=policy)
+    assert not [e for e in result.changes.create if e.name == "a.example.com"]
+    apex = Endpoint.of("a.example.com", "SOA", ("ns1.dns.net. admin. 1 2 3 4 5",))
+    with_soa = calculate(
+        current=[*current, delegation, apex.with_labels({"owner": ""})],
+        desired=desired,
+        owner_id=ME,
+        policy=policy,
+    )
+    without_ns = calculate(current=current, desired=desired, owner_id=ME, policy=policy)
+    # At an apex (the SOA is there) the NS stands in nobody's way but a CNAME's.
+    assert {e for e in with_soa.changes.create if e.record_type != "CNAME"} == {
+        e for e in without_ns.changes.create if e.record_type != "CNAME"
+    }
 
 
 @PROPERTY_SETTINGS

@@ -16,6 +16,7 @@ import pytest
 import reconciler.plan as plan_module
 from reconciler.endpoint import Changes, Endpoint, InvalidNameError, Update
 from reconciler.errors import ConfigError
+from reconciler.memory import InMemoryProvider
 from reconciler.plan import (
     DEFAULT_MANAGED_TYPES,
     Conflict,
@@ -25,6 +26,7 @@ from reconciler.plan import (
     Policy,
     calculate,
 )
+from reconciler.registry import TxtRegistry, ownership_value
 
 ME = "me"
 OTHER = "other"
@@ -1038,3 +1040,72 @@ def test_two_entries_at_one_key_the_one_not_ours_counts() -> None:
 def test_domain_filter_entry_that_is_no_name_is_refused() -> None:
     with pytest.raises(InvalidNameError):
         DomainFilter(include=("a..b",))
+
+
+# ---------------------------------------------------------------- with the real registry
+
+
+def _zone_with(*records: Endpoint) -> tuple[InMemoryProvider, TxtRegistry]:
+    provider = InMemoryProvider(name="mem", zones=("example.com",), records=records)
+    return provider, TxtRegistry(provider=provider, owner_id=ME)
+
+
+def _txt(name: str, owner: str, resource: str = "") -> Endpoint:
+    return Endpoint.of(name, "TXT", (ownership_value(owner, resource),))
+
+
+def _pass(registry: TxtRegistry, desired: tuple[Endpoint, ...], policy: Policy) -> Plan:
+    result = calculate(current=registry.records(), desired=desired, owner_id=ME, policy=policy)
+    if not result.changes.is_empty():
+        registry.apply(result.changes)
+    return result
+
+
+def test_orphan_claim_delete_removes_only_our_ownership_txt_through_the_registry() -> None:
+    kept = (
+        _txt("a-bar.example.com", OTHER),  # another owner's claim: never touched
+        Endpoint.of("foo.example.com", "MX", ("10 mail.example.com",)),
+        Endpoint.of("foo.example.com", "TXT", ('"v=spf1 -all"',)),
+    )
+    provider, registry = _zone_with(_txt("a-foo.example.com", ME, "ingress/x/gone"), *kept)
+    first = _pass(registry, (), Policy.SYNC)
+    assert [(e.name, e.record_type, e.targets) for e in first.changes.delete] == [
+        ("foo.example.com", "A", ())
+    ]
+    assert set(provider.records()) == set(kept)
+    assert _pass(registry, (), Policy.SYNC).changes.is_empty()
+
+
+def test_orphan_claim_is_kept_without_sync_through_the_registry() -> None:
+    orphan = _txt("a-foo.example.com", ME, "ingress/x/gone")
+    provider, registry = _zone_with(orphan)
+    for policy in (Policy.UPSERT_ONLY, Policy.CREATE_ONLY):
+        assert _pass(registry, (), policy).changes.is_empty()
+    assert list(provider.records()) == [orphan]
+
+
+def test_apex_a_is_written_beside_mx_and_spf_txt_through_the_registry() -> None:
+    mx = Endpoint.of("example.com", "MX", ("10 mail.example.com",))
+    spf = Endpoint.of("example.com", "TXT", ('"v=spf1 -all"',))
+    provider, registry = _zone_with(mx, spf)
+    apex = Endpoint.of("example.com", "A", ("192.0.2.10",), labels={"resource": "ingress/a/b"})
+    first = _pass(registry, (apex,), Policy.SYNC)
+    assert first.conflicts == ()
+    assert {(e.name, e.record_type) for e in provider.records()} == {
+        ("example.com", "MX"),
+        ("example.com", "TXT"),
+        ("example.com", "A"),
+        ("a-_apex.example.com", "TXT"),
+    }
+    assert _pass(registry, (apex,), Policy.SYNC).changes.is_empty()
+
+
+def test_a_delegation_is_named_in_the_conflict() -> None:
+    result = calculate(
+        current=(unowned(ep("sub", "NS", "ns1.dns.net")),),
+        desired=(ep("sub", "A", "192.0.2.30", res="ingress/default/sub"),),
+        owner_id=ME,
+    )
+    assert [c.detail for c in result.conflicts] == [
+        "name holds a NS record (a delegation) with no ownership record"
+    ]
