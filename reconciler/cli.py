@@ -8,11 +8,16 @@ client) and wires them into the pure parts. Commands::
     ingress-reconciler run  [--config PATH] [--manifests PATH] [--dry-run]
     ingress-reconciler version
 
-``plan`` shows what one pass would change and writes nothing; ``once`` runs one pass (``--dry-run``
-makes it a ``plan``); ``run`` runs the controller loop until SIGTERM. Ingresses come from the
-cluster (``--kubeconfig``, else $KUBECONFIG / ~/.kube/config, else the in-cluster ServiceAccount)
-or, with ``--manifests``, from YAML files. Exit codes: 0 success, 2 bad configuration or usage
-(the message names the key and why), 1 runtime failure (a provider or the cluster failed).
+``plan`` shows what one pass would change and writes nothing; ``once`` runs one full pass
+(fleets → load balancers → Ingress status → DNS; ``--dry-run`` makes it a ``plan``); ``run`` runs
+the controller loop until SIGTERM: watch caches trigger debounced passes, leader election on a
+Lease (``leaderElection``) gates every write, ``/healthz``, ``/readyz`` and ``/metrics`` are
+served on ``health.host:health.port``, logs are JSON on stderr. Ingresses come from the cluster
+(``--kubeconfig``, else $KUBECONFIG / ~/.kube/config, else the in-cluster ServiceAccount) or, with
+``--manifests``, from YAML files (then the cluster-side stages and leader election are skipped;
+tenancy and split horizon still apply). Exit codes: 0 success (``once``: converged), 2 bad
+configuration or usage (the message names the key and why), 1 runtime failure or not converged,
+3 (``run``) leadership lost.
 """
 
 from __future__ import annotations
@@ -24,41 +29,92 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import metadata
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import boto3
+import yaml
 from prometheus_client import CollectorRegistry
 
+from providers.elbv2 import Elbv2LoadBalancers
 from providers.rfc2136 import Rfc2136Provider
-from providers.route53 import Route53Provider
+from providers.route53 import Route53Provider, client_config
+from providers.throttle import TokenBucket
 from reconciler import loop
 from reconciler.dnssync import DnsPassResult, DnsTarget, sync_dns
-from reconciler.errors import ConfigError, KubernetesError, ReconcilerError
-from reconciler.kube.client import load_client
-from reconciler.kube.resources import INGRESS
+from reconciler.errors import (
+    ConfigError,
+    KubernetesError,
+    ReconcilerError,
+    TransientProviderError,
+)
+from reconciler.fleets import FleetSpec, LoadBalancerMode, converge_fleets, fleet_service_address
+from reconciler.health import HealthServer, HealthState
+from reconciler.ingress_status import publish_ingress_status
+from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
+from reconciler.kube.cache import ClusterCache
+from reconciler.kube.client import KubeClient, load_client
+from reconciler.kube.events import KubeEventRecorder
+from reconciler.kube.fleetkube import KubeFleetKube
+from reconciler.kube.lbkube import KubeLbAdapter
+from reconciler.kube.lease import KubeLeaseStore
+from reconciler.kube.protocols import (
+    ClusterState,
+    EventRecorder,
+    EventType,
+    JsonObject,
+    ObjectChange,
+    ObjectRef,
+)
+from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE
+from reconciler.kube.writer import KubeWriter
+from reconciler.lbtypes import (
+    LoadBalancerPort,
+    LoadBalancerSpec,
+    LoadBalancerState,
+    scheme_for_visibility,
+)
+from reconciler.leader import LeaderElector, pod_identity
+from reconciler.loadbalancers import converge_load_balancers
 from reconciler.logs import configure
+from reconciler.loop import ReasonCount
 from reconciler.metrics import Metrics
 from reconciler.output import render_json, render_table
 from reconciler.plan import DomainFilter, Policy
 from reconciler.provider import Provider
+from reconciler.reconcile import (
+    GuardedRegistry,
+    Observed,
+    PassConfig,
+    PassReport,
+    Stage,
+    StageOutcome,
+    conflict_entries,
+    reconcile,
+)
 from reconciler.registry import TxtRegistry
 from reconciler.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
 from reconciler.sources.ingress import SourceResult, endpoints_from_ingresses
 from reconciler.sources.manifest import read_ingresses
+from reconciler.tenancy import Namespace
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 __all__ = [
     "EXIT_FAILURE",
+    "EXIT_LEADERSHIP_LOST",
     "EXIT_OK",
     "EXIT_USAGE",
     "IngressLoader",
+    "ListedState",
     "PassOutcome",
     "TargetBuilder",
+    "WriteGuard",
     "build_parser",
+    "build_stages",
     "build_targets",
     "main",
     "run_dns_pass",
@@ -72,6 +128,8 @@ EXIT_FAILURE = 1
 """A runtime failure: a provider or the cluster failed."""
 EXIT_USAGE = 2
 """Bad configuration or command line; the message says which key and why."""
+EXIT_LEADERSHIP_LOST = loop.EXIT_LEADERSHIP_LOST
+"""``run`` lost the leader lease (the pod restarts as a standby)."""
 
 TargetBuilder = Callable[[Settings], Sequence[DnsTarget]]
 """Builds the providers (and their registries) from the settings."""
@@ -195,10 +253,16 @@ def _rfc2136_provider(entry: Rfc2136Settings, settings: Settings) -> Provider:
     )
 
 
-def _route53_provider(entry: Route53Settings, settings: Settings) -> Provider:
-    route53 = boto3.client("route53", endpoint_url=entry.endpoint_url, region_name=entry.region)
-    elbv2 = boto3.client("elbv2", endpoint_url=entry.endpoint_url, region_name=entry.region)
+def _route53_provider(entry: Route53Settings, settings: Settings, limiter: TokenBucket) -> Provider:
+    config = client_config()
+    route53 = boto3.client(
+        "route53", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
+    )
+    elbv2 = boto3.client(
+        "elbv2", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
+    )
     return Route53Provider(
+        limiter=limiter,
         name=entry.name,
         client=route53,
         zone_type=entry.zone_type,
@@ -212,13 +276,19 @@ def _route53_provider(entry: Route53Settings, settings: Settings) -> Provider:
 
 
 def build_targets(settings: Settings) -> list[DnsTarget]:
-    """Every configured provider, wrapped in a TXT registry (owner id, affixes, managed types)."""
+    """Every configured provider, wrapped in a TXT registry (owner id, affixes, managed types).
+
+    Route53 clients run with botocore's retries off (:func:`providers.route53.client_config`)
+    and every Route53 provider of the process shares ONE token bucket: the API's rate limit is
+    per account, not per hosted zone.
+    """
+    limiter = TokenBucket()
     targets: list[DnsTarget] = []
     for entry in settings.providers:
         provider = (
             _rfc2136_provider(entry, settings)
             if isinstance(entry, Rfc2136Settings)
-            else _route53_provider(entry, settings)
+            else _route53_provider(entry, settings, limiter)
         )
         registry = TxtRegistry(
             provider=provider,
@@ -232,17 +302,10 @@ def build_targets(settings: Settings) -> list[DnsTarget]:
     return targets
 
 
-def _manifest_loader(path: str) -> IngressLoader:
-    def load() -> Sequence[Mapping[str, Any]]:
-        return read_ingresses(path)
-
-    return load
-
-
-def _cluster_loader(kubeconfig: str | None, env: Mapping[str, str]) -> IngressLoader:
+def _load_client(kubeconfig: str | None, env: Mapping[str, str]) -> KubeClient:
     in_cluster = kubeconfig is None and "KUBERNETES_SERVICE_HOST" in env
     try:
-        client = load_client(kubeconfig=kubeconfig, in_cluster=in_cluster)
+        return load_client(kubeconfig=kubeconfig, in_cluster=in_cluster)
     except KubernetesError as exc:
         # No usable kubeconfig is a usage problem: say how to point at a cluster or at files.
         raise ConfigError(
@@ -250,11 +313,327 @@ def _cluster_loader(kubeconfig: str | None, env: Mapping[str, str]) -> IngressLo
             "or read Ingresses from files with --manifests PATH"
         ) from exc
 
-    def load() -> Sequence[Mapping[str, Any]]:
-        items, _ = client.list(INGRESS)
-        return items
 
-    return load
+def _manifest_namespaces(path: str) -> dict[str, Namespace]:
+    """Namespace objects found in the manifest files (their labels matter for tenant selectors)."""
+    found: dict[str, Namespace] = {}
+    root = Path(path)
+    files = sorted(root.rglob("*.y*ml")) if root.is_dir() else [root]
+    for file in files:
+        try:
+            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError):
+            continue  # read_ingresses already reported what is unreadable
+        for doc in documents:
+            items = (
+                doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
+            )
+            for item in items or ():
+                if isinstance(item, dict) and item.get("kind") == "Namespace":
+                    meta = item.get("metadata") or {}
+                    name = str(meta.get("name") or "")
+                    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+                    if name:
+                        found[name] = Namespace.of(
+                            name, {"kubernetes.io/metadata.name": name, **labels}
+                        )
+    return found
+
+
+class ListedState:
+    """A ClusterState read once by listing (``once`` and ``plan`` against a cluster)."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self._ingresses = client.list(INGRESS)[0]
+        self._classes = client.list(INGRESS_CLASS)[0]
+        self._services = client.list(SERVICE)[0]
+        self._namespaces = client.list(NAMESPACE)[0]
+
+    def has_synced(self) -> bool:
+        """Always: everything was listed at construction."""
+        return True
+
+    def ingresses(self) -> Sequence[IngressDict]:
+        """The listed Ingresses."""
+        return cast(Sequence[IngressDict], self._ingresses)
+
+    def ingress_classes(self) -> Sequence[IngressClassDict]:
+        """The listed IngressClasses."""
+        return cast(Sequence[IngressClassDict], self._classes)
+
+    def services(self) -> Sequence[ServiceDict]:
+        """The listed Services."""
+        return cast(Sequence[ServiceDict], self._services)
+
+    def namespaces(self) -> Sequence[NamespaceDict]:
+        """The listed Namespaces."""
+        return cast(Sequence[NamespaceDict], self._namespaces)
+
+
+class NotLeaderError(KubernetesError):
+    """A write was due after the lease was lost; the guard stopped it."""
+
+    def __init__(self) -> None:
+        super().__init__("not the leader any more: write skipped", transient=True)
+
+
+class WriteGuard:
+    """Asks ``may_write`` right before every cluster or load-balancer write.
+
+    Wraps the writers the stages get (server-side apply, deletes, status patches, finalizers,
+    NLB changes, Events): once the lease is lost, every further write raises (Events are
+    dropped), and the pass reports it instead of writing.
+    """
+
+    def __init__(self, may_write: Callable[[], bool]) -> None:
+        self.may_write = may_write
+
+    def check(self) -> None:
+        """Raise :class:`NotLeaderError` unless this process may write now."""
+        if not self.may_write():
+            raise NotLeaderError()
+
+    def writer(self, inner: KubeWriter) -> _GuardedWriter:
+        """Status patches and server-side apply, guarded."""
+        return _GuardedWriter(inner, self)
+
+    def fleet_kube(self, inner: KubeFleetKube) -> _GuardedFleetKube:
+        """The fleet stage's apply/delete, guarded (listing is not)."""
+        return _GuardedFleetKube(inner, self)
+
+    def lb_kube(self, inner: KubeLbAdapter) -> _GuardedLbKube:
+        """The load-balancer stage's Service writes, guarded."""
+        return _GuardedLbKube(inner, self)
+
+    def backend(self, inner: Elbv2LoadBalancers) -> _GuardedBackend:
+        """NLB ensure/delete, guarded (listing is not)."""
+        return _GuardedBackend(inner, self)
+
+    def events(self, inner: EventRecorder) -> _GuardedEvents:
+        """Events, dropped once not leader."""
+        return _GuardedEvents(inner, self)
+
+
+class _GuardedWriter:
+    def __init__(self, inner: KubeWriter, guard: WriteGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def patch_ingress_status(
+        self, namespace: str, name: str, load_balancer: Sequence[Mapping[str, Any]]
+    ) -> JsonObject:
+        self._guard.check()
+        return self._inner.patch_ingress_status(namespace, name, load_balancer)
+
+    def patch_service_status(
+        self, namespace: str, name: str, load_balancer: Sequence[Mapping[str, Any]]
+    ) -> JsonObject:
+        self._guard.check()
+        return self._inner.patch_service_status(namespace, name, load_balancer)
+
+    def apply(self, obj: Mapping[str, Any], *, force: bool = True) -> JsonObject:
+        self._guard.check()
+        return self._inner.apply(obj, force=force)
+
+
+class _GuardedFleetKube:
+    def __init__(self, inner: KubeFleetKube, guard: WriteGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def apply(self, obj: Mapping[str, Any]) -> JsonObject:
+        self._guard.check()
+        return self._inner.apply(obj)
+
+    def list_owned(self, owner_id: str) -> Sequence[JsonObject]:
+        return self._inner.list_owned(owner_id)
+
+    def delete(self, ref: ObjectRef) -> None:
+        self._guard.check()
+        self._inner.delete(ref)
+
+
+class _GuardedLbKube:
+    def __init__(self, inner: KubeLbAdapter, guard: WriteGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def patch_service_status(
+        self, namespace: str, name: str, load_balancer: Sequence[Mapping[str, Any]]
+    ) -> JsonObject:
+        self._guard.check()
+        return self._inner.patch_service_status(namespace, name, load_balancer)
+
+    def add_finalizer(self, namespace: str, name: str, finalizer: str) -> None:
+        self._guard.check()
+        self._inner.add_finalizer(namespace, name, finalizer)
+
+    def remove_finalizer(self, namespace: str, name: str, finalizer: str) -> None:
+        self._guard.check()
+        self._inner.remove_finalizer(namespace, name, finalizer)
+
+
+class _GuardedBackend:
+    def __init__(self, inner: Elbv2LoadBalancers, guard: WriteGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def ensure(self, spec: LoadBalancerSpec) -> LoadBalancerState:
+        if not self._guard.may_write():
+            raise NotLeaderProviderError()
+        return self._inner.ensure(spec)
+
+    def delete(self, spec: LoadBalancerSpec) -> bool:
+        if not self._guard.may_write():
+            raise NotLeaderProviderError()
+        return self._inner.delete(spec)
+
+    def owned(self, cluster_name: str, owner_id: str) -> Sequence[LoadBalancerState]:
+        return self._inner.owned(cluster_name, owner_id)
+
+
+class NotLeaderProviderError(TransientProviderError):
+    """An NLB change was due after the lease was lost; the guard stopped it."""
+
+    def __init__(self) -> None:
+        super().__init__("not the leader any more: load-balancer change skipped")
+
+
+class _GuardedEvents:
+    def __init__(self, inner: EventRecorder, guard: WriteGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def record(
+        self,
+        regarding: ObjectRef,
+        *,
+        type: EventType,
+        reason: str,
+        note: str,
+        action: str,
+        now: datetime,
+    ) -> None:
+        if self._guard.may_write():
+            self._inner.record(
+                regarding, type=type, reason=reason, note=note, action=action, now=now
+            )
+
+
+def _counts(reasons: Sequence[str]) -> tuple[ReasonCount, ...]:
+    tally: dict[str, int] = {}
+    for reason in reasons:
+        tally[reason] = tally.get(reason, 0) + 1
+    return tuple(ReasonCount(k, v) for k, v in sorted(tally.items()))
+
+
+def _lb_spec(spec: FleetSpec, settings: Settings) -> LoadBalancerSpec:
+    return LoadBalancerSpec(
+        fleet=spec.name,
+        cluster_name=settings.cluster_name,
+        scheme=scheme_for_visibility(spec.visibility),
+        ports=tuple(
+            LoadBalancerPort(
+                p.name, p.port, p.target_port if isinstance(p.target_port, int) else None
+            )
+            for p in spec.ports
+        ),
+        target_type=str(spec.target_type),
+        owner_id=settings.owner_id,
+    )
+
+
+def build_stages(
+    settings: Settings,
+    *,
+    client: KubeClient,
+    events: EventRecorder,
+    guard: WriteGuard,
+) -> list[Stage]:
+    """The cluster-side stages of a pass, every write behind ``guard``.
+
+    fleets (always, so removed fleets are cleaned up), load balancers (when ``clusterName`` is
+    set: elbv2-mode fleets, and the release of NLBs of fleets no longer in that mode), Ingress
+    status (when fleets are configured).
+    """
+    specs = settings.fleet_specs()
+    owner = settings.owner_id
+    writer = guard.writer(KubeWriter(client))
+    fleet_kube = guard.fleet_kube(KubeFleetKube(client))
+    guarded_events = guard.events(events)
+    stages: list[Stage] = []
+
+    def fleets(state: ClusterState, now: datetime) -> StageOutcome:
+        report = converge_fleets(
+            specs=specs,
+            owner_id=owner,
+            state=state,
+            kube=fleet_kube,
+            events=guarded_events,
+            now=now,
+        )
+        return StageOutcome(
+            stage="fleets",
+            changes=len(report.changed) + len(report.deleted),
+            refusals=_counts([str(r.reason) for r in report.refused]),
+            errors=tuple(
+                f"{e.ref.kind} {e.ref.namespace}/{e.ref.name}: {e.message}" for e in report.errors
+            ),
+        )
+
+    stages.append(fleets)
+    if settings.cluster_name:
+        aws = settings.aws
+        config = client_config()
+        backend = guard.backend(
+            Elbv2LoadBalancers(
+                elbv2_client=boto3.client(
+                    "elbv2", endpoint_url=aws.endpoint_url, region_name=aws.region, config=config
+                ),
+                ec2_client=boto3.client(
+                    "ec2", endpoint_url=aws.endpoint_url, region_name=aws.region, config=config
+                ),
+            )
+        )
+        lb_kube = guard.lb_kube(KubeLbAdapter(client=client, writer=writer))
+        lb_specs = [_lb_spec(s, settings) for s in specs if s.lb_mode is LoadBalancerMode.ELBV2]
+
+        def load_balancers(state: ClusterState, now: datetime) -> StageOutcome:
+            report = converge_load_balancers(
+                specs=lb_specs,
+                owner_id=owner,
+                cluster_name=settings.cluster_name,
+                state=state,
+                backend=backend,
+                kube=lb_kube,
+                events=guarded_events,
+                now=now,
+            )
+            return StageOutcome(
+                stage="load-balancers",
+                changes=len(report.created) + len(report.status_written) + len(report.deleted),
+                refusals=_counts([r.reason for r in report.refused]),
+                errors=tuple(f"{f.fleet}: {f.error}" for f in report.failed),
+            )
+
+        stages.append(load_balancers)
+    if specs:
+
+        def ingress_status(state: ClusterState, now: datetime) -> StageOutcome:
+            report = publish_ingress_status(
+                specs=specs,
+                state=state,
+                writer=writer,
+                addresses={s.name: fleet_service_address(s, state) for s in specs},
+            )
+            return StageOutcome(
+                stage="ingress-status",
+                changes=len(report.written),
+                errors=tuple(f"{e.ref.namespace}/{e.ref.name}: {e.message}" for e in report.errors),
+            )
+
+        stages.append(ingress_status)
+    return stages
 
 
 def run_dns_pass(
@@ -264,7 +643,8 @@ def run_dns_pass(
     targets: Sequence[DnsTarget],
     dry_run: bool,
 ) -> PassOutcome:
-    """Source → route → plan → apply for the given Ingresses and providers."""
+    """Source → route → plan → apply for the given Ingresses and providers (no fleets, no
+    tenancy: the issue-2 DNS pass; :func:`reconciler.reconcile.reconcile` is the full one)."""
     source = endpoints_from_ingresses(
         ingresses,
         ingress_class_names=settings.ingress_class_names,
@@ -296,71 +676,178 @@ def run_dns_pass(
 # --- commands ------------------------------------------------------------------------------------
 
 
-def _print_outcome(outcome: PassOutcome, *, output: str, dry_run: bool, stdout: IO[str]) -> None:
+def _print_report(report: PassReport, *, output: str, dry_run: bool, stdout: IO[str]) -> None:
+    refusals = conflict_entries(report)
     if output == "json":
-        stdout.write(render_json(outcome.dns, outcome.source.rejections) + "\n")
+        stdout.write(render_json(report.dns, report.source.rejections, refusals) + "\n")
     else:
-        stdout.write(render_table(outcome.dns, outcome.source.rejections, dry_run=dry_run))
+        stdout.write(
+            render_table(report.dns, report.source.rejections, dry_run=dry_run, refusals=refusals)
+        )
+    for stage in report.stages:
+        for error in stage.errors:
+            log.warning("stage error", extra={"stage": stage.stage, "error": error})
     stdout.flush()
 
 
-def _run_loop(
+def _guarded_targets(
+    targets: Sequence[DnsTarget], may_write: Callable[[], bool]
+) -> list[DnsTarget]:
+    return [
+        DnsTarget(provider=t.provider, registry=GuardedRegistry(t.registry, may_write))
+        for t in targets
+    ]
+
+
+def _always() -> bool:
+    """Without leader election this process always writes."""
+    return True
+
+
+def _lease_namespace(settings: Settings, env: Mapping[str, str]) -> str:
+    namespace = settings.leader_election.lease_namespace or env.get("POD_NAMESPACE", "")
+    if not namespace:
+        raise ConfigError(
+            "leaderElection.leaseNamespace: not set and POD_NAMESPACE is empty; set one of them "
+            "(or leaderElection.enabled: false for a single replica)"
+        )
+    return namespace
+
+
+def _run_controller(
     args: argparse.Namespace,
     settings: Settings,
-    loader: IngressLoader,
+    *,
+    env: Mapping[str, str],
     targets: Sequence[DnsTarget],
+    ingress_loader: IngressLoader | None,
 ) -> int:
+    """``run``: caches → debounced passes, leader election, probes, until SIGTERM or lease loss."""
+    config = PassConfig.from_settings(settings)
+    metrics = Metrics.create(CollectorRegistry())
+    health = HealthState(
+        clock=loop.utc_now,
+        interval=timedelta(seconds=settings.interval),
+        tolerated_intervals=settings.health.tolerated_intervals,
+    )
+    identity = pod_identity(dict(env))
+    offline = ingress_loader is not None or args.manifests is not None
+    client: KubeClient | None = None if offline else _load_client(args.kubeconfig, env)
+    elector = _elector(settings, client, env, identity)
+    may_write: Callable[[], bool] = elector.is_leader if elector is not None else _always
+    guard = WriteGuard(may_write)
+    guarded_targets = _guarded_targets(targets, may_write)
+    cache: ClusterCache | None = None
+    stages: list[Stage] = []
+    events: EventRecorder | None = None
+    controller: loop.Controller | None = None
+    if client is not None:
+        recorder = KubeEventRecorder(client, reporting_instance=identity)
+        events = guard.events(recorder)
+        stages = build_stages(settings, client=client, events=recorder, guard=guard)
+
+        def changed(change: ObjectChange) -> None:
+            if controller is not None:
+                controller.trigger(change.kind)
+
+        cache = ClusterCache(client, on_change=changed)
+    loader = ingress_loader or (_manifest_loader(args.manifests) if offline else None)
+
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
-        try:
-            ingresses = loader()
-        except ReconcilerError as exc:
-            return loop.PassResult(converged=False, errors=(str(exc),))
-        outcome = run_dns_pass(
-            settings,
-            ingresses=ingresses,
-            targets=targets,
-            dry_run=bool(args.dry_run) or not request.may_write(),
+        dry_run = bool(args.dry_run) or not request.may_write()
+        if cache is not None:
+            observed = Observed.from_state(cache, config.fleets)
+            state: ClusterState | None = cache
+        else:
+            assert loader is not None
+            try:
+                observed = Observed(ingresses=tuple(loader()))
+            except ReconcilerError as exc:
+                return loop.PassResult(converged=False, errors=(str(exc),))
+            state = None
+        report = reconcile(
+            config=config,
+            observed=observed,
+            targets=guarded_targets,
+            now=request.started,
+            state=state,
+            stages=() if dry_run else stages,
+            events=events,
+            dry_run=dry_run,
         )
-        return _loop_result(outcome)
+        return report.loop_result()
 
     controller = loop.Controller(
         run_pass=run_pass,
-        config=loop.LoopConfig(
-            interval=timedelta(seconds=settings.interval),
-            resync_period=timedelta(seconds=settings.resync_period),
-        ),
-        metrics=Metrics.create(CollectorRegistry()),
+        config=_loop_config(settings),
+        metrics=metrics,
+        health=health,
+        may_write=may_write,
+    )
+    health_server = HealthServer(
+        state=health,
+        registry=metrics.registry,
+        host=settings.health.host,
+        port=settings.health.port,
     )
     stop = threading.Event()
     loop.install_signal_handlers(stop)
-    return loop.run(controller, stop=stop)
-
-
-def _loop_result(outcome: PassOutcome) -> loop.PassResult:
-    changes = tuple(
-        loop.ChangeCount(provider=r.provider, action=action, count=count)
-        for r in outcome.dns.providers
-        if r.applied
-        for action, count in (
-            ("create", len(r.changes.create)),
-            ("update", len(r.changes.update)),
-            ("delete", len(r.changes.delete)),
+    # Probes are served from the start (a long first sync must not fail liveness); /readyz
+    # turns 200 once the caches have synced.
+    health_server.start()
+    try:
+        if cache is not None and not _wait_synced(cache, stop):
+            return EXIT_OK
+        health.mark_synced()
+        log.info(
+            "controller starting",
+            extra={"identity": identity, "leader_election": elector is not None},
         )
-        if count
+        return loop.run(controller, stop=stop, elector=elector)
+    finally:
+        if cache is not None:
+            cache.stop()
+        health_server.stop()
+
+
+def _loop_config(settings: Settings) -> loop.LoopConfig:
+    debounce = timedelta(seconds=settings.debounce)
+    return loop.LoopConfig(
+        interval=timedelta(seconds=settings.interval),
+        debounce=debounce,
+        max_debounce=max(timedelta(seconds=5), debounce),
+        resync_period=timedelta(seconds=settings.resync_period),
     )
-    reasons: dict[str, int] = {}
-    for r in outcome.dns.providers:
-        for conflict in r.conflicts:
-            reasons[str(conflict.reason)] = reasons.get(str(conflict.reason), 0) + 1
-    refusals = len(outcome.source.rejections)
-    return loop.PassResult(
-        converged=outcome.dns.ok,
-        source_endpoints=len(outcome.source.endpoints),
-        changes=changes,
-        conflicts=tuple(loop.ReasonCount(reason=k, count=v) for k, v in sorted(reasons.items())),
-        refusals=(loop.ReasonCount(reason="invalid", count=refusals),) if refusals else (),
-        errors=tuple(f"{r.provider}: {e}" for r in outcome.dns.providers for e in r.errors),
+
+
+def _wait_synced(cache: ClusterCache, stop: threading.Event) -> bool:
+    """Start the caches and wait until they have listed everything; False when stopped first."""
+    cache.start()
+    while not cache.wait_synced(1.0):
+        if stop.is_set():
+            return False
+    return True
+
+
+def _elector(
+    settings: Settings, client: KubeClient | None, env: Mapping[str, str], identity: str
+) -> LeaderElector | None:
+    """The Lease elector when election is enabled and there is a cluster, else None."""
+    if client is None or not settings.leader_election.enabled:
+        return None
+    store = KubeLeaseStore(
+        client=client,
+        namespace=_lease_namespace(settings, env),
+        name=settings.leader_election.lease_name,
     )
+    return LeaderElector(store=store, config=settings.election_config(identity), clock=loop.utc_now)
+
+
+def _manifest_loader(path: str) -> IngressLoader:
+    def load() -> Sequence[Mapping[str, Any]]:
+        return read_ingresses(path)
+
+    return load
 
 
 def _execute(
@@ -374,19 +861,46 @@ def _execute(
     settings = load_settings(args.config, env)
     if not settings.providers:
         raise ConfigError("providers: list at least one DNS provider")
-    if ingress_loader is not None:
-        loader = ingress_loader
-    elif args.manifests is not None:
-        loader = _manifest_loader(args.manifests)
-    else:
-        loader = _cluster_loader(args.kubeconfig, env)
-    targets = target_builder(settings)
     if args.command == "run":
-        return _run_loop(args, settings, loader, targets)
+        targets = target_builder(settings)
+        return _run_controller(
+            args, settings, env=env, targets=targets, ingress_loader=ingress_loader
+        )
     dry_run = args.command == "plan" or bool(args.dry_run)
-    outcome = run_dns_pass(settings, ingresses=loader(), targets=targets, dry_run=dry_run)
-    _print_outcome(outcome, output=args.output, dry_run=dry_run, stdout=stdout)
-    return EXIT_OK if outcome.dns.ok else EXIT_FAILURE
+    config = PassConfig.from_settings(settings)
+    state: ClusterState | None = None
+    stages: list[Stage] = []
+    events: EventRecorder | None = None
+    if ingress_loader is not None:
+        observed = Observed(ingresses=tuple(ingress_loader()))
+    elif args.manifests is not None:
+        observed = Observed(
+            ingresses=tuple(read_ingresses(args.manifests)),
+            namespaces=_manifest_namespaces(args.manifests),
+        )
+    else:
+        client = _load_client(args.kubeconfig, env)
+        listed = ListedState(client)
+        state = listed
+        observed = Observed.from_state(listed, config.fleets)
+        if not dry_run:
+            guard = WriteGuard(lambda: True)
+            recorder = KubeEventRecorder(client, reporting_instance=pod_identity(dict(env)))
+            events = recorder
+            stages = build_stages(settings, client=client, events=recorder, guard=guard)
+    targets = target_builder(settings)
+    report = reconcile(
+        config=config,
+        observed=observed,
+        targets=targets,
+        now=loop.utc_now(),
+        state=state,
+        stages=stages,
+        events=events,
+        dry_run=dry_run,
+    )
+    _print_report(report, output=args.output, dry_run=dry_run, stdout=stdout)
+    return EXIT_OK if report.ok else EXIT_FAILURE
 
 
 def main(

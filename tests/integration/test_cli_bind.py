@@ -213,7 +213,13 @@ def test_real_command_exit_codes(bind: BindServer) -> None:
 
 
 def test_run_converges_and_stops_on_sigterm(bind: BindServer) -> None:
-    env = {**env_for(bind), "INGRESS_RECONCILER_INTERVAL": "0.5", "PATH": "/usr/bin:/bin"}
+    env = {
+        **env_for(bind),
+        "INGRESS_RECONCILER_INTERVAL": "0.5",
+        "INGRESS_RECONCILER_HEALTH__HOST": "127.0.0.1",
+        "INGRESS_RECONCILER_HEALTH__PORT": "0",
+        "PATH": "/usr/bin:/bin",
+    }
     argv = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(SAMPLES / "manifests")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler.cli", *argv, "run"],
