@@ -149,6 +149,9 @@ class LbDecision:
     """The Service's current ``status.loadBalancer.ingress``."""
     note: str = ""
     """REFUSE: why."""
+    stale: tuple[ObjectRef, ...] = ()
+    """ENSURE/REFUSE: other Services of the fleet being deleted with our finalizer (e.g. a
+    renamed Service): the NLB stays for the live one, so their finalizer is simply removed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +345,7 @@ def decide_load_balancers(
         if spec is not None and live:
             service = live[0]
             ref = ObjectRef.of(_with_kind(service))
+            stale = tuple(ObjectRef.of(_with_kind(s)) for s in holding if _is_deleting(s))
             conflict = _scheme_conflict(spec, service, existing)
             decisions.append(
                 LbDecision(
@@ -354,6 +358,7 @@ def decide_load_balancers(
                     existing=existing,
                     published=service_status(service),
                     note=conflict,
+                    stale=stale,
                 )
             )
         elif holding:
@@ -436,6 +441,83 @@ def _publish(decision: LbDecision, lb: LoadBalancerState, kube: LbKube, tally: _
     )
 
 
+def _ensure(
+    decision: LbDecision,
+    *,
+    backend: LoadBalancerBackend,
+    kube: LbKube,
+    events: EventRecorder,
+    now: datetime,
+    tally: _Tally,
+) -> None:
+    lb = backend.ensure(decision.spec)
+    tally.ensured.append(decision.fleet)
+    if decision.existing is None and decision.service is not None:
+        tally.created.append(decision.fleet)
+        events.record(
+            decision.service,
+            type=EventType.NORMAL,
+            reason="LoadBalancerCreated",
+            note=f"{lb.scheme} network load balancer {lb.name}: {lb.dns_name}",
+            action=_ACTION,
+            now=now,
+        )
+    _publish(decision, lb, kube, tally)
+
+
+def _refuse(
+    decision: LbDecision, *, kube: LbKube, events: EventRecorder, now: datetime, tally: _Tally
+) -> None:
+    tally.refused.append(LbRefusal(decision.fleet, "SchemeChangeRefused", decision.note))
+    if decision.service is not None:
+        events.record(
+            decision.service,
+            type=EventType.WARNING,
+            reason="SchemeChangeRefused",
+            note=decision.note,
+            action=_ACTION,
+            now=now,
+        )
+    log.warning(
+        "load balancer scheme change refused",
+        extra={"fleet": decision.fleet, "detail": decision.note},
+    )
+    if decision.existing is not None:
+        _publish(decision, decision.existing, kube, tally)
+
+
+def _release(
+    decision: LbDecision,
+    *,
+    backend: LoadBalancerBackend,
+    kube: LbKube,
+    events: EventRecorder,
+    now: datetime,
+    tally: _Tally,
+) -> None:
+    if not backend.delete(decision.spec):
+        tally.pending.append(decision.fleet)
+        return
+    ref = decision.service
+    if decision.existing is not None:
+        tally.deleted.append(decision.fleet)
+        log.info(
+            "load balancer deleted",
+            extra={"fleet": decision.fleet, "load_balancer": decision.existing.name},
+        )
+        if ref is not None:
+            events.record(
+                ref,
+                type=EventType.NORMAL,
+                reason="LoadBalancerDeleted",
+                note=f"network load balancer {decision.existing.name} deleted",
+                action=_ACTION,
+                now=now,
+            )
+    if ref is not None:
+        kube.remove_finalizer(ref.namespace, ref.name, FINALIZER)
+
+
 def _execute(
     decision: LbDecision,
     *,
@@ -449,60 +531,15 @@ def _execute(
     if decision.needs_finalizer and ref is not None:
         kube.add_finalizer(ref.namespace, ref.name, FINALIZER)
         tally.finalizers_added.append(decision.fleet)
+    for stale in decision.stale:
+        kube.remove_finalizer(stale.namespace, stale.name, FINALIZER)
     if decision.action is LbAction.ENSURE:
-        lb = backend.ensure(decision.spec)
-        tally.ensured.append(decision.fleet)
-        if decision.existing is None and ref is not None:
-            tally.created.append(decision.fleet)
-            events.record(
-                ref,
-                type=EventType.NORMAL,
-                reason="LoadBalancerCreated",
-                note=f"{lb.scheme} network load balancer {lb.name}: {lb.dns_name}",
-                action=_ACTION,
-                now=now,
-            )
-        _publish(decision, lb, kube, tally)
+        _ensure(decision, backend=backend, kube=kube, events=events, now=now, tally=tally)
     elif decision.action is LbAction.REFUSE:
-        tally.refused.append(LbRefusal(decision.fleet, "SchemeChangeRefused", decision.note))
-        if ref is not None:
-            events.record(
-                ref,
-                type=EventType.WARNING,
-                reason="SchemeChangeRefused",
-                note=decision.note,
-                action=_ACTION,
-                now=now,
-            )
-        log.warning(
-            "load balancer scheme change refused",
-            extra={"fleet": decision.fleet, "detail": decision.note},
-        )
-        if decision.existing is not None:
-            _publish(decision, decision.existing, kube, tally)
+        _refuse(decision, kube=kube, events=events, now=now, tally=tally)
     elif decision.action in (LbAction.RELEASE, LbAction.DELETE_ORPHAN):
-        gone = backend.delete(decision.spec)
-        if not gone:
-            tally.pending.append(decision.fleet)
-            return
-        if decision.existing is not None:
-            tally.deleted.append(decision.fleet)
-            log.info(
-                "load balancer deleted",
-                extra={"fleet": decision.fleet, "load_balancer": decision.existing.name},
-            )
-        if ref is not None:
-            if decision.existing is not None:
-                events.record(
-                    ref,
-                    type=EventType.NORMAL,
-                    reason="LoadBalancerDeleted",
-                    note=f"network load balancer {decision.existing.name} deleted",
-                    action=_ACTION,
-                    now=now,
-                )
-            kube.remove_finalizer(ref.namespace, ref.name, FINALIZER)
-    elif decision.action is LbAction.WAIT:
+        _release(decision, backend=backend, kube=kube, events=events, now=now, tally=tally)
+    else:
         tally.waiting.append(decision.fleet)
 
 

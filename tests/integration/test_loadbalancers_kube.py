@@ -329,3 +329,64 @@ def test_someone_elses_load_balancer_survives_a_fleet_removal(
     assert report.deleted == ("public",)
     assert list(harness.balancers()) == ["theirs"]
     assert harness.balancers()["theirs"]["LoadBalancerArn"] == theirs["LoadBalancerArn"]
+
+
+def test_finalizers_of_others_are_kept(harness: Harness) -> None:
+    obj = fleet_service(harness.namespace, "public", "internet-facing")
+    obj["metadata"]["finalizers"] = ["example.com/other"]
+    harness.client.create(obj)
+    spec = lb_spec("public", Scheme.INTERNET_FACING)
+
+    harness.converge(spec)
+    service = harness.service("public")
+    assert service is not None
+    assert service["metadata"]["finalizers"] == ["example.com/other", FINALIZER]
+
+    harness.client.delete(SERVICE, "public-controller", harness.namespace)
+    report = harness.converge()
+
+    assert report.deleted == ("public",)
+    service = harness.service("public")
+    assert service is not None  # still held by the other finalizer, ours is gone
+    assert service["metadata"]["finalizers"] == ["example.com/other"]
+    assert harness.balancers() == {}
+
+
+def test_adapter_retries_a_conflicting_finalizer_write(
+    api_client: KubeClient, namespace: str
+) -> None:
+    api_client.create(fleet_service(namespace, "public", "internet-facing"))
+    stale = api_client.get(SERVICE, "public-controller", namespace)
+
+    class RacingClient(KubeClient):
+        """Changes the Service between the adapter's read and its patch, once."""
+
+        raced = False
+
+        def get(self, kind: Any, name: str, namespace: str | None = None) -> dict[str, Any]:
+            got = super().get(kind, name, namespace)
+            if not RacingClient.raced:
+                RacingClient.raced = True
+                super().patch(
+                    SERVICE,
+                    name,
+                    {"metadata": {"finalizers": ["example.com/racer"]}},
+                    namespace=namespace,
+                )
+            return got
+
+    racing = RacingClient(api_client._api)
+    adapter = KubeLbAdapter(client=racing, writer=KubeWriter(racing))
+    adapter.add_finalizer(namespace, "public-controller", FINALIZER)
+
+    got = api_client.get(SERVICE, "public-controller", namespace)
+    assert got["metadata"]["finalizers"] == ["example.com/racer", FINALIZER]
+    assert got["metadata"]["resourceVersion"] != stale["metadata"]["resourceVersion"]
+    adapter.remove_finalizer(namespace, "public-controller", FINALIZER)
+    adapter.remove_finalizer(namespace, "public-controller", FINALIZER)  # no-op
+    assert api_client.get(SERVICE, "public-controller", namespace)["metadata"]["finalizers"] == [
+        "example.com/racer"
+    ]
+    api_client.patch(
+        SERVICE, "public-controller", {"metadata": {"finalizers": None}}, namespace=namespace
+    )

@@ -441,6 +441,21 @@ def test_failed_deletion_keeps_the_finalizer_and_reports() -> None:
     assert [e.reason for e in cluster.events] == ["LoadBalancerFailed"]
 
 
+def test_renamed_service_keeps_the_nlb_and_frees_the_old_one() -> None:
+    old = service(finalizers=[FINALIZER], deleting=True)
+    old["metadata"]["name"] = "old-controller"
+    cluster = FakeCluster([old, service(finalizers=[FINALIZER])])
+    backend = FakeBackend(lb_state())
+
+    report, kube = converge(cluster, backend, spec())
+
+    assert report.deleted == ()
+    assert ("delete", "public") not in backend.calls
+    assert kube.finalizer_calls == [("remove", "ingress-public", "old-controller")]
+    assert cluster.get("Service", "old-controller", "ingress-public") is None
+    assert "public" in backend.balancers
+
+
 def test_orphan_nlb_is_deleted() -> None:
     cluster = FakeCluster()
     backend = FakeBackend(lb_state("gone"))
