@@ -262,6 +262,8 @@ class LocalGround:
             str(self.config_path),
             "--kubeconfig",
             str(self.kubeconfig),
+            "--log-level",
+            "info",
         ]
 
     def start_reconciler(self) -> None:

@@ -1,0 +1,109 @@
+"""The README's first command, as a user runs it: ``python -m e2e.demo`` (here with
+``--exit-after-report``), against a real kube-apiserver + etcd, BIND9 and moto. Asserts on what it
+prints: fleets with NLBs of the right scheme, each Ingress's status, records in the right view
+only, and the hijack attempt refused with its reason."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sections(text: str) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("== "):
+            current = sections.setdefault(line[3:].split(":")[0].split(" (")[0], [])
+        elif current is not None and line.startswith("   "):
+            current.append(line.strip())
+    return sections
+
+
+@pytest.fixture(scope="module")
+def demo_output(tmp_path_factory: pytest.TempPathFactory) -> str:
+    workdir = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [sys.executable, "-m", "e2e.demo", "--exit-after-report", "--timeout", "120"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+        env=None,
+    )
+    (workdir / "demo.out").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, (
+        f"demo failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
+
+def test_demo_converges_and_says_so(demo_output: str) -> None:
+    assert re.search(r"^demo: converged in \d+\.\d s$", demo_output, re.MULTILINE)
+    assert "Not converged" not in demo_output
+    assert "this checkout has no full pass" not in demo_output
+
+
+def test_demo_shows_fleets_with_nlbs_of_their_scheme(demo_output: str) -> None:
+    fleets = _sections(demo_output)["Fleets"]
+    public = [line for line in fleets if line.startswith("public ")]
+    private = [line for line in fleets if line.startswith("private ")]
+    assert len(public) == 1, fleets
+    assert len(private) == 1, fleets
+    assert " internet-facing " in public[0], fleets
+    assert " internal " in private[0], fleets
+    assert re.search(r"\S+\.elb\.amazonaws\.com", public[0]), public
+    assert re.search(r"\S+\.elb\.amazonaws\.com", private[0]), private
+
+
+def _address(line: str) -> str:
+    match = re.search(r"(\S+\.elb\.amazonaws\.com)", line)
+    assert match, line
+    return match.group(1)
+
+
+def test_demo_shows_each_ingress_with_its_fleet_address(demo_output: str) -> None:
+    sections = _sections(demo_output)
+    fleets = {line.split()[0]: _address(line) for line in sections["Fleets"]}
+    ingresses = {line.split()[0]: line for line in sections["Ingresses"]}
+    assert set(ingresses) == {"shop/shop", "payroll/payroll", "payroll/hijack"}
+    assert _address(ingresses["shop/shop"]) == fleets["public"]
+    assert _address(ingresses["payroll/payroll"]) == fleets["private"]
+
+
+def test_demo_records_land_in_their_view_only(demo_output: str) -> None:
+    sections = _sections(demo_output)
+    fleets = {line.split()[0]: _address(line) for line in sections["Fleets"]}
+    public = sections["DNS, public view"]
+    private = sections["DNS, private view"]
+    for host in ("shop.example.test", "www.shop.example.test"):
+        rows = [line for line in public if line.split()[0] == host]
+        assert rows, public
+        assert all(fleets["public"] in row for row in rows), public
+    rows = [line for line in private if line.split()[0] == "payroll.internal.example.test"]
+    assert rows, private
+    assert all(fleets["private"] in row for row in rows), private
+    assert any("external-dns/owner=demo-cluster" in line for line in public)
+    assert any("external-dns/owner=demo-cluster" in line for line in private)
+    # split horizon: the private name never reaches the public zone, and the refused one nowhere
+    assert not any("payroll" in line.split()[0] for line in public), public
+    assert not any("checkout" in line for line in public + private)
+
+
+def test_demo_shows_the_hijack_refused_with_its_reason(demo_output: str) -> None:
+    refusals = _sections(demo_output)["Refusals"]
+    assert any(
+        line.startswith("payroll/hijack")
+        and "HostnameConflict" in line
+        and "checkout.shop.example.test" in line
+        for line in refusals
+    ), refusals
