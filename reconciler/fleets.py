@@ -610,7 +610,9 @@ def _refusal(
             )
         have_class = (existing.get("spec") or {}).get("loadBalancerClass")
         want_class = desired["spec"].get("loadBalancerClass")
-        if have_class != want_class:
+        # in service-annotations mode the field is not ours: the AWS Load Balancer Controller's
+        # webhook may set its own class (service.k8s.aws/nlb); only leaving elbv2 is a change
+        if (want_class == ELBV2_LOAD_BALANCER_CLASS) != (have_class == ELBV2_LOAD_BALANCER_CLASS):
             return Refusal(
                 ref,
                 fleet,

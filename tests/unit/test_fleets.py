@@ -373,6 +373,32 @@ def test_load_balancer_mode_change_is_refused() -> None:
     assert "loadBalancerClass" not in svc["spec"]
 
 
+def test_leaving_elbv2_mode_is_refused_too() -> None:
+    elbv2 = FleetSpec.of(
+        name="public",
+        ingress_class_name="public",
+        visibility="public",
+        namespace="ingress-public",
+        lb_mode="elbv2",
+    )
+    cluster = FakeCluster()
+    converge(cluster, elbv2)
+    report = converge(cluster, PUBLIC)
+    assert [r.reason for r in report.refused] == [Reason.LOAD_BALANCER_MODE_CHANGE_REFUSED]
+
+
+def test_a_class_set_by_the_aws_load_balancer_controller_webhook_is_not_a_mode_change() -> None:
+    cluster = FakeCluster()
+    converge(cluster, PUBLIC)
+    svc = copy.deepcopy(cluster.get("Service", "ingress-public", "ingress-public"))
+    assert svc is not None
+    svc["spec"]["loadBalancerClass"] = "service.k8s.aws/nlb"
+    cluster.put(svc)
+    report = converge(cluster, PUBLIC)
+    assert report.refused == ()
+    assert "Service" in {r.kind for r in report.applied}
+
+
 def test_ingress_class_with_a_foreign_controller_is_refused_never_deleted() -> None:
     foreign = ingress_class("public", "k8s.io/ingress-nginx")
     cluster = FakeCluster([foreign])
