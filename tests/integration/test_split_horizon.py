@@ -1,0 +1,267 @@
+"""Split horizon end to end: real kube-apiserver, moto's public and private hosted zones, and BIND
+as the private view. ``ingress-reconciler once`` runs the full pass (fleets → status → DNS); the
+private fleet's names and load-balancer address never appear in the public zone."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from e2e.servers.apiserver import ApiServer
+from e2e.servers.bind import BindServer
+from e2e.servers.moto import MotoServer
+from reconciler import cli
+from reconciler.errors import KubernetesError
+from reconciler.kube.client import KubeClient
+from reconciler.kube.resources import (
+    CLUSTER_ROLE,
+    CLUSTER_ROLE_BINDING,
+    INGRESS,
+    INGRESS_CLASS,
+    SERVICE,
+    ResourceKind,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+
+pytestmark = pytest.mark.integration
+
+ZONE = "example.test"
+PUBLIC_LB = "pub-0123456789abcdef.elb.us-east-1.amazonaws.com"
+PRIVATE_LB = "internal-priv-0123456789abcdef.elb.us-east-1.amazonaws.com"
+
+
+def zone_contents(client: Route53Client, zone_id: str) -> dict[tuple[str, str], str]:
+    """(name, type) → the record's values/alias target as text, SOA and NS left out."""
+    page = client.list_resource_record_sets(HostedZoneId=zone_id, MaxItems="300")
+    result: dict[tuple[str, str], str] = {}
+    for r in page["ResourceRecordSets"]:
+        if r["Type"] in ("SOA", "NS"):
+            continue
+        values = [v["Value"] for v in r.get("ResourceRecords", [])]
+        if "AliasTarget" in r:
+            values.append(r["AliasTarget"]["DNSName"])
+        result[(r["Name"].rstrip("."), r["Type"])] = " ".join(values).lower()
+    return result
+
+
+class World:
+    """One owner id, two fleets, three providers; removes what the reconciler made afterwards."""
+
+    def __init__(
+        self,
+        *,
+        apiserver: ApiServer,
+        client: KubeClient,
+        bind: BindServer,
+        moto: MotoServer,
+        route53: Route53Client,
+        namespace: str,
+        tmp_path: Path,
+    ) -> None:
+        suffix = secrets.token_hex(3)
+        self.apiserver = apiserver
+        self.client = client
+        self.bind = bind
+        self.route53 = route53
+        self.namespace = namespace
+        self.owner = f"split-{suffix}"
+        self.public = f"pub{suffix}"
+        self.private = f"priv{suffix}"
+        self.fleet_namespaces = (f"ing-{self.public}", f"ing-{self.private}")
+        vpc = "vpc-12345678"
+        self.public_zone = route53.create_hosted_zone(Name=ZONE, CallerReference=f"pub-{suffix}")[
+            "HostedZone"
+        ]["Id"].removeprefix("/hostedzone/")
+        self.private_zone = route53.create_hosted_zone(
+            Name=ZONE,
+            CallerReference=f"priv-{suffix}",
+            HostedZoneConfig={"Comment": "private", "PrivateZone": True},
+            VPC={"VPCRegion": "us-east-1", "VPCId": vpc},
+        )["HostedZone"]["Id"].removeprefix("/hostedzone/")
+        self.config = tmp_path / "config.yaml"
+        self.config.write_text(yaml.safe_dump(self.settings(moto)))
+
+    def settings(self, moto: MotoServer) -> dict[str, Any]:
+        return {
+            "ownerId": self.owner,
+            "providers": [
+                {
+                    "name": "route53-public",
+                    "type": "route53",
+                    "zoneType": "public",
+                    "zoneIds": [self.public_zone],
+                    "endpointUrl": moto.endpoint_url,
+                },
+                {
+                    "name": "route53-private",
+                    "type": "route53",
+                    "zoneType": "private",
+                    "zoneIds": [self.private_zone],
+                    "endpointUrl": moto.endpoint_url,
+                },
+                {
+                    "name": "bind-private",
+                    "type": "rfc2136",
+                    "view": "private",
+                    "host": "127.0.0.1",
+                    "port": self.bind.port,
+                    "zones": [ZONE],
+                    "tsig": {"keyName": "ddns-key", "secretFile": str(self.bind.secret_file)},
+                },
+            ],
+            "fleets": [
+                {
+                    "name": self.public,
+                    "ingressClassName": self.public,
+                    "visibility": "public",
+                    "namespace": self.fleet_namespaces[0],
+                    "replicas": 1,
+                    "dnsProviders": ["route53-public"],
+                },
+                {
+                    "name": self.private,
+                    "ingressClassName": self.private,
+                    "visibility": "private",
+                    "namespace": self.fleet_namespaces[1],
+                    "replicas": 1,
+                    "dnsProviders": ["route53-private", "bind-private"],
+                },
+            ],
+        }
+
+    def once(self, *extra: str) -> tuple[int, dict[str, Any], str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(
+            [
+                "--config",
+                str(self.config),
+                "--kubeconfig",
+                str(self.apiserver.kubeconfig),
+                "--output",
+                "json",
+                *extra,
+            ],
+            env={"POD_NAME": "split-test"},
+            stdout=out,
+            stderr=err,
+        )
+        return code, json.loads(out.getvalue() or "{}"), err.getvalue()
+
+    def ingress(self, name: str, host: str, fleet: str) -> None:
+        self.client.create(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": name, "namespace": self.namespace},
+                "spec": {"ingressClassName": fleet, "rules": [{"host": host}]},
+            }
+        )
+
+    def cloud_controller_publishes(self, fleet: str, namespace: str, hostname: str) -> None:
+        """What the AWS Load Balancer Controller does once the NLB exists."""
+        self.client.patch(
+            SERVICE,
+            f"ingress-{fleet}",
+            {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}},
+            namespace=namespace,
+            subresource="status",
+        )
+
+    def cleanup(self) -> None:
+        for ns in self.fleet_namespaces:
+            self.apiserver.delete_namespace(ns)
+        selector = f"ingress-reconciler.io/owner={self.owner}"
+        kinds: tuple[ResourceKind, ...] = (INGRESS_CLASS, CLUSTER_ROLE, CLUSTER_ROLE_BINDING)
+        for kind in kinds:
+            for item in self.client.list(kind, label_selector=selector)[0]:
+                try:
+                    self.client.delete(kind, item["metadata"]["name"])
+                except KubernetesError as exc:
+                    if exc.status != 404:
+                        raise
+
+
+@pytest.fixture
+def world(
+    apiserver: ApiServer,
+    api_client: KubeClient,
+    bind: BindServer,
+    moto: MotoServer,
+    route53_client: Route53Client,
+    namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    # boto3 reads credentials from the process environment; dummy values for the emulator.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    helper = World(
+        apiserver=apiserver,
+        client=api_client,
+        bind=bind,
+        moto=moto,
+        route53=route53_client,
+        namespace=namespace,
+        tmp_path=tmp_path,
+    )
+    try:
+        yield helper
+    finally:
+        helper.cleanup()
+
+
+def test_private_fleet_names_never_reach_the_public_zone(world: World) -> None:
+    # Pass 1: the fleets appear; their Services have no address yet, so DNS writes nothing.
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    assert doc["create"] == []
+    world.ingress("shop", f"shop.{ZONE}", world.public)
+    world.ingress("db", f"db.{ZONE}", world.private)
+    world.cloud_controller_publishes(world.public, world.fleet_namespaces[0], PUBLIC_LB)
+    world.cloud_controller_publishes(world.private, world.fleet_namespaces[1], PRIVATE_LB)
+
+    # Pass 2: status published, records written per view.
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    created = {(r["provider"], r["name"]) for r in doc["create"]}
+    assert created == {
+        ("route53-public", f"shop.{ZONE}"),
+        ("route53-private", f"db.{ZONE}"),
+        ("bind-private", f"db.{ZONE}"),
+    }
+
+    public_zone = zone_contents(world.route53, world.public_zone)
+    private_zone = zone_contents(world.route53, world.private_zone)
+    assert {name for name, _ in public_zone} >= {f"shop.{ZONE}"}
+    assert not any(name.endswith(f"db.{ZONE}") for name, _ in public_zone), public_zone
+    assert not any("internal-priv" in value for value in public_zone.values()), public_zone
+    assert any(PUBLIC_LB in value for value in public_zone.values())
+    assert not any(name.endswith(f"shop.{ZONE}") for name, _ in private_zone), private_zone
+    assert any(PRIVATE_LB in value for value in private_zone.values())
+    bind_records = {(r.name, r.rdtype): r.values for r in world.bind.transfer(ZONE)}
+    assert bind_records[(f"db.{ZONE}", "CNAME")] == (f"{PRIVATE_LB}.",)
+    assert not any(name.endswith(f"shop.{ZONE}") for name, _ in bind_records)
+
+    # The status stage published each fleet's address into its Ingresses.
+    shop = world.client.get(INGRESS, "shop", world.namespace)
+    db = world.client.get(INGRESS, "db", world.namespace)
+    assert shop["status"]["loadBalancer"]["ingress"] == [{"hostname": PUBLIC_LB}]
+    assert db["status"]["loadBalancer"]["ingress"] == [{"hostname": PRIVATE_LB}]
+
+    # Pass 3 changes nothing anywhere; plan agrees.
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    assert (doc["create"], doc["update"], doc["delete"]) == ([], [], [])
+    code, doc, err = world.once("plan")
+    assert code == 0, err
+    assert (doc["create"], doc["update"], doc["delete"], doc["conflicts"]) == ([], [], [], [])
