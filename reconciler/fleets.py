@@ -523,11 +523,13 @@ class FleetReport:
     """Cluster problems reported (with a Warning Event)."""
     errors: tuple[FleetError, ...] = ()
     """Failed writes."""
+    synced: bool = True
+    """False when the pass did nothing because the caches had not synced yet."""
 
     @property
     def ok(self) -> bool:
-        """True when no write failed."""
-        return not self.errors
+        """True when the pass ran and no write failed."""
+        return self.synced and not self.errors
 
 
 _Key = tuple[str, str, str]
@@ -752,9 +754,15 @@ def converge_fleets(
 ) -> FleetReport:
     """Apply every fleet's objects, delete those of removed fleets, report refusals and findings.
 
+    Nothing is done before ``state`` has synced (``FleetReport.synced`` is then False).
+
     KubernetesError from ``list_owned`` propagates (nothing is deleted without knowing what is
     ours); a failed apply or delete of one object is reported and the others go on.
     """
+    if not state.has_synced():
+        # the refusals read the caches: an unsynced cache could hide a foreign object
+        log.info("fleets skipped: caches not synced")
+        return FleetReport(synced=False)
     owned = {_key(o): o for o in kube.list_owned(owner_id) if is_owned(o, owner_id)}
     desired = _desired(specs, owner_id)
     tally = _Tally()

@@ -551,6 +551,16 @@ def test_a_failed_apply_is_reported_and_the_rest_goes_on() -> None:
     assert cluster.get("Service", "ingress-public", "ingress-public") is not None
 
 
+def test_nothing_is_done_before_the_caches_have_synced() -> None:
+    cluster = FakeCluster(synced=False)
+    kube = FakeFleetKube(cluster)
+    report = converge(cluster, PUBLIC, kube=kube)
+    assert report.synced is False
+    assert not report.ok
+    assert cluster.objects == {}
+    assert cluster.applied == []
+
+
 def test_list_failure_propagates() -> None:
     class Broken(FakeFleetKube):
         def list_owned(self, owner_id: str) -> Sequence[JsonObject]:
