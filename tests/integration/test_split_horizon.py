@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 import yaml
 
@@ -28,6 +29,7 @@ from reconciler.kube.resources import (
     SERVICE,
     ResourceKind,
 )
+from tests.fixtures.moto import aws_client_kwargs
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -196,8 +198,8 @@ def world(
     api_client: KubeClient,
     bind: BindServer,
     moto: MotoServer,
-    route53_client: Route53Client,
     namespace: str,
+    *,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
@@ -210,7 +212,7 @@ def world(
         client=api_client,
         bind=bind,
         moto=moto,
-        route53=route53_client,
+        route53=boto3.client("route53", **aws_client_kwargs(moto)),
         namespace=namespace,
         tmp_path=tmp_path,
     )
