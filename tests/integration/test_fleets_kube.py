@@ -44,6 +44,7 @@ from reconciler.kube.resources import (
     ResourceKind,
 )
 from reconciler.kube.writer import KubeWriter
+from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -395,3 +396,59 @@ def test_ingress_status_comes_from_the_fleet_service_status(
     assert api_client.get(INGRESS, "web", namespace)["status"]["loadBalancer"]["ingress"] == [
         {"ip": "192.0.2.20"}
     ]
+
+
+def can(client: KubeClient, sa: str, ns: str, verb: str, resource: str, **attrs: str) -> bool:
+    """What RBAC decides for the ServiceAccount ``ns/sa`` (a SubjectAccessReview)."""
+    group, _, plural = resource.rpartition("/")
+    review = client.request(
+        "POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        body={
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": f"system:serviceaccount:{ns}:{sa}",
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}"],
+                "resourceAttributes": {"verb": verb, "group": group, "resource": plural, **attrs},
+            },
+        },
+    )
+    return bool(review["status"].get("allowed"))
+
+
+def test_controller_rbac_grants_what_ingress_nginx_needs_and_no_status_write(
+    fleets: Fleets, api_client: KubeClient
+) -> None:
+    fleet = name()
+    fleets.converge(fleets.spec(fleet, "private"))
+    sa, ns = f"ingress-{fleet}", f"ing-{fleet}"
+    lease = f"ingress-reconciler-{fleet}"
+    # the bindings take effect once the authorizer's informers see them
+    wait_until(
+        lambda: can(api_client, sa, ns, "watch", "networking.k8s.io/ingresses"),
+        what="the fleet's ClusterRoleBinding",
+    )
+    wait_until(
+        lambda: can(
+            api_client, sa, ns, "update", "coordination.k8s.io/leases", namespace=ns, name=lease
+        ),
+        what="the fleet's RoleBinding",
+    )
+    for verb, resource in [
+        ("list", "networking.k8s.io/ingressclasses"),
+        ("watch", "discovery.k8s.io/endpointslices"),
+        ("list", "secrets"),
+        ("watch", "services"),
+        ("create", "events"),
+    ]:
+        assert can(api_client, sa, ns, verb, resource), (verb, resource)
+    assert can(api_client, sa, ns, "create", "coordination.k8s.io/leases", namespace=ns)
+    # not granted: Ingress status (we publish it), another fleet's lease, writing Secrets
+    assert not can(
+        api_client, sa, ns, "update", "networking.k8s.io/ingresses", subresource="status"
+    )
+    assert not can(
+        api_client, sa, ns, "update", "coordination.k8s.io/leases", namespace=ns, name="other"
+    )
+    assert not can(api_client, sa, ns, "update", "secrets", namespace=ns)
