@@ -598,7 +598,7 @@ def converge_load_balancers(
         "load balancers reconciled",
         extra={
             "ensured": len(report.ensured),
-            "created": len(report.created),
+            "lbs_created": len(report.created),
             "status_written": len(report.status_written),
             "deleted": len(report.deleted),
             "pending": len(report.pending),
