@@ -60,6 +60,7 @@ __all__ = [
     "LB_TYPE_ANNOTATION",
     "LOAD_BALANCER_FINALIZER",
     "MANAGED_BY",
+    "MAX_FLEET_NAME",
     "SCHEME_ANNOTATION",
     "TARGET_TYPE_ANNOTATION",
     "Finding",
@@ -111,6 +112,9 @@ LOAD_BALANCER_FINALIZER = "ingress-reconciler.io/load-balancer"
 """Finalizer the load-balancer stage keeps on elbv2-mode fleet Services."""
 
 _E = TypeVar("_E", bound=StrEnum)
+
+MAX_FLEET_NAME = 55
+"""Longest fleet name: the Service ``ingress-<fleet>`` must stay a 63-character DNS label."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -212,8 +216,11 @@ class FleetSpec:
     ) -> FleetSpec:
         """A validated spec; ConfigError naming ``fleets[<name>].<key>`` when a value is wrong."""
         key = f"fleets[{name}]"
-        if not _DNS_LABEL.match(name):
-            raise ConfigError(f"{key}.name: {name!r} must be a DNS label (a-z, 0-9, '-')")
+        if not _DNS_LABEL.match(name) or len(name) > MAX_FLEET_NAME:
+            raise ConfigError(
+                f"{key}.name: {name!r} must be a DNS label (a-z, 0-9, '-') of at most "
+                f"{MAX_FLEET_NAME} characters"
+            )
         if not _DNS_SUBDOMAIN.match(ingress_class_name):
             raise ConfigError(
                 f"{key}.ingressClassName: {ingress_class_name!r} must be a DNS subdomain name"

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler import fleets
 from reconciler.errors import ConfigError, KubernetesError
@@ -136,6 +138,7 @@ def test_exported_names_exist_and_have_docstrings() -> None:
     ("overrides", "key"),
     [
         ({"name": "Public_1"}, r"fleets\[Public_1\]\.name"),
+        ({"name": "a" * 56}, r"\.name: .* at most 55 characters"),
         ({"ingress_class_name": "Bad Class"}, r"\.ingressClassName"),
         ({"namespace": "ns/x"}, r"\.namespace"),
         ({"visibility": "internet"}, r"\.visibility: 'internet' must be 'public' or 'private'"),
@@ -686,3 +689,42 @@ def test_fleet_service_address_ignores_a_service_without_our_labels() -> None:
     assert fleet_service_address(PUBLIC, FakeCluster([svc])) == ()
     svc["metadata"]["labels"] = {LABEL_MANAGED_BY: "ingress-reconciler", LABEL_FLEET: "public"}
     assert fleet_service_address(PUBLIC, FakeCluster([svc])) == ({"ip": "192.0.2.1"},)
+
+
+@given(
+    st.lists(
+        st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True),
+        min_size=1,
+        max_size=5,
+        unique=True,
+    ),
+    st.booleans(),
+)
+def test_distinct_fleets_never_share_an_object_or_a_controller(
+    names: list[str], shared_namespace: bool
+) -> None:
+    specs = [
+        FleetSpec.of(
+            name=n,
+            ingress_class_name=f"class-{n}",
+            visibility="public" if i % 2 else "private",
+            namespace="ingress" if shared_namespace else f"ns-{n}",
+        )
+        for i, n in enumerate(names)
+    ]
+    seen: dict[tuple[str, str, str], str] = {}
+    controllers: set[str] = set()
+    for spec in specs:
+        for obj in desired_fleet_objects(spec, owner_id=OWNER):
+            meta = obj["metadata"]
+            key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+            if key in seen and obj["kind"] != "Namespace":
+                raise AssertionError(f"{key} of {spec.name} collides with {seen[key]}")
+            seen[key] = spec.name
+            if obj["kind"] == "IngressClass":
+                controllers.add(obj["spec"]["controller"])
+    assert len(controllers) == len(specs)
+    # and converging them all settles in one pass
+    cluster = FakeCluster()
+    converge(cluster, *specs)
+    assert converge(cluster, *specs).changed == ()
