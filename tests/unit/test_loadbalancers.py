@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import reconciler.loadbalancers as lbs
 from reconciler.endpoint import FrozenMap
@@ -353,6 +355,69 @@ def test_release_of_unconfigured_fleet_rebuilds_its_spec_from_the_tags() -> None
     assert decision.spec.scheme is Scheme.INTERNAL
     assert decision.spec.owner_id == OWNER
     assert decision.spec.cluster_name == CLUSTER
+
+
+fleet_names = st.sampled_from(["a", "b", "c"])
+service_strategy = st.builds(
+    service,
+    fleet_names,
+    scheme=st.sampled_from(["internet-facing", "internal", None]),
+    owner=st.sampled_from([OWNER, "other"]),
+    finalizers=st.sampled_from([(), (FINALIZER,), ("example.com/x",)]),
+    deleting=st.booleans(),
+    type_=st.sampled_from(["LoadBalancer", "ClusterIP"]),
+    managed=st.booleans(),
+)
+spec_strategy = st.builds(
+    spec, fleet_names, st.sampled_from([Scheme.INTERNET_FACING, Scheme.INTERNAL])
+)
+state_strategy = st.builds(lb_state, fleet_names, st.sampled_from(["internet-facing", "internal"]))
+
+
+@given(
+    specs=st.lists(spec_strategy, max_size=3, unique_by=lambda s: s.fleet),
+    services=st.lists(service_strategy, max_size=4, unique_by=lambda s: s["metadata"]["name"]),
+    owned=st.lists(state_strategy, max_size=3, unique_by=lambda s: s.fleet),
+)
+def test_decision_invariants(
+    specs: list[LoadBalancerSpec],
+    services: list[dict[str, Any]],
+    owned: list[LoadBalancerState],
+) -> None:
+    decisions = decide(specs, services, owned)
+    ours = {
+        (s["metadata"]["namespace"], s["metadata"]["name"]): s
+        for s in services
+        if s["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "ingress-reconciler"
+        and s["metadata"]["labels"]["ingress-reconciler.io/owner"] == OWNER
+        and s["spec"]["type"] == "LoadBalancer"
+    }
+    configured = {s.fleet: s for s in specs}
+    for fleet, decision in decisions.items():
+        # only our Services are ever written
+        for ref in (decision.service, *decision.stale):
+            if ref is not None:
+                assert (ref.namespace, ref.name) in ours
+        live = [
+            s
+            for s in ours.values()
+            if s["metadata"]["labels"]["ingress-reconciler.io/fleet"] == fleet
+            and "deletionTimestamp" not in s["metadata"]
+        ]
+        if decision.action in (LbAction.RELEASE, LbAction.DELETE_ORPHAN):
+            # never delete the load balancer of a configured fleet that has a live Service
+            assert not (fleet in configured and live)
+        if decision.action is LbAction.DELETE_ORPHAN:
+            assert fleet not in configured
+            assert decision.existing is not None
+            assert not any(
+                s["metadata"]["labels"]["ingress-reconciler.io/fleet"] == fleet
+                for s in ours.values()
+            )
+        if decision.action is LbAction.ENSURE:
+            # never ensure against the scheme of an existing load balancer
+            assert decision.existing is None or decision.existing.scheme == decision.spec.scheme
+            assert decision.spec == configured[fleet]
 
 
 # --- converge ---------------------------------------------------------------------------------
