@@ -33,7 +33,7 @@ these differences, all in the direction of touching less:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -437,6 +437,30 @@ def _winners(row: _Row, owner_id: str, out: _Outcome) -> dict[str, tuple[Endpoin
     return winners
 
 
+# One old-format ownership TXT (at the record's own name) reads as a claim of both types.
+_CLAIM_PAIR = frozenset({RecordType.A.value, _CNAME})
+
+
+def _orphan_claims(
+    row: _Row,
+    owner_id: str,
+    managed_types: frozenset[str],
+    winners: Collection[str],
+    created: Sequence[Endpoint],
+) -> list[Endpoint]:
+    """Our claims in ``row`` that nothing wants any more: to delete (their TXT only) under sync.
+
+    An A and a CNAME claim may stand for one old-format TXT, which the registry removes for
+    either: while one of the two stays a claim (its create refused), both are kept.
+    """
+    ours = {t: c for t, c in row.claims.items() if c.owner == owner_id and t not in row.records}
+    orphans = {t for t in ours if t in managed_types and t not in winners}
+    staying = set(ours) - orphans - {c.record_type for c in created}
+    if staying & _CLAIM_PAIR:
+        orphans -= _CLAIM_PAIR
+    return [ours[t] for t in sorted(orphans)]
+
+
 def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: Policy) -> _Outcome:
     out = _Outcome()
     winners = _winners(row, owner_id, out)
@@ -489,15 +513,7 @@ def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: P
     out.delete = replacements
     if policy is Policy.SYNC and not row.desired_claim:
         out.delete += [r for t, r in sorted(ours.items()) if t not in winners and t not in replaced]
-        # Our orphan claims: the registry deletes a claim by dropping its ownership record only.
-        out.delete += [
-            c
-            for t, c in sorted(row.claims.items())
-            if c.owner == owner_id
-            and t in managed_types
-            and t not in winners
-            and t not in row.records
-        ]
+        out.delete += _orphan_claims(row, owner_id, managed_types, winners, out.create)
     if policy is Policy.CREATE_ONLY:
         out.update = []
     return out

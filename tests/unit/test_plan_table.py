@@ -793,6 +793,19 @@ CASES = [
         desired=(desired_claim("foo", "A", "ingress/default/foo-5"),),
     ),
     Case(
+        "ours/refused-a-keeps-our-cname-claim: one old-format txt may stand for both",
+        current=(claim("foo", "A", ME), claim("foo", "CNAME", ME), unowned(FOO_AAAA)),
+        desired=(FOO_A5,),
+        conflicts=(conflict(FOO_A5, R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/created-a-lets-our-cname-claim-go",
+        current=(claim("foo", "A", ME), claim("foo", "CNAME", ME)),
+        desired=(FOO_A5,),
+        create=(own(FOO_A5),),
+        delete=(claim("foo", "CNAME", ME),),
+    ),
+    Case(
         "ours/refused-create-keeps-our-claim",
         current=(claim("foo", "A", ME), unowned(FOO_V1_CNAME)),
         desired=(FOO_A5,),
@@ -1082,6 +1095,17 @@ def test_orphan_claim_is_kept_without_sync_through_the_registry() -> None:
     for policy in (Policy.UPSERT_ONLY, Policy.CREATE_ONLY):
         assert _pass(registry, (), policy).changes.is_empty()
     assert list(provider.records()) == [orphan]
+
+
+def test_refused_a_keeps_our_old_format_txt_through_the_registry() -> None:
+    """One old-format TXT reads as an A and a CNAME claim; the CNAME's delete would remove it."""
+    old_format = _txt("foo.example.com", ME, "ingress/default/foo-5")
+    aaaa = Endpoint.of("foo.example.com", "AAAA", ("2001:db8::1",))
+    provider, registry = _zone_with(old_format, aaaa)
+    result = _pass(registry, (FOO_A5,), Policy.SYNC)
+    assert result.changes.is_empty()
+    assert [c.reason for c in result.conflicts] == [ConflictReason.TYPE_CLASH]
+    assert set(provider.records()) == {old_format, aaaa}
 
 
 def test_apex_a_is_written_beside_mx_and_spf_txt_through_the_registry() -> None:
