@@ -68,7 +68,7 @@ class Snapshot:
 
 def _record_line(record: Record) -> str:
     kind = f"{record.type} ALIAS" if record.alias else record.type
-    return f"{record.name:<44} {kind:<9} {', '.join(record.values)}"
+    return f"{record.name:<44} {kind:<10} {', '.join(record.values)}"
 
 
 def converged(observer: Observer, *, tenancy: bool = True) -> tuple[str, ...]:
