@@ -452,3 +452,21 @@ def test_controller_rbac_grants_what_ingress_nginx_needs_and_no_status_write(
         api_client, sa, ns, "update", "coordination.k8s.io/leases", namespace=ns, name="other"
     )
     assert not can(api_client, sa, ns, "update", "secrets", namespace=ns)
+
+
+def test_a_namespace_made_by_someone_else_is_used_and_never_deleted(
+    fleets: Fleets, api_client: KubeClient, namespace: str
+) -> None:
+    fleet = name()
+    spec = fleets.spec(fleet, "public", namespace=namespace)
+    report = fleets.converge(spec)
+    assert report.ok, report.errors
+    assert "Namespace" not in {r.kind for r in report.applied}
+    assert get_or_none(api_client, DEPLOYMENT, f"ingress-{fleet}", namespace) is not None
+    labels = api_client.get(NAMESPACE, namespace)["metadata"].get("labels", {})
+    assert LABEL_OWNER not in labels
+    fleets.converge()
+    fleets.converge()
+    assert get_or_none(api_client, DEPLOYMENT, f"ingress-{fleet}", namespace) is None
+    ns = api_client.get(NAMESPACE, namespace)
+    assert not ns["metadata"].get("deletionTimestamp")
