@@ -39,6 +39,7 @@ from reconciler.fleets import (
 )
 from reconciler.k8stypes import IngressClassDict, IngressDict
 from reconciler.kube.fake import FakeCluster
+from reconciler.kube.fleetkube import FLEET_KINDS, owned_selector
 from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
 from reconciler.tenancy import Visibility
 
@@ -728,3 +729,14 @@ def test_distinct_fleets_never_share_an_object_or_a_controller(
     cluster = FakeCluster()
     converge(cluster, *specs)
     assert converge(cluster, *specs).changed == ()
+
+
+def test_the_adapter_lists_every_kind_a_fleet_is_made_of() -> None:
+    made = {(o["apiVersion"], o["kind"]) for o in desired_fleet_objects(PRIVATE, owner_id=OWNER)}
+    assert {(k.api_version, k.kind) for k in FLEET_KINDS} == made
+    # and the Service, deleted first, is listed as well as every kind of DELETE_ORDER
+    assert set(fleets.DELETE_ORDER) == {kind for _, kind in made}
+    assert owned_selector("cluster-a") == (
+        "app.kubernetes.io/managed-by=ingress-reconciler,"
+        "ingress-reconciler.io/owner=cluster-a,ingress-reconciler.io/fleet"
+    )
