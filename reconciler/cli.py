@@ -98,7 +98,6 @@ from reconciler.registry import TxtRegistry
 from reconciler.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
 from reconciler.sources.ingress import SourceResult, endpoints_from_ingresses
 from reconciler.sources.manifest import read_ingresses
-from reconciler.tenancy import Namespace
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -314,59 +313,89 @@ def _load_client(kubeconfig: str | None, env: Mapping[str, str]) -> KubeClient:
         ) from exc
 
 
-def _manifest_namespaces(path: str) -> dict[str, Namespace]:
-    """Namespace objects found in the manifest files (their labels matter for tenant selectors)."""
-    found: dict[str, Namespace] = {}
+def _manifest_objects(path: str) -> list[JsonObject]:
+    """Every object (Lists unpacked) of the manifest file or directory ``path``."""
     root = Path(path)
-    files = sorted(root.rglob("*.y*ml")) if root.is_dir() else [root]
+    files = (
+        sorted(f for f in root.rglob("*") if f.suffix.lower() in (".yaml", ".yml", ".json"))
+        if root.is_dir()
+        else [root]
+    )
+    found: list[JsonObject] = []
     for file in files:
         try:
             documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError):
-            continue  # read_ingresses already reported what is unreadable
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc}") from exc
         for doc in documents:
-            items = (
-                doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
-            )
-            for item in items or ():
-                if isinstance(item, dict) and item.get("kind") == "Namespace":
-                    meta = item.get("metadata") or {}
-                    name = str(meta.get("name") or "")
-                    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
-                    if name:
-                        found[name] = Namespace.of(
-                            name, {"kubernetes.io/metadata.name": name, **labels}
-                        )
+            if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
+                found.extend(i for i in doc.get("items") or () if isinstance(i, dict))
+            elif isinstance(doc, dict):
+                found.append(doc)
     return found
 
 
 class ListedState:
-    """A ClusterState read once by listing (``once`` and ``plan`` against a cluster)."""
+    """A ClusterState read once: listed from the API (``once``/``plan`` against a cluster) or
+    taken from manifest files (``--manifests``: Namespaces and fleet Services found there give
+    tenant selectors their labels and fleets their addresses)."""
 
-    def __init__(self, client: KubeClient) -> None:
-        self._ingresses = client.list(INGRESS)[0]
-        self._classes = client.list(INGRESS_CLASS)[0]
-        self._services = client.list(SERVICE)[0]
-        self._namespaces = client.list(NAMESPACE)[0]
+    def __init__(
+        self,
+        *,
+        ingresses: Sequence[Mapping[str, Any]] = (),
+        ingress_classes: Sequence[Mapping[str, Any]] = (),
+        services: Sequence[Mapping[str, Any]] = (),
+        namespaces: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self._ingresses = tuple(ingresses)
+        self._classes = tuple(ingress_classes)
+        self._services = tuple(services)
+        self._namespaces = tuple(namespaces)
+
+    @classmethod
+    def from_client(cls, client: KubeClient) -> ListedState:
+        """List the four kinds from the API server."""
+        return cls(
+            ingresses=client.list(INGRESS)[0],
+            ingress_classes=client.list(INGRESS_CLASS)[0],
+            services=client.list(SERVICE)[0],
+            namespaces=client.list(NAMESPACE)[0],
+        )
+
+    @classmethod
+    def from_manifests(cls, path: str) -> ListedState:
+        """Ingresses (as the manifest source reads them), Services and Namespaces of ``path``."""
+        objects = _manifest_objects(path)
+
+        def of_kind(kind: str) -> list[JsonObject]:
+            return [o for o in objects if o.get("kind") == kind]
+
+        return cls(
+            ingresses=read_ingresses(path),
+            ingress_classes=of_kind("IngressClass"),
+            services=of_kind("Service"),
+            namespaces=of_kind("Namespace"),
+        )
 
     def has_synced(self) -> bool:
-        """Always: everything was listed at construction."""
+        """Always: everything was read at construction."""
         return True
 
     def ingresses(self) -> Sequence[IngressDict]:
-        """The listed Ingresses."""
+        """The Ingresses."""
         return cast(Sequence[IngressDict], self._ingresses)
 
     def ingress_classes(self) -> Sequence[IngressClassDict]:
-        """The listed IngressClasses."""
+        """The IngressClasses."""
         return cast(Sequence[IngressClassDict], self._classes)
 
     def services(self) -> Sequence[ServiceDict]:
-        """The listed Services."""
+        """The Services."""
         return cast(Sequence[ServiceDict], self._services)
 
     def namespaces(self) -> Sequence[NamespaceDict]:
-        """The listed Namespaces."""
+        """The Namespaces."""
         return cast(Sequence[NamespaceDict], self._namespaces)
 
 
@@ -751,7 +780,6 @@ def _run_controller(
                 controller.trigger(change.kind)
 
         cache = ClusterCache(client, on_change=changed)
-    loader = ingress_loader or (_manifest_loader(args.manifests) if offline else None)
 
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
         dry_run = bool(args.dry_run) or not request.may_write()
@@ -759,9 +787,14 @@ def _run_controller(
             observed = Observed.from_state(cache, config.fleets)
             state: ClusterState | None = cache
         else:
-            assert loader is not None
             try:
-                observed = Observed(ingresses=tuple(loader()))
+                observed = (
+                    Observed(ingresses=tuple(ingress_loader()))
+                    if ingress_loader is not None
+                    else Observed.from_state(
+                        ListedState.from_manifests(args.manifests), config.fleets
+                    )
+                )
             except ReconcilerError as exc:
                 return loop.PassResult(converged=False, errors=(str(exc),))
             state = None
@@ -843,13 +876,6 @@ def _elector(
     return LeaderElector(store=store, config=settings.election_config(identity), clock=loop.utc_now)
 
 
-def _manifest_loader(path: str) -> IngressLoader:
-    def load() -> Sequence[Mapping[str, Any]]:
-        return read_ingresses(path)
-
-    return load
-
-
 def _execute(
     args: argparse.Namespace,
     *,
@@ -874,13 +900,10 @@ def _execute(
     if ingress_loader is not None:
         observed = Observed(ingresses=tuple(ingress_loader()))
     elif args.manifests is not None:
-        observed = Observed(
-            ingresses=tuple(read_ingresses(args.manifests)),
-            namespaces=_manifest_namespaces(args.manifests),
-        )
+        observed = Observed.from_state(ListedState.from_manifests(args.manifests), config.fleets)
     else:
         client = _load_client(args.kubeconfig, env)
-        listed = ListedState(client)
+        listed = ListedState.from_client(client)
         state = listed
         observed = Observed.from_state(listed, config.fleets)
         if not dry_run:
