@@ -473,6 +473,12 @@ class FleetKube(Protocol):
         """Delete one object; no error when it is already gone."""
         ...
 
+    def get(self, ref: ObjectRef) -> JsonObject | None:
+        """One object, or None when there is none (asked only before creating an object of a
+        kind the caches do not serve, so a same-named object of someone else's is never taken
+        over)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -664,6 +670,10 @@ class _Tally:
         )
 
 
+_CACHED_KINDS = frozenset({"IngressClass", "Service", "Namespace"})
+"""Kinds whose every object (ours or not) the ClusterState serves."""
+
+
 def _observed(state: ClusterState, owned: Mapping[_Key, JsonObject]) -> dict[_Key, JsonObject]:
     """Existing objects by key: the cache's kinds (foreign objects included), then ours."""
     observed: dict[_Key, JsonObject] = {}
@@ -703,6 +713,12 @@ def _apply_desired(
     for key, (fleet, intent) in desired.items():
         ref = ObjectRef.of(intent)
         existing = observed.get(key)
+        if existing is None and key[0] not in _CACHED_KINDS:
+            try:
+                existing = kube.get(ref)
+            except KubernetesError as exc:
+                tally.failed(ref, exc, "fleet object not read")
+                continue
         if existing is not None:
             if key[0] == "Namespace" and not is_owned(existing, owner_id):
                 continue  # a namespace someone else made: used as it is, never labelled or deleted

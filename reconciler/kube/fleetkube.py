@@ -4,6 +4,7 @@
   forced: the objects are ours, a hand edit is set back);
 - ``list_owned``: every object of the fleet kinds carrying our managed-by label, the owner id and a
   fleet label (one label-selected list per kind);
+- ``get``: one object, or None (404);
 - ``delete``: delete one object; a 404 (already gone) is no error.
 """
 
@@ -71,6 +72,16 @@ class KubeFleetKube:
             items, _ = self.client.list(kind, label_selector=selector)
             found.extend(items)
         return found
+
+    def get(self, ref: ObjectRef) -> JsonObject | None:
+        """The object ``ref`` names, or None when there is none."""
+        kind = kind_for({"apiVersion": ref.api_version, "kind": ref.kind})
+        try:
+            return self.client.get(kind, ref.name, ref.namespace or None)
+        except KubernetesError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def delete(self, ref: ObjectRef) -> None:
         """Delete the object ``ref`` names; nothing when it is already gone."""

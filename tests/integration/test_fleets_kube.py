@@ -470,3 +470,29 @@ def test_a_namespace_made_by_someone_else_is_used_and_never_deleted(
     assert get_or_none(api_client, DEPLOYMENT, f"ingress-{fleet}", namespace) is None
     ns = api_client.get(NAMESPACE, namespace)
     assert not ns["metadata"].get("deletionTimestamp")
+
+
+def test_same_named_objects_of_someone_else_are_left_alone(
+    fleets: Fleets, api_client: KubeClient
+) -> None:
+    fleet = name()
+    role = f"ingress-reconciler-{fleet}"
+    api_client.create(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+        }
+    )
+    fleets.extra.append((CLUSTER_ROLE, role))
+    report = fleets.converge(fleets.spec(fleet, "public"))
+    assert [(r.reason, r.ref.kind, r.ref.name) for r in report.refused] == [
+        (Reason.OBJECT_NOT_OWNED, "ClusterRole", role)
+    ]
+    kept = api_client.get(CLUSTER_ROLE, role)
+    assert kept["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+    assert "labels" not in kept["metadata"]
+    # removing the fleet leaves it too
+    fleets.converge()
+    assert get_or_none(api_client, CLUSTER_ROLE, role) is not None

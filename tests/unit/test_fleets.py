@@ -66,6 +66,7 @@ class FakeFleetKube:
         self.cluster = cluster
         self.failing_kinds = set(failing_kinds)
         self.deleted: list[ObjectRef] = []
+        self.gets: list[ObjectRef] = []
 
     def apply(self, obj: Mapping[str, Any]) -> JsonObject:
         if obj["kind"] in self.failing_kinds:
@@ -78,6 +79,10 @@ class FakeFleetKube:
     def delete(self, ref: ObjectRef) -> None:
         self.deleted.append(ref)
         self.cluster.delete(ref.kind, ref.name, ref.namespace)
+
+    def get(self, ref: ObjectRef) -> JsonObject | None:
+        self.gets.append(ref)
+        return self.cluster.get(ref.kind, ref.name, ref.namespace)
 
 
 def converge(
@@ -439,6 +444,36 @@ def test_same_named_objects_without_our_labels_are_left_alone() -> None:
     cls = cluster.get("IngressClass", "public")
     assert cls is not None
     assert cls["metadata"]["labels"][LABEL_OWNER] == "cluster-b"
+
+
+def test_uncached_kinds_are_read_before_creation_and_foreign_ones_refused() -> None:
+    theirs = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "ingress-public", "namespace": "ingress-public"},
+        "spec": {"replicas": 1},
+    }
+    cluster = FakeCluster([theirs])
+    kube = FakeFleetKube(cluster)
+    report = converge(cluster, PUBLIC, kube=kube)
+    assert [(r.reason, r.ref.kind) for r in report.refused] == [
+        (Reason.OBJECT_NOT_OWNED, "Deployment")
+    ]
+    dep = cluster.get("Deployment", "ingress-public", "ingress-public")
+    assert dep is not None
+    assert dep["spec"] == {"replicas": 1}
+    # read only what the caches do not serve, and only while it is not ours yet
+    assert sorted(r.kind for r in kube.gets) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
+    kube.gets.clear()
+    converge(cluster, PUBLIC, kube=kube)
+    assert [r.kind for r in kube.gets] == ["Deployment"]
 
 
 def test_a_namespace_made_by_someone_else_is_used_as_is() -> None:
