@@ -311,5 +311,13 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             ["N", "program", "zone", "record sets", "values", "chars", "target", "change calls"],
             zone_rows,
         )
+    errors = [
+        f"- N={rnd['ingresses']} {name}: {prog['error'].splitlines()[0] if prog['error'] else ''}"
+        for rnd in results.get("rounds", [])
+        for name, prog in sorted(rnd["programs"].items())
+        if "error" in prog
+    ]
+    if errors:
+        lines += ["", "## Sessions that failed (details in results.json)", "", *errors]
     lines.append("")
     return "\n".join(lines)

@@ -71,6 +71,7 @@ PROGRAM_KEYS = {"ingress-reconciler": "INGRESSRECONCILER", "external-dns": "EXTE
 OUR_DEFAULT_INTERVAL = 60.0
 EXTERNAL_DNS_DEFAULT_INTERVAL = 60.0  # external-dns --interval default: 1m
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+SETTLE_SECONDS = 3.0  # no new request to moto or BIND for this long: the first pass is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,9 @@ def _start_ours(
         "ownerId": OWNER,
         "policy": "sync",
         "interval": interval,
+        # one replica: no Lease to win first; probes on a free local port, not 0.0.0.0:8080
+        "leaderElection": {"enabled": False},
+        "health": {"host": "127.0.0.1", "port": 0},
         "providers": [
             {
                 "name": "route53",
@@ -294,7 +298,7 @@ def _start_external_dns(
         f"--rfc2136-tsig-keyname={bind.key_name}",
         f"--rfc2136-tsig-secret={bind.secret}",
         f"--rfc2136-tsig-secret-alg={bind.algorithm}",
-        "--rfc2136-tsig-axfr",
+        "--rfc2136-axfr",
     ]
     procs = []
     for name, argv in (("aws", aws), ("rfc2136", rfc)):
@@ -440,14 +444,16 @@ def _session(
             _log(f"{program} N={n}: converged {result['converge_seconds']}")
             # let the first pass finish its tail (TXT writes, the other provider) before counting
             last = [recording.offset(), bind.log_offset()]
+            changed_at = [time.monotonic()]
 
             def settled() -> bool:
                 now = [recording.offset(), bind.log_offset()]
-                quiet = now == last
-                last[:] = now
-                return quiet
+                if now != last:
+                    last[:] = now
+                    changed_at[0] = time.monotonic()
+                return time.monotonic() - changed_at[0] >= SETTLE_SECONDS
 
-            _wait_until(settled, timeout=300, every=3.0, what=f"{program} settled")
+            _wait_until(settled, timeout=300, every=0.5, what=f"{program} settled")
             create_calls = recording.calls_since(start_offset)
             result["route53_create_calls"] = dict(
                 sorted(count_actions(create_calls, access_key=key, service="route53").items())
@@ -594,12 +600,23 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
             }
             for program in cfg.programs:
                 _log(f"N={n}: {program}")
-                session = _session(
-                    program, n=n, api=api, zones=zones, cfg=cfg, work=Path(tmp) / f"{program}-{n}"
-                )
+                try:
+                    session = _session(
+                        program,
+                        n=n,
+                        api=api,
+                        zones=zones,
+                        cfg=cfg,
+                        work=Path(tmp) / f"{program}-{n}",
+                    )
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    # keep the other measurements; the table shows n/a and the error is recorded
+                    _log(f"N={n}: {program} failed: {exc}")
+                    session = {"program": program, "ingresses": n, "error": str(exc)[-4000:]}
                 session["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
                 round_result["programs"][program] = session
             results["rounds"].append(round_result)
+            _write_json(results, cfg.out_dir)  # a partial result survives a later failure
             _delete_ingresses(api)
     largest = max(cfg.sizes)
     _log(f"one full pass in memory at N={largest}")
@@ -609,9 +626,13 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     return results
 
 
-def _write(results: Mapping[str, Any], out_dir: Path) -> None:
+def _write_json(results: Mapping[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _write(results: Mapping[str, Any], out_dir: Path) -> None:
+    _write_json(results, out_dir)
     (out_dir / "results.md").write_text(render_markdown(results))
     from bench.plot import plot  # noqa: PLC0415 - matplotlib is the optional extra 'bench'
 
@@ -625,6 +646,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default=None, help="comma-separated Ingress counts")
     parser.add_argument("--zones", type=int, default=4)
     parser.add_argument("--changes", type=int, default=None)
+    parser.add_argument(
+        "--change-spacing",
+        type=float,
+        default=1.0,
+        help="seconds between two status changes (default 1, above our 0.5 s debounce)",
+    )
     parser.add_argument("--interval", type=float, default=None, help="both programs' interval")
     parser.add_argument(
         "--programs", default="ingress-reconciler,external-dns", help="comma-separated"
@@ -643,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes=tuple(int(s) for s in (args.sizes or default_sizes).split(",")),
         zones=args.zones,
         changes=args.changes or (20 if args.quick else 100),
-        change_spacing=0.25,
+        change_spacing=args.change_spacing,
         interval=args.interval or (10.0 if args.quick else None),
         programs=tuple(p for p in args.programs.split(",") if p),
         out_dir=args.out,

@@ -402,3 +402,14 @@ def test_markdown_without_a_peer_says_not_measured() -> None:
     rows = target_rows(results)
     assert {r.peer for r in rows[:4]} == {"n/a"}
     assert "**no**" not in render_markdown(results)
+
+
+def test_a_failed_session_is_listed_and_its_numbers_are_not_available() -> None:
+    results = _results()
+    results["rounds"][0]["programs"]["external-dns"] = {
+        "error": "external-dns/aws exited with 1:\nlog tail"
+    }
+    text = render_markdown(results)
+    assert "- N=1000 external-dns: external-dns/aws exited with 1:" in text
+    assert "log tail" not in text
+    assert {r.peer for r in target_rows(results)[:4]} == {"n/a"}
