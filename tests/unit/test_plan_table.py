@@ -1133,3 +1133,29 @@ def test_a_delegation_is_named_in_the_conflict() -> None:
     assert [c.detail for c in result.conflicts] == [
         "name holds a NS record (a delegation) with no ownership record"
     ]
+
+
+@pytest.mark.parametrize(
+    ("replacement", "txt_names", "claims"),
+    [
+        pytest.param("", ("a-*.example.com",), {("*.example.com", "A")}, id="wildcard"),
+        pytest.param("any", ("a-any.example.com",), {("*.example.com", "A")}, id="replaced-*"),
+        pytest.param("", ("a-_apex.example.com",), {("example.com", "A")}, id="apex"),
+        pytest.param(
+            "",
+            ("cname-x.example.com", "aaaa-x.example.com"),
+            {("x.example.com", "CNAME"), ("x.example.com", "AAAA")},
+            id="two-types",
+        ),
+    ],
+)
+def test_orphan_claims_leave_no_txt_behind_through_the_registry(
+    replacement: str, txt_names: tuple[str, ...], claims: set[tuple[str, str]]
+) -> None:
+    provider = InMemoryProvider(
+        name="mem", zones=("example.com",), records=[_txt(n, ME, "ingress/x/y") for n in txt_names]
+    )
+    registry = TxtRegistry(provider=provider, owner_id=ME, wildcard_replacement=replacement)
+    first = _pass(registry, (), Policy.SYNC)
+    assert {(e.name, e.record_type) for e in first.changes.delete} == claims
+    assert list(provider.records()) == []
