@@ -477,6 +477,9 @@ class _GuardedFleetKube:
     def list_owned(self, owner_id: str) -> Sequence[JsonObject]:
         return self._inner.list_owned(owner_id)
 
+    def get(self, ref: ObjectRef) -> JsonObject | None:
+        return self._inner.get(ref)
+
     def delete(self, ref: ObjectRef) -> None:
         self._guard.check()
         self._inner.delete(ref)
