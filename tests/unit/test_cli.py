@@ -19,7 +19,7 @@ from reconciler.memory import InMemoryProvider
 from reconciler.output import render_json, render_table
 from reconciler.plan import Conflict, ConflictReason
 from reconciler.registry import TxtRegistry
-from reconciler.settings import Settings
+from reconciler.settings import Settings, load_settings
 from reconciler.sources.ingress import Rejection
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -366,3 +366,94 @@ def test_unusable_kubeconfig_is_a_usage_error(tmp_path: Path) -> None:
     assert out == ""
     assert "--kubeconfig" in err
     assert "--manifests" in err
+
+
+FLEET_SAMPLE = SAMPLES / "fleets"
+
+
+def test_plan_offline_applies_split_horizon_and_tenancy() -> None:
+    fleet = Fleet()
+    code, out, err = invoke(
+        [
+            "plan",
+            "--config",
+            str(FLEET_SAMPLE / "config.yaml"),
+            "--manifests",
+            str(FLEET_SAMPLE / "manifests"),
+            "--output",
+            "json",
+        ],
+        fleet=fleet,
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    created = {(r["provider"], r["name"], tuple(r["targets"])) for r in doc["create"]}
+    assert created == {
+        (
+            "bind-public",
+            "www.shop.example.test",
+            ("public-fleet-0123456789.elb.us-east-1.amazonaws.com",),
+        ),
+        (
+            "bind-private",
+            "admin.shop.example.test",
+            ("internal-private-fleet-0123456789.elb.us-east-1.amazonaws.com",),
+        ),
+    }
+    conflicts = {(c["reason"], c["resource"], c["name"]) for c in doc["conflicts"]}
+    assert conflicts == {
+        ("FleetNotAllowed", "ingress/ops/grafana", None),
+        ("HostnameConflict", "ingress/ops/takeover", "www.shop.example.test"),
+    }
+    for conflict in doc["conflicts"]:
+        assert conflict["message"]
+        assert conflict["type"] is None
+    assert all(p.apply_calls == 0 for p in fleet.providers)  # plan writes nothing
+
+
+def test_route53_providers_share_one_token_bucket_without_botocore_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings = Settings(
+        owner_id="cluster-a",
+        providers=(
+            {"name": "a", "type": "route53", "endpointUrl": "http://127.0.0.1:9"},  # type: ignore[arg-type]
+            {"name": "b", "type": "route53", "zoneType": "private"},
+        ),
+    )
+    targets = cli.build_targets(settings)
+    first, second = (t.provider for t in targets)
+    assert first._limiter is second._limiter  # type: ignore[attr-defined]
+    for provider in (first, second):
+        client = provider._client  # type: ignore[attr-defined]
+        assert client.meta.config.retries["total_max_attempts"] == 1
+    assert cli.build_targets(settings)[0].provider._limiter is not first._limiter  # type: ignore[attr-defined]
+
+
+def test_run_without_a_lease_namespace_exits_2_naming_the_key(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "x"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    code, _, err = invoke(
+        ["run", "--config", str(config(tmp_path)), "--kubeconfig", str(kubeconfig)]
+    )
+    assert code == 2
+    assert "leaderElection.leaseNamespace" in err
+
+
+def test_fleet_sample_loads() -> None:
+    settings = load_settings(FLEET_SAMPLE / "config.yaml", {})
+    assert [f.name for f in settings.fleets] == ["public", "private"]
+    assert [t.name for t in settings.tenants] == ["shop", "ops"]
