@@ -3,7 +3,9 @@
 In ``elbv2`` mode no cloud controller watches the fleet Services, so this stage does its job:
 
 - for the fleet Service of every elbv2-mode fleet (a Service of type LoadBalancer that carries
-  our labels and our owner) it adds the finalizer :data:`FINALIZER`, asks the backend to
+  our labels and our owner, and ``spec.loadBalancerClass`` :data:`LOAD_BALANCER_CLASS`; a
+  Service of another class is some other controller's and is refused with
+  :data:`CLASS_MISMATCH_REFUSED`) it adds the finalizer :data:`FINALIZER`, asks the backend to
   ``ensure`` the fleet's NLB, and writes ``status.loadBalancer.ingress = [{hostname: <dns name>}]``
   into the Service (skipped when already equal);
 - a fleet Service being deleted (``deletionTimestamp``) that still carries our finalizer has its
@@ -50,15 +52,18 @@ from reconciler.lbtypes import (
 )
 
 __all__ = [
+    "CLASS_MISMATCH_REFUSED",
     "CLUSTER_TAG_KEY",
     "FINALIZER",
     "FLEET_LABEL",
     "FLEET_TAG_KEY",
+    "LOAD_BALANCER_CLASS",
     "MANAGED_BY_LABEL",
     "MANAGED_BY_VALUE",
     "OWNER_LABEL",
     "OWNER_TAG_KEY",
     "SCHEME_ANNOTATION",
+    "SCHEME_CHANGE_REFUSED",
     "LbAction",
     "LbDecision",
     "LbFailure",
@@ -92,6 +97,14 @@ FLEET_LABEL = "ingress-reconciler.io/fleet"
 """Label naming the fleet an object belongs to."""
 SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 """The fleet Service's scheme annotation (``internet-facing`` or ``internal``)."""
+
+LOAD_BALANCER_CLASS = "ingress-reconciler.io/elbv2"
+"""``spec.loadBalancerClass`` of an elbv2-mode fleet Service (set by the fleet stage): only a
+Service of this class gets an NLB from us; any other is some other controller's to serve."""
+SCHEME_CHANGE_REFUSED = "SchemeChangeRefused"
+"""Refusal reason: the fleet's scheme differs from its Service's or its NLB's."""
+CLASS_MISMATCH_REFUSED = "LoadBalancerClassMismatch"
+"""Refusal reason: the fleet is in elbv2 mode but its Service is not of our load-balancer class."""
 
 _ACTION = "ReconcileLoadBalancer"
 
@@ -147,6 +160,8 @@ class LbDecision:
     """The NLB of ours for this fleet found before the pass, if any."""
     published: tuple[Mapping[str, Any], ...] = ()
     """The Service's current ``status.loadBalancer.ingress``."""
+    reason: str = ""
+    """REFUSE: the refusal's reason (the Warning Event's reason)."""
     note: str = ""
     """REFUSE: why."""
     stale: tuple[ObjectRef, ...] = ()
@@ -346,6 +361,26 @@ def decide_load_balancers(
             service = live[0]
             ref = ObjectRef.of(_with_kind(service))
             stale = tuple(ObjectRef.of(_with_kind(s)) for s in holding if _is_deleting(s))
+            lb_class = (service.get("spec") or {}).get("loadBalancerClass")
+            if lb_class != LOAD_BALANCER_CLASS:
+                # another controller serves this Service: neither an NLB nor status from us
+                decisions.append(
+                    LbDecision(
+                        fleet=fleet,
+                        action=LbAction.REFUSE,
+                        spec=spec,
+                        service=ref,
+                        existing=existing,
+                        reason=CLASS_MISMATCH_REFUSED,
+                        note=(
+                            f"fleet {fleet} is in elbv2 mode but its Service has "
+                            f"loadBalancerClass {lb_class!r}, not {LOAD_BALANCER_CLASS!r}; "
+                            "the class is immutable: delete the Service to switch modes"
+                        ),
+                        stale=stale,
+                    )
+                )
+                continue
             conflict = _scheme_conflict(spec, service, existing)
             decisions.append(
                 LbDecision(
@@ -357,6 +392,7 @@ def decide_load_balancers(
                     and (not conflict or existing is not None),
                     existing=existing,
                     published=service_status(service),
+                    reason=SCHEME_CHANGE_REFUSED if conflict else "",
                     note=conflict,
                     stale=stale,
                 )
@@ -468,21 +504,22 @@ def _ensure(
 def _refuse(
     decision: LbDecision, *, kube: LbKube, events: EventRecorder, now: datetime, tally: _Tally
 ) -> None:
-    tally.refused.append(LbRefusal(decision.fleet, "SchemeChangeRefused", decision.note))
+    tally.refused.append(LbRefusal(decision.fleet, decision.reason, decision.note))
     if decision.service is not None:
         events.record(
             decision.service,
             type=EventType.WARNING,
-            reason="SchemeChangeRefused",
+            reason=decision.reason,
             note=decision.note,
             action=_ACTION,
             now=now,
         )
     log.warning(
-        "load balancer scheme change refused",
-        extra={"fleet": decision.fleet, "detail": decision.note},
+        "load balancer change refused",
+        extra={"fleet": decision.fleet, "reason": decision.reason, "detail": decision.note},
     )
-    if decision.existing is not None:
+    if decision.existing is not None and decision.reason == SCHEME_CHANGE_REFUSED:
+        # the existing NLB still serves the fleet: keep its address published
         _publish(decision, decision.existing, kube, tally)
 
 

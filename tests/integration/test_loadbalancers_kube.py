@@ -20,6 +20,7 @@ from reconciler.kube.resources import SERVICE
 from reconciler.kube.writer import KubeWriter
 from reconciler.loadbalancers import (
     FINALIZER,
+    LOAD_BALANCER_CLASS,
     SCHEME_ANNOTATION,
     LbReport,
     LoadBalancerPort,
@@ -94,6 +95,7 @@ def fleet_service(
         },
         "spec": {
             "type": "LoadBalancer",
+            "loadBalancerClass": LOAD_BALANCER_CLASS,
             "selector": {"app": fleet},
             "ports": [
                 {"name": "http", "port": 80, "targetPort": 80},

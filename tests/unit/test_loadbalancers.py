@@ -20,7 +20,9 @@ from reconciler.k8stypes import ServiceDict
 from reconciler.kube.fake import FakeCluster
 from reconciler.lbtypes import CLUSTER_TAG_KEY, FLEET_TAG_KEY, OWNER_TAG_KEY
 from reconciler.loadbalancers import (
+    CLASS_MISMATCH_REFUSED,
     FINALIZER,
+    LOAD_BALANCER_CLASS,
     SCHEME_ANNOTATION,
     LbAction,
     LoadBalancerPort,
@@ -59,6 +61,7 @@ def service(
     hostname: str = "",
     type_: str = "LoadBalancer",
     managed: bool = True,
+    lb_class: str | None = LOAD_BALANCER_CLASS,
 ) -> dict[str, Any]:
     labels = {"ingress-reconciler.io/owner": owner, "ingress-reconciler.io/fleet": fleet}
     if managed:
@@ -79,6 +82,8 @@ def service(
         "metadata": meta,
         "spec": {"type": type_, "ports": [{"name": "http", "port": 80}]},
     }
+    if lb_class is not None:
+        obj["spec"]["loadBalancerClass"] = lb_class
     if hostname:
         obj["status"] = {"loadBalancer": {"ingress": [{"hostname": hostname}]}}
     return obj
@@ -367,6 +372,7 @@ service_strategy = st.builds(
     deleting=st.booleans(),
     type_=st.sampled_from(["LoadBalancer", "ClusterIP"]),
     managed=st.booleans(),
+    lb_class=st.sampled_from([LOAD_BALANCER_CLASS, None]),
 )
 spec_strategy = st.builds(
     spec, fleet_names, st.sampled_from([Scheme.INTERNET_FACING, Scheme.INTERNAL])
@@ -415,6 +421,10 @@ def test_decision_invariants(
                 for s in ours.values()
             )
         if decision.action is LbAction.ENSURE:
+            # only Services of our load-balancer class get an NLB
+            assert decision.service is not None
+            served = ours[(decision.service.namespace, decision.service.name)]
+            assert served["spec"].get("loadBalancerClass") == LOAD_BALANCER_CLASS
             # never ensure against the scheme of an existing load balancer
             assert decision.existing is None or decision.existing.scheme == decision.spec.scheme
             assert decision.spec == configured[fleet]
@@ -551,6 +561,35 @@ def test_scheme_flip_refused_with_warning_and_existing_address_kept() -> None:
     ]
 
 
+@pytest.mark.parametrize("lb_class", [None, "service.k8s.aws/nlb"])
+def test_service_of_another_load_balancer_class_gets_nothing_from_us(lb_class: str | None) -> None:
+    # e.g. the fleet switched to elbv2 mode but the fleet stage refused the (immutable) class
+    cluster = FakeCluster([service(lb_class=lb_class, hostname="k8s-aws-lbc.elb.example")])
+    backend = FakeBackend(lb_state())
+
+    report, kube = converge(cluster, backend, spec())
+
+    assert [r.reason for r in report.refused] == [CLASS_MISMATCH_REFUSED]
+    assert backend.calls == [("owned", "")]
+    assert kube.finalizer_calls == []
+    assert cluster.status_patches == []
+    (event,) = cluster.events
+    assert event.reason == CLASS_MISMATCH_REFUSED
+    assert "delete the Service" in event.note
+
+
+def test_class_constant_matches_the_fleet_stage() -> None:
+    from reconciler import fleets  # noqa: PLC0415 - only this test couples the two stages
+
+    assert LOAD_BALANCER_CLASS == fleets.ELBV2_LOAD_BALANCER_CLASS
+    assert FINALIZER == fleets.LOAD_BALANCER_FINALIZER
+    assert lbs.FLEET_LABEL == fleets.LABEL_FLEET
+    assert lbs.OWNER_LABEL == fleets.LABEL_OWNER
+    assert lbs.MANAGED_BY_LABEL == fleets.LABEL_MANAGED_BY
+    assert lbs.MANAGED_BY_VALUE == fleets.MANAGED_BY
+    assert SCHEME_ANNOTATION == fleets.SCHEME_ANNOTATION
+
+
 def test_one_failing_fleet_does_not_stop_the_others() -> None:
     cluster = FakeCluster([service("a"), service("b")])
     backend = FakeBackend()
@@ -583,6 +622,9 @@ def test_unlistable_backend_stops_the_stage_before_any_change() -> None:
 
 def test_exported_surface() -> None:
     assert set(lbs.__all__) == {
+        "CLASS_MISMATCH_REFUSED",
+        "LOAD_BALANCER_CLASS",
+        "SCHEME_CHANGE_REFUSED",
         "CLUSTER_TAG_KEY",
         "FINALIZER",
         "FLEET_LABEL",
