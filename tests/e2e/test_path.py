@@ -121,31 +121,32 @@ def test_fleets_have_load_balancers_of_their_scheme(ground: E2eGround) -> None:
 
 
 @pytest.mark.parametrize(
-    ("host_domain", "class_name", "reason"),
+    ("host_domain", "class_name", "reason", "named"),
     [
-        ("shop.example.test", "private", "HostnameConflict"),
-        ("payroll.internal.example.test", "public", "FleetNotAllowed"),
+        ("shop.example.test", "private", "HostnameConflict", "{host}"),
+        ("payroll.internal.example.test", "public", "FleetNotAllowed", "'{class_name}'"),
     ],
     ids=["another-tenants-host", "a-fleet-not-allowed"],
 )
 def test_hijack_attempt_refused(
-    ground: E2eGround, host_domain: str, class_name: str, reason: str
+    ground: E2eGround, host_domain: str, class_name: str, reason: str, named: str
 ) -> None:
-    """payroll claims shop's name, or uses the public fleet: a Warning Event, no record anywhere,
-    and shop's records untouched."""
+    """payroll claims shop's name, or uses the public fleet: a Warning Event naming the host (or
+    the class), no record anywhere, and shop's records untouched."""
     _fleet_address(ground, "public")
     _fleet_address(ground, "private")
     name = f"hijack-{secrets.token_hex(3)}"
     host = f"{name}.{host_domain}"
+    mention = named.format(host=host, class_name=class_name)
     ground.apply(sample.ingress("payroll", name, class_name, (host,)))
     try:
         eventually(
             ground,
             lambda: any(
-                r.ingress == name and r.reason == reason and host in r.note
+                r.ingress == name and r.reason == reason and mention in r.note
                 for r in ground.observer.refusals(("payroll",))
             ),
-            what=f"a {reason} Warning Event naming {host} on payroll/{name}",
+            what=f"a {reason} Warning Event naming {mention} on payroll/{name}",
         )
         # The refusal is reported in the same pass that plans DNS: nothing may have been written.
         for view in ("public", "private"):
