@@ -374,12 +374,11 @@ def test_full_render(helm: str, tmp_path: Path) -> None:
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
 
-    namespace = one(docs, "Namespace", "ingress-public")
-    assert namespace["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "ingress-reconciler",
-        "ingress-reconciler.io/owner": "cluster-a",
-        "ingress-reconciler.io/fleet": "public",
-    }
+    # Helm's namespaces, not the reconciler's (it never labels or deletes one it did not make).
+    labels = one(docs, "Namespace", "ingress-public")["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "Helm"
+    assert labels["app.kubernetes.io/component"] == "fleet-namespace"
+    assert "ingress-reconciler.io/owner" not in labels
 
 
 def test_full_rbac_writes_only_named_fleet_objects(helm: str, tmp_path: Path) -> None:
@@ -407,10 +406,6 @@ def test_full_rbac_writes_only_named_fleet_objects(helm: str, tmp_path: Path) ->
     }
     assert named == {
         "ingressclasses": (["private", "public"], {"create", "patch", "update", "delete"}),
-        "namespaces": (
-            ["ingress-private", "ingress-public"],
-            {"create", "patch", "update", "delete"},
-        ),
         "clusterroles": (
             ["ingress-reconciler-private", "ingress-reconciler-public"],
             {"create", "patch", "update", "delete", "escalate", "bind"},
@@ -440,7 +435,7 @@ def test_retired_fleets_keep_their_delete_rights(helm: str, tmp_path: Path) -> N
     }
     docs = render(helm, tmp_path, values)
     assert ("Role", "ingress-old", "r-ingress-reconciler-fleet") in kinds(docs)
-    assert ("Namespace", "", "ingress-old") not in kinds(docs)
+    assert ("Namespace", "", "ingress-old") in kinds(docs)  # kept until the fleet leaves the list
     cluster_role = one(docs, "ClusterRole", "r-ingress-reconciler")
     names = {
         r["resources"][0]: r["resourceNames"] for r in cluster_role["rules"] if "resourceNames" in r
@@ -702,8 +697,7 @@ def test_helm_install_creates_the_objects(
     assert uninstall.returncode == 0, uninstall.stderr
     status, _ = apiserver.request("GET", f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}")
     assert status == 404
-    status, _ = apiserver.request("GET", f"/api/v1/namespaces/{inst.fleet_namespace}")
-    assert status == 200  # helm.sh/resource-policy: keep (the reconciler cleans fleets up)
+    assert_deleted(apiserver, f"/api/v1/namespaces/{inst.fleet_namespace}")
 
 
 # --- RBAC proof: one full pass as the chart's ServiceAccount ----------------------------------
@@ -908,3 +902,86 @@ def test_one_full_pass_as_the_chart_service_account(
         token=token,
     )
     assert status == 201, answer
+
+    # Pass 3: the fleet is removed from the values and listed under rbac.retiredFleets for one
+    # upgrade; the same identity deletes every object of the fleet.
+    retired = {
+        **values,
+        "fleets": [],
+        "rbac": {
+            "retiredFleets": [
+                {
+                    "name": inst.fleet,
+                    "ingressClassName": inst.ingress_class,
+                    "namespace": inst.fleet_namespace,
+                }
+            ]
+        },
+    }
+    upgrade = run_helm(
+        helm,
+        "upgrade",
+        inst.release,
+        str(CHART),
+        "-n",
+        inst.namespace,
+        "-f",
+        str(values_file(tmp_path, retired)),
+        kubeconfig=apiserver.kubeconfig,
+    )
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    config = apiserver.must(
+        "GET", f"/api/v1/namespaces/{inst.namespace}/configmaps/{inst.fullname}"
+    )
+    config_file.write_text(config["data"]["config.yaml"])
+    settings = load_settings(
+        config_file,
+        {"INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE": str(bind.secret_file)},
+    )
+    assert settings.fleet_specs() == ()
+    client = load_client(kubeconfig=sa_kubeconfig)
+    cache = ClusterCache(client)
+    cache.start()
+    try:
+        assert cache.wait_synced(30)
+        third = full_pass(client, settings, cache)
+        assert third.ok, third.loop_result().errors
+        # The namespace goes on the next pass, once nothing of ours is left in it.
+        fourth = full_pass(client, settings, cache)
+        assert fourth.ok, fourth.loop_result().errors
+    finally:
+        cache.stop()
+        client.close()
+    for path in (
+        f"/apis/networking.k8s.io/v1/ingressclasses/{inst.ingress_class}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ingress-reconciler-{inst.fleet}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{inst.fleet}",
+        f"/apis/apps/v1/namespaces/{fleet_ns}/deployments/{workload}",
+        f"/api/v1/namespaces/{fleet_ns}/services/{workload}",
+        f"/api/v1/namespaces/{fleet_ns}/serviceaccounts/{workload}",
+    ):
+        status, body = apiserver.request("GET", path)
+        assert status == 404, (path, body)
+    # The namespace is Helm's: the reconciler left it alone; the next upgrade without the fleet
+    # deletes it.
+    namespace = apiserver.must("GET", f"/api/v1/namespaces/{fleet_ns}")
+    assert "deletionTimestamp" not in namespace["metadata"]
+    final = run_helm(
+        helm,
+        "upgrade",
+        inst.release,
+        str(CHART),
+        "-n",
+        inst.namespace,
+        "-f",
+        str(values_file(tmp_path, {**values, "fleets": []})),
+        kubeconfig=apiserver.kubeconfig,
+    )
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert_deleted(apiserver, f"/api/v1/namespaces/{fleet_ns}")
+
+
+def assert_deleted(api: ApiServer, path: str) -> None:
+    """The object is gone, or terminating (no namespace controller empties namespaces here)."""
+    status, body = api.request("GET", path)
+    assert status == 404 or body["metadata"].get("deletionTimestamp"), body
