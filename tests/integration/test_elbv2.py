@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -317,3 +318,21 @@ def test_no_tagged_subnet_is_a_permanent_error_naming_the_tags(
     with pytest.raises(PermanentProviderError, match=r"kubernetes\.io/cluster/nowhere"):
         backend.ensure(spec(cluster_name="nowhere"))
     assert _all_lbs(elbv2_client) == []
+
+
+def test_every_log_line_is_emittable(
+    backend: Elbv2LoadBalancers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="providers.elbv2")
+    backend.ensure(spec())
+    backend.ensure(replace(spec(), ports=PORTS[:1]))
+    backend.delete(spec())
+    messages = {r.getMessage() for r in caplog.records}
+    assert {
+        "load balancer created",
+        "target group created",
+        "listener created",
+        "listener deleted",
+        "target group deleted",
+        "load balancer deleted",
+    } <= messages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -654,3 +655,25 @@ def test_exported_surface() -> None:
     }
     for name in lbs.__all__:
         assert getattr(lbs, name) is not None
+
+
+def test_every_log_line_is_emittable(caplog: pytest.LogCaptureFixture) -> None:
+    # extra keys that clash with LogRecord attributes (created, name, msg...) raise at emit time
+    caplog.set_level(logging.DEBUG, logger="reconciler.loadbalancers")
+    cluster = FakeCluster([service("a"), service("b", finalizers=[FINALIZER])])
+    backend = FakeBackend(lb_state("b"), lb_state("orphan"))
+    converge(cluster, backend, spec("a"), spec("b", Scheme.INTERNAL))
+    backend.fail_fleets["a"] = TransientProviderError("Throttling", provider="elbv2")
+    converge(cluster, backend, spec("a"))
+    backend.fail["owned"] = TransientProviderError("timeout", provider="elbv2")
+    converge(cluster, backend, spec("a"))
+
+    messages = {r.getMessage() for r in caplog.records}
+    assert {
+        "load balancer address published",
+        "load balancer change refused",
+        "load balancer deleted",
+        "load balancer reconcile failed",
+        "load balancers unavailable",
+        "load balancers reconciled",
+    } <= messages
