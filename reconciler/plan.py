@@ -11,11 +11,11 @@ these differences, all in the direction of touching less:
   :class:`Conflict` instead of being dropped silently.
 - A record type is created only where the name (within its set identifier) holds no record that
   is not ours of a managed type, no ownership claim that is not ours, no CNAME that is not ours,
-  no NS delegation that is not ours (an NS at a name that also holds an SOA is a zone apex and
-  does not count), and nothing it cannot coexist with (a CNAME never shares a name, so creating
-  one is refused beside any record that is not ours). Other types that are not ours (MX, SPF
-  TXT, CAA, the apex NS) are left alone and do not stand in the way, as in external-dns; see
-  docs/planner.md.
+  no record of another owner of any type, no NS delegation that is not ours (an NS at a name
+  that also holds an SOA is a zone apex and does not count), and nothing it cannot coexist with
+  (a CNAME never shares a name, so creating one is refused beside any record that is not ours).
+  Records of other types without owner (MX, SPF TXT, CAA, the apex NS) are left alone and do
+  not stand in the way, as in external-dns; see docs/planner.md.
 - A change of record type of our own records (CNAME to A/AAAA or back) is a delete and a create
   in the same :class:`~reconciler.endpoint.Changes`; when every such create is refused, the old
   record stays rather than leaving the name empty. Policies that forbid deletes forbid the pair
@@ -201,17 +201,22 @@ def _clashes(a: str, b: str) -> bool:
     return a != b and _CNAME in (a, b)
 
 
-def _in_the_way(present: str, wanted: str, managed_types: frozenset[str], *, apex: bool) -> bool:
-    """Does a record of type ``present`` that is not ours stop a create of type ``wanted``?
+def _in_the_way(
+    present: Endpoint, wanted: str, managed_types: frozenset[str], *, apex: bool
+) -> bool:
+    """Does ``present``, a record that is not ours, stop a create of type ``wanted``?
 
     Records of managed types are the planner's business, so another owner's (or nobody's) record
     of a managed type holds the name. A CNAME shares its name with nothing, on either side. An NS
     at a name that is no zone apex is a delegation: records written beside it are never served.
-    Anything else (MX, SPF TXT, CAA, the apex NS) is left alone and left in place.
+    A record of any type that another owner's ownership record reaches holds the name too (an
+    old-format TXT owns every type at its name, and the registry refuses creates under it).
+    Anything else without an owner (MX, SPF TXT, CAA, the apex NS) is left alone.
     """
-    if _CNAME in (present, wanted) or present in managed_types:
+    rtype = present.record_type
+    if _CNAME in (rtype, wanted) or rtype in managed_types or present.owner:
         return True
-    return present == _NS and not apex
+    return rtype == _NS and not apex
 
 
 def _data_differs(desired: Endpoint, current: Endpoint) -> bool:
@@ -367,7 +372,7 @@ def _blocker(
         if rtype in replaced:
             continue
         if record.owner != owner_id:
-            if _in_the_way(rtype, record_type, managed_types, apex=row.apex):
+            if _in_the_way(record, record_type, managed_types, apex=row.apex):
                 delegated = " (a delegation)" if rtype == _NS else ""
                 return (
                     ConflictReason.TYPE_CLASH,
@@ -387,7 +392,7 @@ def _neighbour_blocker(
     """Why an entry not ours in another set identifier at the name refuses the create, or None."""
     for entry in row.neighbours:
         if not _is_claim(entry) and not _in_the_way(
-            entry.record_type, record_type, managed_types, apex=row.apex
+            entry, record_type, managed_types, apex=row.apex
         ):
             continue
         where = (

@@ -247,18 +247,18 @@ UNMANAGED_EXTRAS = st.lists(
 
 @PROPERTY_SETTINGS
 @given(current_records(), desired_endpoints, UNMANAGED_EXTRAS, policies, filters)
-def test_foreign_records_of_unmanaged_types_never_refuse_other_types_than_cname(
+def test_records_of_unmanaged_types_without_owner_never_refuse_other_types_than_cname(
     current: list[Endpoint],
     desired: list[Endpoint],
     extras: list[Endpoint],
     policy: Policy,
     domain_filter: DomainFilter,
 ) -> None:
-    """An MX, an SPF TXT or the SOA not ours changes nothing when no CNAME is wanted."""
+    """An MX, an SPF TXT or the SOA without owner changes nothing when no CNAME is wanted."""
     managed_types = frozenset({"A", "AAAA", "CNAME"})
     without_cname = [e for e in desired if e.record_type != "CNAME"]
     taken = {e.key for e in current}
-    added = [e for e in extras if e.key not in taken]
+    added = [e for e in extras if e.key not in taken and not e.owner]
 
     def plan(records: list[Endpoint]) -> Plan:
         return calculate(
@@ -271,6 +271,19 @@ def test_foreign_records_of_unmanaged_types_never_refuse_other_types_than_cname(
         )
 
     assert plan([*current, *added]) == plan(current)
+
+
+@PROPERTY_SETTINGS
+@given(current_records(), desired_endpoints, UNMANAGED_EXTRAS, policies)
+def test_records_of_another_owner_refuse_every_create_at_their_name(
+    current: list[Endpoint], desired: list[Endpoint], extras: list[Endpoint], policy: Policy
+) -> None:
+    """Whatever its type, a record another owner's ownership record reaches holds the name."""
+    taken = {e.key for e in current}
+    added = [e for e in extras if e.key not in taken and e.owner]
+    result = calculate(current=[*current, *added], desired=desired, owner_id=ME, policy=policy)
+    held = {e.name for e in added}
+    assert not [e for e in result.changes.create if e.name in held]
 
 
 @PROPERTY_SETTINGS

@@ -550,10 +550,22 @@ CASES = [
         create=(own(FOO_A5),),
     ),
     Case(
-        "ours/new-type-created-where-other-owner-holds-an-mx",
+        "ours/new-type-refused-where-other-owner-holds-an-mx",
         current=(own(FOO_A5), own(ep("foo", "MX", "10 mail.example.com"), OTHER)),
         desired=(FOO_A5, FOO_AAAA),
+        conflicts=(conflict(FOO_AAAA, R.TYPE_CLASH),),
+    ),
+    Case(
+        "ours/new-type-created-where-an-mx-without-owner-is",
+        current=(own(FOO_A5), unowned(ep("foo", "MX", "10 mail.example.com"))),
+        desired=(FOO_A5, FOO_AAAA),
         create=(own(FOO_AAAA),),
+    ),
+    Case(
+        "ours/apex-a-refused-where-another-owner-holds-the-spf-txt",
+        current=(*APEX_RECORDS[:3], own(APEX_RECORDS[3], OTHER)),
+        desired=(APEX_A,),
+        conflicts=(conflict(APEX_A, R.TYPE_CLASH),),
     ),
     Case(
         "ours/new-type-refused-where-other-owner-holds-a-managed-type",
@@ -1106,6 +1118,25 @@ def test_refused_a_keeps_our_old_format_txt_through_the_registry() -> None:
     assert result.changes.is_empty()
     assert [c.reason for c in result.conflicts] == [ConflictReason.TYPE_CLASH]
     assert set(provider.records()) == {old_format, aaaa}
+
+
+def test_create_under_another_owners_old_format_txt_is_refused_not_failed() -> None:
+    """An old-format TXT owns every type at its name: the MX there reads as the other owner's,
+    and the planner refuses the A rather than the registry refusing the whole batch."""
+    mx = Endpoint.of("foo.example.com", "MX", ("10 mail.example.com",))
+    old_format = _txt("foo.example.com", OTHER, "ingress/o/foo")
+    provider, registry = _zone_with(old_format, mx)
+    wanted = (FOO_A5, BAR_127_A)
+    result = _pass(registry, wanted, Policy.SYNC)
+    assert [(c.name, c.reason) for c in result.conflicts] == [
+        ("foo.example.com", ConflictReason.TYPE_CLASH)
+    ]
+    assert {(e.name, e.record_type) for e in provider.records()} == {
+        ("foo.example.com", "TXT"),
+        ("foo.example.com", "MX"),
+        ("bar.example.com", "A"),
+        ("a-bar.example.com", "TXT"),
+    }
 
 
 def test_apex_a_is_written_beside_mx_and_spf_txt_through_the_registry() -> None:
