@@ -30,6 +30,7 @@ from reconciler.kube.resources import (
     ResourceKind,
 )
 from tests.fixtures.moto import aws_client_kwargs
+from tests.integration.test_elbv2 import make_network
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 ZONE = "example.test"
+CLUSTER = "cluster-a"
 PUBLIC_LB = "pub-0123456789abcdef.elb.us-east-1.amazonaws.com"
 PRIVATE_LB = "internal-priv-0123456789abcdef.elb.us-east-1.amazonaws.com"
 
@@ -70,6 +72,8 @@ class World:
         tmp_path: Path,
     ) -> None:
         suffix = secrets.token_hex(3)
+        self.moto = moto
+        self.elbv2_private = False
         self.apiserver = apiserver
         self.client = client
         self.bind = bind
@@ -90,11 +94,19 @@ class World:
             VPC={"VPCRegion": "us-east-1", "VPCId": vpc},
         )["HostedZone"]["Id"].removeprefix("/hostedzone/")
         self.config = tmp_path / "config.yaml"
-        self.config.write_text(yaml.safe_dump(self.settings(moto)))
+        self.write_config()
+
+    def write_config(self) -> None:
+        self.config.write_text(yaml.safe_dump(self.settings(self.moto)))
 
     def settings(self, moto: MotoServer) -> dict[str, Any]:
+        private_lb = (
+            {"loadBalancer": {"mode": "elbv2", "targetType": "ip"}} if self.elbv2_private else {}
+        )
         return {
             "ownerId": self.owner,
+            "clusterName": CLUSTER,
+            "aws": {"region": "us-east-1", "endpointUrl": moto.endpoint_url},
             "providers": [
                 {
                     "name": "route53-public",
@@ -136,6 +148,7 @@ class World:
                     "namespace": self.fleet_namespaces[1],
                     "replicas": 1,
                     "dnsProviders": ["route53-private", "bind-private"],
+                    **private_lb,
                 },
             ],
         }
@@ -179,6 +192,16 @@ class World:
         )
 
     def cleanup(self) -> None:
+        # our finalizer would keep the elbv2 fleet's Service (no reconciler runs any more)
+        for ns in self.fleet_namespaces:
+            for svc in self.client.list(SERVICE, ns)[0]:
+                if svc["metadata"].get("finalizers"):
+                    self.client.patch(
+                        SERVICE,
+                        svc["metadata"]["name"],
+                        {"metadata": {"finalizers": None}},
+                        namespace=ns,
+                    )
         for ns in self.fleet_namespaces:
             self.apiserver.delete_namespace(ns)
         selector = f"ingress-reconciler.io/owner={self.owner}"
@@ -267,3 +290,38 @@ def test_private_fleet_names_never_reach_the_public_zone(world: World) -> None:
     code, doc, err = world.once("plan")
     assert code == 0, err
     assert (doc["create"], doc["update"], doc["delete"], doc["conflicts"]) == ([], [], [], [])
+
+
+def test_elbv2_private_fleet_internal_nlb_name_stays_out_of_the_public_zone(world: World) -> None:
+    make_network(boto3.client("ec2", **aws_client_kwargs(world.moto)), CLUSTER)
+    world.elbv2_private = True
+    world.write_config()
+    world.ingress("shop", f"shop.{ZONE}", world.public)
+    world.ingress("db", f"db.{ZONE}", world.private)
+    code, _, err = world.once("once")  # the fleets appear
+    assert code == 0, err
+    world.cloud_controller_publishes(world.public, world.fleet_namespaces[0], PUBLIC_LB)
+
+    # Then our NLB + the private Service's status, then Ingress status + DNS.
+    elbv2 = boto3.client("elbv2", **aws_client_kwargs(world.moto))
+    for _ in range(3):
+        code, _, err = world.once("once")
+        assert code == 0, err
+    balancers = elbv2.describe_load_balancers()["LoadBalancers"]
+    (nlb,) = balancers
+    assert nlb["Scheme"] == "internal"
+    internal_name = nlb["DNSName"].lower()
+    db = world.client.get(INGRESS, "db", world.namespace)
+    assert db["status"]["loadBalancer"]["ingress"] == [{"hostname": nlb["DNSName"]}]
+
+    public_zone = zone_contents(world.route53, world.public_zone)
+    private_zone = zone_contents(world.route53, world.private_zone)
+    assert any(PUBLIC_LB in value for value in public_zone.values())
+    assert not any(internal_name in value for value in public_zone.values()), public_zone
+    assert not any(name.endswith(f"db.{ZONE}") for name, _ in public_zone), public_zone
+    assert any(internal_name in value for value in private_zone.values()), private_zone
+    bind_records = {(r.name, r.rdtype): r.values for r in world.bind.transfer(ZONE)}
+    assert bind_records[(f"db.{ZONE}", "CNAME")] == (f"{internal_name}.",)
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    assert (doc["create"], doc["update"], doc["delete"]) == ([], [], [])
