@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import yaml
 from reconciler import cli
 from reconciler.dnssync import DnsPassResult, DnsTarget, ProviderResult
 from reconciler.endpoint import Changes, Endpoint, Update
-from reconciler.errors import TransientProviderError
+from reconciler.errors import ReconcilerError, TransientProviderError
+from reconciler.kube.protocols import EventType, ObjectRef
 from reconciler.memory import InMemoryProvider
 from reconciler.output import render_json, render_table
 from reconciler.plan import Conflict, ConflictReason
@@ -457,3 +459,61 @@ def test_fleet_sample_loads() -> None:
     settings = load_settings(FLEET_SAMPLE / "config.yaml", {})
     assert [f.name for f in settings.fleets] == ["public", "private"]
     assert [t.name for t in settings.tenants] == ["shop", "ops"]
+
+
+class Recorder:
+    """Stands in for every writer the guard wraps; records what reached it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return {} if name not in ("ensure", "delete", "owned", "list_owned") else ()
+
+        return call
+
+
+def test_write_guard_checks_leadership_right_before_every_write() -> None:
+    leading = [True]
+    guard = cli.WriteGuard(lambda: leading[0])
+    inner = Recorder()
+    writer = guard.writer(inner)  # type: ignore[arg-type]
+    fleet_kube = guard.fleet_kube(inner)  # type: ignore[arg-type]
+    lb_kube = guard.lb_kube(inner)  # type: ignore[arg-type]
+    backend = guard.backend(inner)  # type: ignore[arg-type]
+    events = guard.events(inner)
+    ref = ObjectRef("v1", "Service", "s", "n")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    spec: Any = object()
+
+    def writes() -> list[Any]:
+        return [
+            lambda: writer.patch_ingress_status("n", "i", []),
+            lambda: writer.patch_service_status("n", "s", []),
+            lambda: writer.apply({"kind": "X"}),
+            lambda: fleet_kube.apply({"kind": "X"}),
+            lambda: fleet_kube.delete(ref),
+            lambda: lb_kube.patch_service_status("n", "s", []),
+            lambda: lb_kube.add_finalizer("n", "s", "f"),
+            lambda: lb_kube.remove_finalizer("n", "s", "f"),
+            lambda: backend.ensure(spec),
+            lambda: backend.delete(spec),
+        ]
+
+    for write in writes():
+        write()
+    events.record(ref, type=EventType.WARNING, reason="R", note="n", action="a", now=now)
+    assert len(inner.calls) == 11
+    leading[0] = False
+    inner.calls.clear()
+    for write in writes():
+        with pytest.raises(ReconcilerError, match="not the leader"):
+            write()
+    events.record(ref, type=EventType.WARNING, reason="R", note="n", action="a", now=now)
+    assert inner.calls == []
+    # reads stay allowed
+    fleet_kube.list_owned("o")
+    backend.owned("c", "o")
+    assert inner.calls == ["list_owned", "owned"]
