@@ -5,12 +5,19 @@ only, and the hijack attempt refused with its reason."""
 
 from __future__ import annotations
 
+import queue
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from e2e.sample import ingress
+from reconciler.kube.client import load_client
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +114,56 @@ def test_demo_shows_the_hijack_refused_with_its_reason(demo_output: str) -> None
         and "checkout.shop.example.test" in line
         for line in refusals
     ), refusals
+
+
+def test_demo_keeps_reconciling_until_ctrl_c() -> None:
+    """Without --exit-after-report: an Ingress applied with the printed kubeconfig shows up as a
+    change, and Ctrl-C (SIGINT) stops everything cleanly."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "e2e.demo", "--timeout", "120"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    seen: list[str] = []
+
+    def wait_for(pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        pytest.fail(f"demo never printed /{pattern}/:\n{''.join(seen)}")
+
+    try:
+        kubeconfig = wait_for(r"export KUBECONFIG=(\S+)", 200).group(1)
+        client = load_client(kubeconfig=kubeconfig)
+        try:
+            client.create(ingress("shop", "blog", "public", ("blog.shop.example.test",)))
+        finally:
+            client.close()
+        wait_for(r"^\s+\+ blog\.shop\.example\.test\s+A ALIAS\s+\S+\.elb\.amazonaws\.com", 60)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, "".join(seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        reader.join(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()
