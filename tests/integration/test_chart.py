@@ -15,32 +15,30 @@
 from __future__ import annotations
 
 import copy
+import io
 import os
 import secrets
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
-from reconciler.cli import build_targets
-from reconciler.fleets import converge_fleets, fleet_service_address
-from reconciler.ingress_status import publish_ingress_status
-from reconciler.kube.cache import ClusterCache
-from reconciler.kube.client import KubeClient, load_client
-from reconciler.kube.events import KubeEventRecorder
-from reconciler.kube.fleetkube import KubeFleetKube
-from reconciler.kube.protocols import ClusterState
-from reconciler.kube.writer import KubeWriter
-from reconciler.reconcile import Observed, PassConfig, PassReport, StageOutcome, reconcile
+from e2e.servers.moto import MotoServer
+from reconciler import cli
 from reconciler.settings import Rfc2136Settings, Settings, load_settings
-from tests.fixtures.kube import wait_until
+from tests.fixtures.moto import aws_client_kwargs
+from tests.integration.test_elbv2 import make_network
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 pytestmark = pytest.mark.integration
 
@@ -700,50 +698,106 @@ def test_helm_install_creates_the_objects(
     assert_deleted(apiserver, f"/api/v1/namespaces/{inst.fleet_namespace}")
 
 
-# --- RBAC proof: one full pass as the chart's ServiceAccount ----------------------------------
+# --- RBAC proof: full passes as the chart's ServiceAccount ---------------------------------------
 
 
-def stage_outcome(stage: str, changes: int, errors: Sequence[object]) -> StageOutcome:
-    return StageOutcome(stage=stage, changes=changes, errors=tuple(str(e) for e in errors))
+@dataclass(frozen=True)
+class Fleet:
+    """One fleet of the RBAC proof."""
+
+    name: str
+    namespace: str
+    mode: str
+
+    @property
+    def ingress_class(self) -> str:
+        return f"{self.name}-class"
+
+    @property
+    def workload(self) -> str:
+        """The fleet's Service/Deployment name (reconciler.fleets.workload_name)."""
+        return f"ingress-{self.name}"
+
+    @property
+    def host(self) -> str:
+        return f"www-{self.name}.example.test"
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ingressClassName": self.ingress_class,
+            "visibility": "private",
+            "namespace": self.namespace,
+            "replicas": 1,
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+            "loadBalancer": {"mode": self.mode, "targetType": "ip"},
+            "dnsProviders": ["bind"],
+        }
+
+    def retired(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ingressClassName": self.ingress_class,
+            "namespace": self.namespace,
+        }
 
 
-def full_pass(client: KubeClient, settings: Settings, state: ClusterState) -> PassReport:
-    """One pass as the composition root wires it: fleets → Ingress status → DNS, as ``client``."""
-    specs = settings.fleet_specs()
-    events = KubeEventRecorder(client, reporting_instance="chart-rbac-test")
-    kube = KubeFleetKube(client)
-    writer = KubeWriter(client)
-
-    def fleets(state: ClusterState, now: datetime) -> StageOutcome:
-        report = converge_fleets(
-            specs=specs, owner_id=settings.owner_id, state=state, kube=kube, events=events, now=now
-        )
-        return stage_outcome("fleets", len(report.changed), report.errors)
-
-    def ingress_status(state: ClusterState, now: datetime) -> StageOutcome:
-        report = publish_ingress_status(
-            specs=specs,
-            state=state,
-            writer=writer,
-            addresses={s.name: fleet_service_address(s, state) for s in specs},
-        )
-        return stage_outcome("ingress-status", len(report.written), report.errors)
-
-    return reconcile(
-        config=PassConfig.from_settings(settings),
-        observed=Observed.from_state(state, specs),
-        targets=build_targets(settings),
-        now=datetime.now(UTC),
-        state=state,
-        stages=(fleets, ingress_status),
-        events=events,
-    )
+def cluster_objects(fleet: Fleet) -> list[str]:
+    return [
+        f"/apis/networking.k8s.io/v1/ingressclasses/{fleet.ingress_class}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ingress-reconciler-{fleet.name}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{fleet.name}",
+    ]
 
 
-def test_one_full_pass_as_the_chart_service_account(
-    apiserver: ApiServer, bind: BindServer, inst: Install, tmp_path: Path
+def namespaced_objects(fleet: Fleet) -> list[str]:
+    ns, name = fleet.namespace, fleet.workload
+    return [
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{name}",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{name}",
+        f"/api/v1/namespaces/{ns}/serviceaccounts/{name}",
+        f"/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+        f"/api/v1/namespaces/{ns}/services/{name}",
+    ]
+
+
+def assert_deleted(api: ApiServer, path: str) -> None:
+    """The object is gone, or terminating (no namespace controller empties namespaces here)."""
+    status, body = api.request("GET", path)
+    assert status == 404 or body["metadata"].get("deletionTimestamp"), body
+
+
+@dataclass(frozen=True)
+class Aws:
+    """The emulator with its clients, and dummy credentials in the process environment."""
+
+    server: MotoServer
+    ec2: EC2Client
+    elbv2: ElasticLoadBalancingv2Client
+
+
+@pytest.fixture
+def aws(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """The wiped moto server; boto3 clients the reconciler builds find dummy keys in os.environ."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")  # dummy value for the emulator
+    kwargs = aws_client_kwargs(moto)
+    return Aws(moto, boto3.client("ec2", **kwargs), boto3.client("elbv2", **kwargs))
+
+
+def test_full_passes_as_the_chart_service_account(
+    apiserver: ApiServer, bind: BindServer, aws: Aws, inst: Install, tmp_path: Path
 ) -> None:
+    """`ingress-reconciler once` (the product's own composition) as the chart's ServiceAccount:
+    a service-annotations fleet and an elbv2 fleet converge (objects, NLB, Service and Ingress
+    status, DNS); what the identity must not do is refused; retired fleets are removed."""
     helm = helm_binary("helm3")
+    cluster = f"cluster-{inst.release}"
+    make_network(aws.ec2, cluster=cluster)
+    annotated = Fleet(inst.fleet, inst.fleet_namespace, "service-annotations")
+    nlb = Fleet(f"n{inst.fleet}", f"{inst.fleet_namespace}-n", "elbv2")
+    fleets = (annotated, nlb)
+
     apiserver.create_namespace(inst.namespace)
     apiserver.must(
         "POST",
@@ -755,7 +809,12 @@ def test_one_full_pass_as_the_chart_service_account(
             "stringData": {"secret": bind.secret},
         },
     )
-    values = install_values(inst, bind, tenants=False)
+    values = {
+        **install_values(inst, bind, tenants=False),
+        "clusterName": cluster,
+        "aws": {"region": "us-east-1", "endpointUrl": aws.server.endpoint_url},
+        "fleets": [f.values() for f in fleets],
+    }
     helm_install(helm, apiserver, inst, values, tmp_path)
 
     # The installed Deployment hashed the real Secret (lookup), unlike an offline template.
@@ -769,84 +828,72 @@ def test_one_full_pass_as_the_chart_service_account(
         != offline["spec"]["template"]["metadata"]["annotations"][key]
     )
 
-    # The configuration the pod would read, with the TSIG secret file where the pod mounts it.
-    config = apiserver.must(
-        "GET", f"/api/v1/namespaces/{inst.namespace}/configmaps/{inst.fullname}"
-    )
+    # The configuration the pod reads; the TSIG secret file is where the pod mounts the Secret.
     config_file = tmp_path / "config.yaml"
-    config_file.write_text(config["data"]["config.yaml"])
-    mounted = yaml.safe_load(config["data"]["config.yaml"])["providers"][0]["tsig"]["secretFile"]
+
+    def fetch_config() -> None:
+        config = apiserver.must(
+            "GET", f"/api/v1/namespaces/{inst.namespace}/configmaps/{inst.fullname}"
+        )
+        config_file.write_text(config["data"]["config.yaml"])
+
+    fetch_config()
+    mounted = yaml.safe_load(config_file.read_text())["providers"][0]["tsig"]["secretFile"]
     assert mounted == f"{SECRETS_DIR}/tsig/secret"
-    settings = load_settings(
-        config_file,
-        {"INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE": str(bind.secret_file)},
-    )
+    env = {"INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE": str(bind.secret_file)}
+    sa_kubeconfig = apiserver.service_account_kubeconfig(inst.namespace, inst.fullname)
+
+    def once() -> None:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["once", "--config", str(config_file), "--kubeconfig", str(sa_kubeconfig)]
+        code = cli.main([*argv, "--output", "json"], env=env, stdout=out, stderr=err)
+        assert code == cli.EXIT_OK, err.getvalue() + out.getvalue()
 
     app_ns = f"{inst.namespace}-app"
     apiserver.create_namespace(app_ns)
-    host = f"www-{inst.fleet}.example.test"
-    apiserver.must(
-        "POST",
-        f"/apis/networking.k8s.io/v1/namespaces/{app_ns}/ingresses",
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": "web"},
-            "spec": {"ingressClassName": inst.ingress_class, "rules": [{"host": host}]},
-        },
-    )
+    for fleet in fleets:
+        apiserver.must(
+            "POST",
+            f"/apis/networking.k8s.io/v1/namespaces/{app_ns}/ingresses",
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": fleet.name},
+                "spec": {"ingressClassName": fleet.ingress_class, "rules": [{"host": fleet.host}]},
+            },
+        )
 
-    sa_kubeconfig = apiserver.service_account_kubeconfig(inst.namespace, inst.fullname)
-    client = load_client(kubeconfig=sa_kubeconfig)
-    cache = ClusterCache(client)
-    cache.start()
-    try:
-        assert cache.wait_synced(30), "the ServiceAccount could not list/watch the pass's objects"
-
-        # Pass 1: the fleet objects are applied as the ServiceAccount.
-        first = full_pass(client, settings, cache)
-        assert first.ok, first.loop_result().errors
-        fleet_ns, workload = inst.fleet_namespace, f"ingress-{inst.fleet}"
-        for path in (
-            f"/apis/networking.k8s.io/v1/ingressclasses/{inst.ingress_class}",
-            f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ingress-reconciler-{inst.fleet}",
-            f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{inst.fleet}",
-            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{fleet_ns}/roles/{workload}",
-            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{fleet_ns}/rolebindings/{workload}",
-            f"/api/v1/namespaces/{fleet_ns}/serviceaccounts/{workload}",
-            f"/apis/apps/v1/namespaces/{fleet_ns}/deployments/{workload}",
-            f"/api/v1/namespaces/{fleet_ns}/services/{workload}",
-        ):
+    # Pass 1 applies the fleet objects.
+    once()
+    for fleet in fleets:
+        for path in cluster_objects(fleet) + namespaced_objects(fleet):
             status, body = apiserver.request("GET", path)
             assert status == 200, (path, body)
-
-        # The cloud's load-balancer controller (none runs here) fills the fleet Service's status.
-        apiserver.must(
-            "PATCH",
-            f"/api/v1/namespaces/{fleet_ns}/services/{workload}/status",
-            {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
-            content_type="application/merge-patch+json",
+    # The cloud's load-balancer controller (none runs here) fills the annotated fleet's address.
+    apiserver.must(
+        "PATCH",
+        f"/api/v1/namespaces/{annotated.namespace}/services/{annotated.workload}/status",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
+        content_type="application/merge-patch+json",
+    )
+    # Each pass sees the cluster as listed at its start: the NLB, then the Service status, then
+    # the Ingress status, then DNS take a pass each at most.
+    for _ in range(4):
+        once()
+    (lb,) = aws.elbv2.describe_load_balancers()["LoadBalancers"]
+    assert lb["Scheme"] == "internal"
+    service = apiserver.must("GET", f"/api/v1/namespaces/{nlb.namespace}/services/{nlb.workload}")
+    assert service["status"]["loadBalancer"]["ingress"] == [{"hostname": lb["DNSName"]}]
+    assert "ingress-reconciler.io/load-balancer" in service["metadata"]["finalizers"]
+    for fleet, address in ((annotated, {"ip": "192.0.2.10"}), (nlb, {"hostname": lb["DNSName"]})):
+        ingress = apiserver.must(
+            "GET", f"/apis/networking.k8s.io/v1/namespaces/{app_ns}/ingresses/{fleet.name}"
         )
-        wait_until(
-            lambda: any(
-                s["metadata"]["name"] == workload and s.get("status", {}).get("loadBalancer")
-                for s in cache.services()
-            ),
-            what="the cache to see the fleet Service's address",
-        )
-
-        # Pass 2: Ingress status and DNS records, still as the ServiceAccount.
-        second = full_pass(client, settings, cache)
-        assert second.ok, second.loop_result().errors
-    finally:
-        cache.stop()
-        client.close()
-
-    ingress = apiserver.must("GET", f"/apis/networking.k8s.io/v1/namespaces/{app_ns}/ingresses/web")
-    assert ingress["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.10"}]
-    assert bind.query(host, "A") == ("192.0.2.10",)
+        assert ingress["status"]["loadBalancer"]["ingress"] == [address]
+    assert bind.query(annotated.host, "A") == ("192.0.2.10",)
+    assert bind.query(nlb.host, "CNAME") == (lb["DNSName"] + ".",)
     owner_txt = [r for r in bind.transfer("example.test") if r.rdtype == "TXT"]
-    assert any(f"external-dns/owner={inst.owner}" in str(r) for r in owner_txt)
+    assert sum(f"external-dns/owner={inst.owner}" in str(r) for r in owner_txt) >= 2
 
     # What the same identity must not do (a real ServiceAccount token, not impersonation).
     token = apiserver.service_account_token(inst.namespace, inst.fullname)
@@ -854,20 +901,14 @@ def test_one_full_pass_as_the_chart_service_account(
     refused = {
         "secrets elsewhere": ("GET", f"/api/v1/namespaces/{app_ns}/secrets", None, ""),
         "secrets in its own namespace": (
-            "GET",
-            f"/api/v1/namespaces/{inst.namespace}/secrets/tsig",
-            None,
-            "",
+            "GET", f"/api/v1/namespaces/{inst.namespace}/secrets/tsig", None, "",
         ),
         "a Deployment outside fleet namespaces": (
-            "PATCH",
-            f"/apis/apps/v1/namespaces/{app_ns}/deployments/x?fieldManager=t",
-            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}},
-            apply,
+            "PATCH", f"/apis/apps/v1/namespaces/{app_ns}/deployments/x?fieldManager=t",
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}, apply,
         ),
         "escalating through a ClusterRole that is not a fleet's": (
-            "PATCH",
-            "/apis/rbac.authorization.k8s.io/v1/clusterroles/evil?fieldManager=t",
+            "PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/evil?fieldManager=t",
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRole",
@@ -876,19 +917,36 @@ def test_one_full_pass_as_the_chart_service_account(
             },
             apply,
         ),
-        "deleting a namespace that is no fleet's": (
-            "DELETE",
-            f"/api/v1/namespaces/{app_ns}",
-            None,
-            "",
+        "binding itself to cluster-admin": (
+            "PATCH",
+            f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{nlb.name}"
+            "?fieldManager=t&force=true",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"ingress-reconciler-{nlb.name}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "cluster-admin",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": inst.fullname, "namespace": inst.namespace}
+                ],
+            },
+            apply,
+        ),
+        "deleting a namespace": ("DELETE", f"/api/v1/namespaces/{app_ns}", None, ""),
+        "labelling a fleet namespace": (
+            "PATCH", f"/api/v1/namespaces/{nlb.namespace}?fieldManager=t",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": nlb.namespace}}, apply,
         ),
         "a Lease outside its namespace": (
-            "POST",
-            f"/apis/coordination.k8s.io/v1/namespaces/{app_ns}/leases",
+            "POST", f"/apis/coordination.k8s.io/v1/namespaces/{app_ns}/leases",
             {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}},
             "",
         ),
-    }
+    }  # fmt: skip
     for what, (method, path, body, content_type) in refused.items():
         status, answer = apiserver.request(
             method, path, body, token=token, content_type=content_type or "application/json"
@@ -903,21 +961,9 @@ def test_one_full_pass_as_the_chart_service_account(
     )
     assert status == 201, answer
 
-    # Pass 3: the fleet is removed from the values and listed under rbac.retiredFleets for one
-    # upgrade; the same identity deletes every object of the fleet.
-    retired = {
-        **values,
-        "fleets": [],
-        "rbac": {
-            "retiredFleets": [
-                {
-                    "name": inst.fleet,
-                    "ingressClassName": inst.ingress_class,
-                    "namespace": inst.fleet_namespace,
-                }
-            ]
-        },
-    }
+    # Both fleets are removed from the values and listed under rbac.retiredFleets for one
+    # upgrade: the same identity deletes every object of theirs and releases the NLB.
+    retired = {**values, "fleets": [], "rbac": {"retiredFleets": [f.retired() for f in fleets]}}
     upgrade = run_helm(
         helm,
         "upgrade",
@@ -930,42 +976,21 @@ def test_one_full_pass_as_the_chart_service_account(
         kubeconfig=apiserver.kubeconfig,
     )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
-    config = apiserver.must(
-        "GET", f"/api/v1/namespaces/{inst.namespace}/configmaps/{inst.fullname}"
-    )
-    config_file.write_text(config["data"]["config.yaml"])
-    settings = load_settings(
-        config_file,
-        {"INGRESS_RECONCILER_PROVIDERS__0__TSIG__SECRET_FILE": str(bind.secret_file)},
-    )
-    assert settings.fleet_specs() == ()
-    client = load_client(kubeconfig=sa_kubeconfig)
-    cache = ClusterCache(client)
-    cache.start()
-    try:
-        assert cache.wait_synced(30)
-        third = full_pass(client, settings, cache)
-        assert third.ok, third.loop_result().errors
-        # The namespace goes on the next pass, once nothing of ours is left in it.
-        fourth = full_pass(client, settings, cache)
-        assert fourth.ok, fourth.loop_result().errors
-    finally:
-        cache.stop()
-        client.close()
-    for path in (
-        f"/apis/networking.k8s.io/v1/ingressclasses/{inst.ingress_class}",
-        f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ingress-reconciler-{inst.fleet}",
-        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{inst.fleet}",
-        f"/apis/apps/v1/namespaces/{fleet_ns}/deployments/{workload}",
-        f"/api/v1/namespaces/{fleet_ns}/services/{workload}",
-        f"/api/v1/namespaces/{fleet_ns}/serviceaccounts/{workload}",
-    ):
-        status, body = apiserver.request("GET", path)
-        assert status == 404, (path, body)
-    # The namespace is Helm's: the reconciler left it alone; the next upgrade without the fleet
-    # deletes it.
-    namespace = apiserver.must("GET", f"/api/v1/namespaces/{fleet_ns}")
-    assert "deletionTimestamp" not in namespace["metadata"]
+    fetch_config()
+    assert load_settings(config_file, env).fleet_specs() == ()
+    # the Service (finalizer released with the NLB), the rest, then nothing is left
+    for _ in range(3):
+        once()
+    assert aws.elbv2.describe_load_balancers()["LoadBalancers"] == []
+    for fleet in fleets:
+        for path in cluster_objects(fleet) + namespaced_objects(fleet):
+            status, body = apiserver.request("GET", path)
+            assert status == 404, (path, body)
+        # The namespace is Helm's: the reconciler leaves it alone.
+        namespace = apiserver.must("GET", f"/api/v1/namespaces/{fleet.namespace}")
+        assert "deletionTimestamp" not in namespace["metadata"]
+
+    # The next upgrade without the retired fleets deletes their (empty) namespaces.
     final = run_helm(
         helm,
         "upgrade",
@@ -978,10 +1003,5 @@ def test_one_full_pass_as_the_chart_service_account(
         kubeconfig=apiserver.kubeconfig,
     )
     assert final.returncode == 0, final.stdout + final.stderr
-    assert_deleted(apiserver, f"/api/v1/namespaces/{fleet_ns}")
-
-
-def assert_deleted(api: ApiServer, path: str) -> None:
-    """The object is gone, or terminating (no namespace controller empties namespaces here)."""
-    status, body = api.request("GET", path)
-    assert status == 404 or body["metadata"].get("deletionTimestamp"), body
+    for fleet in fleets:
+        assert_deleted(apiserver, f"/api/v1/namespaces/{fleet.namespace}")
