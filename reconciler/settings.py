@@ -581,7 +581,10 @@ class Settings(BaseSettings):
         try:
             validate_tenancy(self.tenancy_config(), self.tenancy_fleets())
         except ConfigError as exc:
-            raise ValueError(f"tenants: {exc}") from None
+            message = str(exc)
+            raise ValueError(
+                message if message.startswith(("tenants", "tenancy")) else f"tenants: {message}"
+            ) from None
 
     def fleet_specs(self) -> tuple[FleetSpec, ...]:
         """The fleets as :class:`reconciler.fleets.FleetSpec` values (ConfigError when invalid)."""
