@@ -698,6 +698,57 @@ def test_helm_install_creates_the_objects(
     assert_deleted(apiserver, f"/api/v1/namespaces/{inst.fleet_namespace}")
 
 
+def test_a_changed_secret_rolls_the_pods_on_upgrade(
+    helm: str, apiserver: ApiServer, inst: Install, tmp_path: Path
+) -> None:
+    apiserver.create_namespace(inst.namespace)
+    secret_path = f"/api/v1/namespaces/{inst.namespace}/secrets"
+    apiserver.must(
+        "POST",
+        secret_path,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tsig"},
+         "stringData": {"secret": "c2VjcmV0LW9uZQ=="}},
+    )  # fmt: skip
+    provider = {
+        "name": "dns",
+        "type": "rfc2136",
+        "view": "private",
+        "host": "127.0.0.1",
+        "zones": ["example.test"],
+        "tsig": {"keyName": "k", "secretRef": {"name": "tsig", "key": "secret"}},
+    }
+    values = {**MINIMAL, "ownerId": inst.owner, "providers": [provider]}
+
+    def annotations() -> dict[str, str]:
+        deployment = apiserver.must(
+            "GET", f"/apis/apps/v1/namespaces/{inst.namespace}/deployments/{inst.fullname}"
+        )
+        return dict(deployment["spec"]["template"]["metadata"]["annotations"])
+
+    def upgrade() -> None:
+        result = run_helm(
+            helm, "upgrade", inst.release, str(CHART), "-n", inst.namespace,
+            "-f", str(values_file(tmp_path, values)), kubeconfig=apiserver.kubeconfig,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    helm_install(helm, apiserver, inst, values, tmp_path)
+    first = annotations()
+    upgrade()
+    assert annotations() == first  # nothing changed, nothing rolls
+    apiserver.must(
+        "PATCH",
+        f"{secret_path}/tsig",
+        {"stringData": {"secret": "c2VjcmV0LXR3bw=="}},
+        content_type="application/merge-patch+json",
+    )
+    upgrade()
+    second = annotations()
+    assert second["checksum/secrets"] != first["checksum/secrets"]
+    assert second["checksum/config"] == first["checksum/config"]
+    run_helm(helm, "uninstall", inst.release, "-n", inst.namespace, kubeconfig=apiserver.kubeconfig)
+
+
 # --- RBAC proof: full passes as the chart's ServiceAccount ---------------------------------------
 
 
