@@ -14,6 +14,7 @@ step that installs it.
 from __future__ import annotations
 
 import io
+import ipaddress
 import shutil
 import subprocess
 from pathlib import Path
@@ -241,3 +242,28 @@ def test_seed_prints_the_sample_namespaces_and_ingresses() -> None:
         sample.NAMESPACES
     )
     assert [d for d in docs if d["kind"] == "Ingress"] == list(sample.ingresses())
+
+
+def test_kind_manifests_agree_with_the_dev_values() -> None:
+    manifests = ROOT / "e2e" / "kind" / "manifests"
+    docs = {
+        (d["kind"], d["metadata"]["name"], path.name): d
+        for path in sorted(manifests.glob("*.yaml"))
+        for d in yaml.safe_load_all(path.read_text())
+        if d
+    }
+    values = _dev_values()
+    bind = docs[("Service", "bind", "bind.yaml")]
+    provider = next(p for p in values["providers"] if p["type"] == "rfc2136")
+    assert bind["spec"]["clusterIP"] == provider["host"]
+    kind_config = yaml.safe_load((ROOT / "e2e" / "kind" / "kind-config.yaml").read_text())
+    subnet = ipaddress.ip_network(kind_config["networking"]["serviceSubnet"])
+    assert ipaddress.ip_address(provider["host"]) in subnet
+    assert f"kind-{kind_config['name']}" == tiltcheck.KIND_CONTEXT
+    for emulator in ("moto.yaml", "localstack.yaml"):
+        service = docs[("Service", "aws", emulator)]
+        port = service["spec"]["ports"][0]["port"]
+        assert values["aws"]["endpointUrl"] == f"http://aws.e2e.svc.cluster.local:{port}"
+    named_conf = docs[("ConfigMap", "bind", "bind.yaml")]["data"]["named.conf"]
+    assert f'zone "{sample.BIND_ZONE}"' in named_conf
+    assert 'allow-update { key "ddns-key"; }' in named_conf
