@@ -179,8 +179,8 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
-        default=default("warning"),
-        help="log level of the JSON logs on stderr (default: warning)",
+        default=default(None),
+        help="log level of the JSON logs on stderr (default: info for run, else warning)",
     )
 
 
@@ -955,7 +955,9 @@ def main(
         out.write(f"ingress-reconciler {_version()}\n")
         return EXIT_OK
 
-    handler = configure(level=args.log_level.upper(), stream=err)
+    # run: one summary line per pass at info; once/plan print their own report on stdout
+    level = args.log_level or ("info" if args.command == "run" else "warning")
+    handler = configure(level=level.upper(), stream=err)
     try:
         return _execute(
             args,
