@@ -299,6 +299,15 @@ def endpoint_from_record_set(record_set: Mapping[str, Any]) -> Endpoint:
     )
 
 
+def _is_apex_ns(endpoint: Endpoint, zone: str) -> bool:
+    """Is this the zone's own NS record set (at its apex, without a set identifier)?"""
+    return (
+        endpoint.record_type == RecordType.NS
+        and endpoint.name == zone
+        and not endpoint.set_identifier
+    )
+
+
 def _needs_replace(old: Endpoint, new: Endpoint) -> bool:
     """True when Route53 cannot UPSERT old into new and needs DELETE + CREATE."""
     if old.record_type != new.record_type or old.set_identifier != new.set_identifier:
@@ -472,11 +481,20 @@ class Route53Provider:
         return tuple(z.name for z in self.hosted_zones())
 
     def records(self) -> Sequence[Endpoint]:
-        """Every record set (but SOA) of the selected zones, from the write-through cache."""
+        """Every record set of the selected zones but the apex's SOA and NS, from the cache.
+
+        The apex NS is the zone's own (nothing there is ours to plan); listed without the SOA
+        beside it, the planner would read it as a delegation and refuse every record at the
+        apex (docs/planner.md). The cache keeps it, so a write there still finds it.
+        """
         with self._lock:
             result: list[Endpoint] = []
             for zone in self.hosted_zones():
-                result.extend(endpoint for endpoint, _ in self._zone_records(zone).values())
+                result.extend(
+                    endpoint
+                    for endpoint, _ in self._zone_records(zone).values()
+                    if not _is_apex_ns(endpoint, zone.name)
+                )
             return sorted(result, key=lambda e: e.key)
 
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:

@@ -361,7 +361,7 @@ def test_2500_records_are_written_in_the_fewest_calls(
 
     assert len(h.read()) == 5000
     counter.reset()
-    assert len(provider.records()) == 5001  # and the apex NS; from the write-through cache
+    assert len(provider.records()) == 5000  # from the write-through cache (apex NS not listed)
     assert counter.count() == Counter()
 
 
@@ -463,6 +463,62 @@ def test_takeover_of_an_external_dns_zone_changes_nothing(
     for key in [(f"foreign.{zone}.", "A"), (f"www.{zone}.", "A"), (f"a-www.{zone}.", "TXT")]:
         assert after[key] == untouched[key]
     assert endpoint_from_record_set(after[(f"a-api.{zone}.", "TXT")]).targets == (OWNERSHIP,)
+
+
+def test_an_ingress_at_the_zone_apex_becomes_an_alias_with_its_txt_inside_the_zone(
+    route53_client: Route53Client, counter: CallCounter
+) -> None:
+    h = Route53Harness(route53_client)
+    zone = h.zone
+    # an apex as people have it: NS and SOA from Route53, plus mail and SPF
+    h.seed(
+        [
+            Endpoint.of(zone, "MX", ["10 mx.example.org"]),
+            Endpoint.of(zone, "TXT", ['"v=spf1 -all"']),
+        ]
+    )
+    before = {(r["Name"], r["Type"]): r for r in h.raw()}
+    assert (f"{zone}.", "NS") in before
+    provider = h.route53()
+    registry = TxtRegistry(provider=provider, owner_id=OWNER)
+    resource = {Label.RESOURCE.value: "ingress/shop/web"}
+    desired = provider.adjust_endpoints(
+        [Endpoint.of(zone, "CNAME", [NLB_NOT_IN_ACCOUNT], labels=resource)]
+    )
+    plan = calculate(current=registry.records(), desired=desired, owner_id=OWNER)
+    assert plan.conflicts == ()
+    assert sorted((e.name, e.record_type) for e in plan.changes.create) == [
+        (zone, "A"),
+        (zone, "AAAA"),
+    ]
+    registry.apply(plan.changes)
+
+    after = {(r["Name"], r["Type"]): r for r in h.raw()}
+    apex_a = after[(f"{zone}.", "A")]
+    assert apex_a["AliasTarget"]["DNSName"].rstrip(".") == NLB_NOT_IN_ACCOUNT
+    assert apex_a["AliasTarget"]["HostedZoneId"] == "Z26RNL4JYFTOTI"
+    assert "AliasTarget" in after[(f"{zone}.", "AAAA")]
+    # the ownership TXTs sit inside the zone (a-_apex), never at a-example.test beside it
+    for rtype in ("a", "aaaa"):
+        txt = after[(f"{rtype}-_apex.{zone}.", "TXT")]
+        assert endpoint_from_record_set(txt).targets == (OWNERSHIP,)
+    assert not any(name.startswith(f"a-{zone}") for name, _ in after)
+    for key in [(f"{zone}.", "NS"), (f"{zone}.", "MX"), (f"{zone}.", "TXT")]:
+        assert after[key] == before[key]
+
+    # read back by a fresh registry, the apex records are ours and the next pass is quiet
+    fresh = TxtRegistry(provider=h.route53(), owner_id=OWNER)
+    current = fresh.records()
+    apex = {e.record_type: e for e in current if e.name == zone}
+    assert apex["A"].owner == OWNER
+    assert apex["AAAA"].owner == OWNER
+    assert "NS" not in apex
+    again = calculate(current=current, desired=desired, owner_id=OWNER)
+    assert again.changes.is_empty(), again.changes
+    assert again.conflicts == ()
+    counter.reset()
+    fresh.apply(again.changes)
+    assert counter.count() == Counter()
 
 
 def test_the_server_counts_calls_of_every_protocol(

@@ -451,7 +451,8 @@ def test_a_refused_batch_is_bisected_and_only_the_bad_record_reported(
     assert "c.example.test" not in message
     # a failed write means the next read re-lists
     expect_records(stub, *(a_record(f"{n}.{ZONE}", ["192.0.2.1"]) for n in "abc"))
-    assert {e.name for e in provider.records()} == {ZONE, *(f"{n}.{ZONE}" for n in "abc")}
+    # (the apex NS and SOA are not listed: they are the zone's own)
+    assert {e.name for e in provider.records()} == {f"{n}.{ZONE}" for n in "abc"}
 
 
 # --- throttling ---------------------------------------------------------------------------------
@@ -612,6 +613,33 @@ def test_records_are_listed_at_300_per_page(
     assert names == {f"a.{ZONE}", f"b.{ZONE}", f"*.{ZONE}"}
     fake_time.now += 59.0
     assert {e.name for e in provider.records()} == names  # cached: no call queued
+
+
+def test_the_apex_ns_and_soa_are_not_listed_but_a_delegation_and_apex_data_are(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    # the planner reads an NS without an SOA beside it as a delegation (docs/planner.md)
+    delegation = {
+        "Name": f"sub.{ZONE}.",
+        "Type": "NS",
+        "TTL": 300,
+        "ResourceRecords": [{"Value": "ns.elsewhere.test."}],
+    }
+    mail = {
+        "Name": f"{ZONE}.",
+        "Type": "MX",
+        "TTL": 300,
+        "ResourceRecords": [{"Value": "10 mx.example.test."}],
+    }
+    expect_zones(stub)
+    expect_records(stub, delegation, mail, a_record(f"www.{ZONE}", ["192.0.2.1"]))
+    provider = make_provider(client, fake_time)
+    listed = {(e.name, e.record_type) for e in provider.records()}
+    assert listed == {(f"sub.{ZONE}", "NS"), (ZONE, "MX"), (f"www.{ZONE}", "A")}
+    # the cache keeps the apex NS: a second read lists the same without a call
+    assert {(e.name, e.record_type) for e in provider.records()} == listed
+    cached = {key for cache in provider._records.values() for key in cache.records}
+    assert (ZONE, "NS", "") in cached
 
 
 # --- endpoint shapes ----------------------------------------------------------------------------
