@@ -376,7 +376,17 @@ class TxtRegistry:
             earlier = index.get(key)
             if earlier is None or (earlier.owner == self._owner_id != found.owner):
                 index[key] = found
+        labelled = self._label(records, txts, index, zones)
+        return _Snapshot(zones, records, txts, index, labelled)
 
+    def _label(
+        self,
+        records: Mapping[RecordKey, Endpoint],
+        txts: Mapping[TxtKey, Endpoint],
+        index: Mapping[RecordKey, _Ownership],
+        zones: Sequence[str],
+    ) -> dict[RecordKey, Endpoint]:
+        """What records() returns: records with their owner, other text, and claims."""
         labelled: dict[RecordKey, Endpoint] = {}
         used: set[RecordKey] = set()
         for key, record in records.items():
@@ -386,13 +396,49 @@ class TxtRegistry:
             if sources:
                 labels.update(index[sources[0]].labels)
             labelled[key] = record.with_labels(labels) if labels != record.labels else record
+        # other text in an ownership TXT's record set (one rrset in DNS) is shown as a plain
+        # TXT of nobody's, so the planner sees it (a CNAME may not join it)
+        for txt in txts.values():
+            other_text = [v for v in txt.targets if parse_ownership(v) is None]
+            if other_text:
+                labelled[txt.key] = txt.with_targets(other_text).with_labels({})
+        # an ownership TXT name holding only other data cannot take our value (apply refuses
+        # it), so the record it stands for reads as nobody's claim, outranking other claims;
+        # unless our old-format TXT owns it (apply writes no new-format TXT then; a CNAME
+        # would drop that TXT, so a CNAME stays refused)
+        for key in sorted(self._blocked(records, zones)):
+            old_format = index.get((key[0], "", key[2]))
+            if (
+                key[1] not in (RecordType.AAAA, RecordType.CNAME, RecordType.TXT)
+                and old_format is not None
+                and old_format.owner == self._owner_id
+            ):
+                continue
+            for claim in self._claims(key, FrozenMap()):
+                labelled.setdefault(claim.key, claim)
         # new-format claims first: they outrank an old-format TXT at the same name
         for key, ownership in sorted(index.items(), key=lambda item: item[0][1] == ""):
-            if key in used:
+            # an old-format TXT without an owner still claims the types missing at its name
+            # when a record of another type reads it (apply refuses creating under it); one of
+            # another owner already labels that record, which refuses the name
+            if key in used and (key[1] or ownership.owner):
                 continue
-            for claim in self._claims(key, ownership):
+            for claim in self._claims(key, ownership.labels):
                 labelled.setdefault(claim.key, claim)
-        return _Snapshot(zones, records, txts, index, labelled)
+        return labelled
+
+    def _blocked(
+        self, records: Mapping[RecordKey, Endpoint], zones: Sequence[str]
+    ) -> set[RecordKey]:
+        """Keys of the records whose new-format TXT name holds a TXT with no ownership in it."""
+        blocked: set[RecordKey] = set()
+        for record in records.values():
+            if record.record_type != RecordType.TXT:
+                continue
+            owned = self._owned_record(record.name, zones)
+            if owned is not None and owned[1]:
+                blocked.add((owned[0], owned[1], record.set_identifier))
+        return blocked
 
     def _ownership_in(self, txt: Endpoint) -> _Ownership | None:
         """The ownership value in a TXT record set (a foreign owner's first), or None."""
@@ -442,7 +488,7 @@ class TxtRegistry:
             candidates.append((name, "", sid))
         return [key for key in candidates if key in index]
 
-    def _claims(self, key: RecordKey, ownership: _Ownership) -> list[Endpoint]:
+    def _claims(self, key: RecordKey, labels: FrozenMap) -> list[Endpoint]:
         name, rtype, sid = key
         if self._mapper.wildcard_replacement and name.startswith(
             self._mapper.wildcard_replacement + "."
@@ -450,7 +496,7 @@ class TxtRegistry:
             name = "*" + name[len(self._mapper.wildcard_replacement) :]
         types = [rtype] if rtype else [RecordType.A.value, RecordType.CNAME.value]
         return [
-            Endpoint(name, t, (), set_identifier=sid, labels=ownership.labels)
+            Endpoint(name, t, (), set_identifier=sid, labels=labels)
             for t in types
             if t in self._managed_types
         ]
@@ -477,7 +523,10 @@ class TxtRegistry:
         for record in changes.create:
             if record.targets:
                 creates.append(record)
-            self._claim(record, snapshot, edits)
+            if record.record_type == RecordType.CNAME or not self._owned_elsewhere(
+                record, snapshot
+            ):
+                self._claim(record, snapshot, edits)
             if record.record_type == RecordType.CNAME:
                 # our old-format TXT at the name would sit beside the CNAME: illegal in DNS
                 self._release(record, snapshot, edits, new=False, legacy=False, old=True)
@@ -487,7 +536,8 @@ class TxtRegistry:
                 creates.append(new)
             elif new.targets and not (old.same_record(new) and old.key == new.key):
                 updates.append(update)
-            self._claim(new, snapshot, edits)
+            if not self._owned_elsewhere(new, snapshot):
+                self._claim(new, snapshot, edits)
         # which (name, set identifier) keep a record that may read an old-format TXT
         old_format_readers = {
             (name, sid)
@@ -538,12 +588,35 @@ class TxtRegistry:
         if claimed:
             raise OwnershipError("another owner's ownership record claims", names=claimed)
 
-    def _claim(self, record: Endpoint, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]) -> None:
-        """Make the new-format TXT of ``record`` hold exactly our current value."""
+    def _new_format_key(self, record: Endpoint, snapshot: _Snapshot) -> TxtKey:
         name = _txt_name(
             self._mapper, record.name, record.record_type, zone_for(record.name, snapshot.zones)
         )
-        key = (normalize_name(name), record.set_identifier)
+        return normalize_name(name), record.set_identifier
+
+    def _owned_elsewhere(self, record: Endpoint, snapshot: _Snapshot) -> bool:
+        """Is ``record`` ours through its legacy or old-format TXT while its new-format TXT name
+        holds other data only? Then that TXT keeps owning it and the other data is left alone."""
+        if not self._holds_other_data_only(record, snapshot):
+            return False
+        sources = self._sources(record, snapshot.index)
+        if not sources or snapshot.index[sources[0]].owner != self._owner_id:
+            return False
+        log.debug("ownership record name holds other data", extra={"record": record.name})
+        return True
+
+    def _holds_other_data_only(self, record: Endpoint, snapshot: _Snapshot) -> bool:
+        """Does the new-format TXT name of ``record`` hold a TXT without any ownership value?"""
+        name, sid = self._new_format_key(record, snapshot)
+        return (name, sid) not in snapshot.txts and (
+            name,
+            RecordType.TXT.value,
+            sid,
+        ) in snapshot.records
+
+    def _claim(self, record: Endpoint, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]) -> None:
+        """Make the new-format TXT of ``record`` hold exactly our current value."""
+        key = self._new_format_key(record, snapshot)
         value = self.value_for(record.labels)
         edit = self._edit(key, record, snapshot, edits)
         stored = snapshot.txts.get(key)
@@ -614,7 +687,12 @@ class TxtRegistry:
                 (key[0], RecordType.TXT.value, key[1])
             )
             current = frozenset(stored.targets) if stored is not None else frozenset()
-            if edit.add - current and any(not self._is_ours(v) for v in current - edit.drop):
+            # our value may join other text only where ours already shares the record set
+            if (
+                edit.add - current
+                and any(not self._is_ours(v) for v in current - edit.drop)
+                and not any(self._is_ours(v) for v in current)
+            ):
                 occupied.append(key[0])
                 continue
             wanted = (current - edit.drop) | edit.add

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 import reconciler.registry as registry_module
 from reconciler.endpoint import Changes, Endpoint, FrozenMap, Update
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ProviderError
 from reconciler.memory import InMemoryProvider
-from reconciler.plan import ConflictReason, calculate
+from reconciler.plan import ConflictReason, Plan, calculate
 from reconciler.registry import (
     AffixNameMapper,
     OwnershipError,
@@ -337,7 +337,9 @@ def test_ownership_txt_sharing_a_record_set_with_other_text() -> None:
     _, reg = setup(a("example.test"), txt("example.test", spf, value()))
     got = by_key(reg.records())
     assert got["example.test", "A"].owner == ME
-    assert ("example.test", "TXT") not in got
+    # the other text is one record set with the ownership value in DNS: shown, as nobody's
+    assert got["example.test", "TXT"].targets == (spf,)
+    assert got["example.test", "TXT"].owner == ""
 
 
 def test_several_owners_in_one_txt_never_read_as_ours() -> None:
@@ -560,9 +562,11 @@ def test_delete_removes_our_txts_in_every_format() -> None:
 def test_delete_keeps_other_text_in_a_shared_txt() -> None:
     spf = '"v=spf1 -all"'
     mem, reg = setup(a("example.test"), txt("example.test", spf, value()))
-    (current,) = reg.records()
+    current = by_key(reg.records())["example.test", "A"]
     reg.apply(Changes(delete=(current,)))
     assert mem.records() == (txt("example.test", spf),)
+    # and reads back as the plain TXT records() showed beside the record
+    assert reg.records() == (txt("example.test", spf),)
 
 
 def test_delete_keeps_old_format_txt_still_used_by_another_record() -> None:
@@ -653,6 +657,196 @@ def test_txt_name_holding_foreign_text_is_never_touched() -> None:
     with pytest.raises(OwnershipError, match="not ours"):
         reg.apply(Changes(create=(desired("web.example.test"),)))
     assert mem.records() == (squatter,)
+
+
+# -- data that is not ours where the registry writes or reads ownership ----------------------
+
+
+def plan_and_apply(reg: TxtRegistry, *wanted: Endpoint) -> Plan:
+    """One pass as the reconciler makes it: read, plan, write."""
+    result = calculate(current=reg.records(), desired=wanted, owner_id=ME)
+    reg.apply(result.changes)
+    return result
+
+
+def refused(result: Plan) -> list[tuple[str, str, ConflictReason]]:
+    return sorted((c.name, c.record_type, c.reason) for c in result.conflicts)
+
+
+VERIFY = '"google-site-verification=abc123"'
+
+
+def test_other_data_at_an_ownership_txt_name_reads_as_nobodys_claim() -> None:
+    _, reg = setup(
+        txt("a-squat.example.test", VERIFY),
+        txt("cname-web.example.test", VERIFY),
+        txt("a-_apex.example.test", VERIFY),
+        txt("a-w.example.test", VERIFY, sid="eu"),
+        txt("mx-mail.example.test", VERIFY),  # MX is not managed: no claim
+        txt("plain.example.test", VERIFY),  # not an ownership name: the planner sees it as is
+        a("team.example.test"),
+        txt("a-team.example.test", VERIFY),  # the record is there: it reads as itself
+    )
+    got = {r.key: r for r in reg.records()}
+    claims = {key for key, r in got.items() if not r.targets}
+    assert claims == {
+        ("squat.example.test", "A", ""),
+        ("web.example.test", "CNAME", ""),
+        (ZONE, "A", ""),
+        ("w.example.test", "A", "eu"),
+    }
+    assert all(got[key].owner == "" and got[key].labels == {} for key in claims)
+    # the TXTs themselves are still listed, untouched
+    assert got["a-squat.example.test", "TXT", ""].targets == (VERIFY,)
+    assert got["team.example.test", "A", ""].targets == ("192.0.2.10",)
+    assert got["team.example.test", "A", ""].owner == ""
+
+
+def test_other_data_at_an_ownership_txt_name_refuses_that_record_only() -> None:
+    squatter = txt("a-squat.example.test", VERIFY)
+    mem, reg = setup(squatter)
+    wanted = (desired("squat.example.test"), desired("ok.example.test"))
+    first = plan_and_apply(reg, *wanted)
+    assert refused(first) == [("squat.example.test", "A", ConflictReason.CLAIM_BLOCKED)]
+    assert mem.apply_calls == 1
+    assert set(mem.records()) == {
+        squatter,
+        a("ok.example.test"),
+        txt("a-ok.example.test", value()),
+    }
+    # the next pass changes nothing and still says why
+    again = plan_and_apply(reg, *wanted)
+    assert again.changes.is_empty()
+    assert refused(again) == refused(first)
+    assert mem.apply_calls == 1
+
+
+def test_other_data_at_an_apex_ownership_txt_name_refuses_the_apex_record() -> None:
+    squatter = txt("aaaa-_apex.example.test", VERIFY)
+    mem, reg = setup(squatter)
+    result = plan_and_apply(
+        reg, desired(ZONE), desired(ZONE, "AAAA", "2001:db8::1"), desired("ok.example.test")
+    )
+    # the planner refuses every type at a name another (or no) owner claims
+    assert refused(result) == [
+        (ZONE, "A", ConflictReason.CLAIM_BLOCKED),
+        (ZONE, "AAAA", ConflictReason.CLAIM_BLOCKED),
+    ]
+    assert {(r.name, r.record_type) for r in mem.records()} == {
+        ("aaaa-_apex.example.test", "TXT"),
+        ("ok.example.test", "A"),
+        ("a-ok.example.test", "TXT"),
+    }
+    assert mem.get("aaaa-_apex.example.test", "TXT") == squatter
+
+
+def test_other_data_at_an_ownership_txt_name_with_a_prefix() -> None:
+    squatter = txt("txt-a-squat.example.test", VERIFY)
+    mem, reg = setup(squatter, txt("a-free.example.test", VERIFY), txt_prefix="txt-")
+    result = plan_and_apply(reg, desired("squat.example.test"), desired("free.example.test"))
+    assert refused(result) == [("squat.example.test", "A", ConflictReason.CLAIM_BLOCKED)]
+    assert mem.get("txt-a-free.example.test", "TXT") == txt("txt-a-free.example.test", value())
+    assert mem.get("txt-a-squat.example.test", "TXT") == squatter
+
+
+def test_update_of_an_old_format_record_leaves_other_data_at_its_new_format_name() -> None:
+    squatter = txt("a-web.example.test", VERIFY)
+    mem, reg = setup(a("web.example.test"), txt("web.example.test", value()), squatter)
+    result = plan_and_apply(reg, desired("web.example.test", target="192.0.2.99"))
+    assert refused(result) == []
+    assert len(result.changes.update) == 1
+    assert mem.get("web.example.test", "A") == a("web.example.test", "192.0.2.99")
+    assert mem.get("web.example.test", "TXT") == txt("web.example.test", value())
+    assert mem.get("a-web.example.test", "TXT") == squatter
+
+
+def test_our_old_format_txt_owns_a_record_whose_new_format_name_holds_other_data() -> None:
+    squatter = txt("a-web.example.test", VERIFY)
+    ours = txt("web.example.test", value())
+    mem, reg = setup(squatter, ours)
+    got = {r.key: r for r in reg.records()}
+    assert got["web.example.test", "A", ""].owner == ME  # our old-format claim, not blocked
+    first = plan_and_apply(reg, desired("web.example.test"))
+    assert refused(first) == []
+    assert set(mem.records()) == {squatter, ours, a("web.example.test")}
+    assert by_key(reg.records())["web.example.test", "A"].owner == ME
+    assert plan_and_apply(reg, desired("web.example.test")).changes.is_empty()
+    assert mem.apply_calls == 1
+
+
+def test_a_cname_stays_refused_where_its_new_format_name_holds_other_data() -> None:
+    # a CNAME create drops our old-format TXT at its name, so it could not own the CNAME
+    squatter = txt("cname-web.example.test", VERIFY)
+    ours = txt("web.example.test", value())
+    mem, reg = setup(squatter, ours)
+    got = {r.key: r for r in reg.records()}
+    assert got["web.example.test", "CNAME", ""].owner == ""
+    assert got["web.example.test", "A", ""].owner == ME
+    result = plan_and_apply(reg, desired("web.example.test", "CNAME", "lb.example.net"))
+    assert refused(result) == [("web.example.test", "CNAME", ConflictReason.CLAIM_BLOCKED)]
+    # no CNAME, the other data untouched (our A claim, wanted by nobody, went as an orphan)
+    assert mem.get("web.example.test", "CNAME") is None
+    assert mem.get("cname-web.example.test", "TXT") == squatter
+
+
+def test_other_text_beside_an_old_format_txt_refuses_a_cname_there() -> None:
+    # one TXT record set in DNS: an SPF string and our old-format ownership value
+    spf = '"v=spf1 -all"'
+    shared = txt("mail.example.test", spf, value())
+    mem, reg = setup(shared)
+    got = {r.key: r for r in reg.records()}
+    assert got["mail.example.test", "TXT", ""].targets == (spf,)
+    assert got["mail.example.test", "TXT", ""].owner == ""
+    assert got["mail.example.test", "CNAME", ""].owner == ME  # still our (old-format) claims
+    assert got["mail.example.test", "A", ""].owner == ME
+    result = plan_and_apply(reg, desired("mail.example.test", "CNAME", "lb.example.net"))
+    assert refused(result) == [("mail.example.test", "CNAME", ConflictReason.TYPE_CLASH)]
+    assert mem.records() == (shared,)  # nothing written, the SPF kept
+
+
+def test_other_text_beside_an_old_format_txt_lets_an_a_in_and_keeps_the_text() -> None:
+    spf = '"v=spf1 -all"'
+    mem, reg = setup(txt("mail.example.test", spf, value()))
+    first = plan_and_apply(reg, desired("mail.example.test"))
+    assert refused(first) == []
+    assert mem.get("mail.example.test", "A") == a("mail.example.test")
+    assert mem.get("a-mail.example.test", "TXT") == txt("a-mail.example.test", value())
+    # the old-format value stays while the A reads it (as on any update), the SPF beside it
+    assert mem.get("mail.example.test", "TXT") == txt("mail.example.test", spf, value())
+    assert plan_and_apply(reg, desired("mail.example.test")).changes.is_empty()
+    assert mem.apply_calls == 1
+
+
+def test_other_text_sharing_our_new_format_txt_stays_when_our_value_changes() -> None:
+    spf = '"v=spf1 -all"'
+    mem, reg = setup(a("web.example.test"), txt("a-web.example.test", value(), spf))
+    got = {r.key: r for r in reg.records()}
+    assert got["a-web.example.test", "TXT", ""].targets == (spf,)
+    assert got["web.example.test", "A", ""].owner == ME
+    moved = desired("web.example.test", resource="ingress/shop/other")
+    reg.apply(Changes(update=(Update(got["web.example.test", "A", ""], moved),)))
+    assert mem.get("a-web.example.test", "TXT") == txt(
+        "a-web.example.test", spf, value(resource="ingress/shop/other")
+    )
+
+
+def test_an_ownership_txt_without_owner_beside_an_unmanaged_record_refuses_that_name_only() -> None:
+    heritage_only = txt("foo.example.test", '"heritage=external-dns"')
+    mx = Endpoint.of("foo.example.test", "MX", ["10 mx.example.test"])
+    mem, reg = setup(heritage_only, mx)
+    got = {r.key: r for r in reg.records()}
+    assert got["foo.example.test", "MX", ""].owner == ""
+    assert got["foo.example.test", "A", ""].targets == ()
+    assert got["foo.example.test", "A", ""].owner == ""
+    assert got["foo.example.test", "CNAME", ""].owner == ""
+    result = plan_and_apply(reg, desired("foo.example.test"), desired("bar.example.test"))
+    assert refused(result) == [("foo.example.test", "A", ConflictReason.CLAIM_BLOCKED)]
+    assert set(mem.records()) == {
+        heritage_only,
+        mx,
+        a("bar.example.test"),
+        txt("a-bar.example.test", value()),
+    }
 
 
 def test_cname_create_drops_our_old_format_txt_at_its_name() -> None:
@@ -946,3 +1140,88 @@ def test_every_txt_change_names_the_record_it_owns() -> None:
         "a-old.example.test": "old.example.test",
         "a-moved.example.test": "moved.example.test",
     }
+
+
+# -- property: data not ours in the zone never fails a whole pass -----------------------------
+
+_HOSTS = ("www", "api", ZONE)
+_OTHER_TEXT = ('"v=spf1 -all"', VERIFY)
+_OWNERSHIP_TEXT = (value(), value(THEM), '"heritage=external-dns"')
+
+
+def _fqdn(host: str) -> str:
+    return host if host == ZONE else f"{host}.{ZONE}"
+
+
+def _txt_names(host: str) -> list[str]:
+    """Every name an ownership TXT of ``host`` may have: old format, a-, aaaa-, cname-."""
+    name = _fqdn(host)
+    label = "_apex" if host == ZONE else host
+    return [name, *(f"{t}-{label}.{ZONE}" for t in ("a", "aaaa", "cname"))]
+
+
+_zone_txt = st.builds(
+    lambda name, texts: txt(name, *texts),
+    st.sampled_from([n for h in _HOSTS for n in _txt_names(h)]),
+    st.sets(st.sampled_from((*_OTHER_TEXT, *_OWNERSHIP_TEXT)), min_size=1, max_size=3),
+)
+_zone_record = st.one_of(
+    st.builds(a, st.sampled_from(_HOSTS).map(_fqdn)),
+    st.builds(aaaa, st.sampled_from(_HOSTS).map(_fqdn)),
+    st.builds(cname, st.sampled_from(["www", "api"]).map(_fqdn)),
+    st.builds(
+        lambda h: Endpoint.of(_fqdn(h), "MX", ["10 mx.example.test"]), st.sampled_from(_HOSTS)
+    ),
+)
+_wanted = st.builds(
+    lambda host, rtype: desired(
+        _fqdn(host),
+        rtype,
+        {"A": "192.0.2.7", "AAAA": "2001:db8::7", "CNAME": "lb.example.net"}[rtype],
+    ),
+    st.sampled_from(_HOSTS),
+    st.sampled_from(["A", "AAAA", "CNAME"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.one_of(_zone_txt, _zone_record), max_size=6),
+    wanted=st.lists(_wanted, max_size=4),
+)
+def test_a_planned_pass_never_fails_on_data_that_is_not_ours(
+    records: list[Endpoint], wanted: list[Endpoint]
+) -> None:
+    """Whatever others keep in the zone (SPF, site verification, foreign or ownerless ownership
+    TXTs, records), what the planner plans from records() is written without an error, and
+    never touches a value that is not ours."""
+    unique = {r.key: r for r in records}
+    try:
+        mem = InMemoryProvider(name="m", zones=[ZONE], records=unique.values())
+    except ProviderError:
+        return  # not a zone DNS allows (a CNAME beside other data)
+    reg = TxtRegistry(provider=mem, owner_id=ME)
+    wanted = [w for w in wanted if not (w.record_type == "CNAME" and w.name == ZONE)]
+    foreign_before = _values_not_ours(reg, mem)
+    for _ in range(2):
+        plan_and_apply(reg, *wanted)  # raises on an OwnershipError or a provider refusal
+    assert _values_not_ours(reg, mem) == foreign_before
+    assert calculate(current=reg.records(), desired=wanted, owner_id=ME).changes.is_empty()
+
+
+def _values_not_ours(reg: TxtRegistry, mem: InMemoryProvider) -> set[tuple[str, str, str]]:
+    """(name, type, value) of every record value not ours, and every ownership value not ours."""
+    records = {
+        (r.name, r.record_type, v)
+        for r in reg.records()
+        if r.targets and r.owner != ME
+        for v in r.targets
+    }
+    ownership = {
+        (r.name, r.record_type, v)
+        for r in mem.records()
+        if r.record_type == "TXT"
+        for v in r.targets
+        if (labels := parse_ownership(v)) is not None and labels.get("owner") != ME
+    }
+    return records | ownership
