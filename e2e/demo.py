@@ -35,7 +35,15 @@ from e2e.servers.apiserver import BinariesMissingError, binary_dir, find_binarie
 from e2e.servers.bind import BindNotInstalledError
 from reconciler.kube.resources import INGRESS, SERVICE
 
-__all__ = ["Snapshot", "build_parser", "converged", "main", "render", "snapshot"]
+__all__ = [
+    "Snapshot",
+    "build_parser",
+    "converged",
+    "ensure_binaries",
+    "main",
+    "render",
+    "snapshot",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBECTL = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "kubectl"
@@ -168,10 +176,17 @@ def _diff(old: Snapshot, new: Snapshot) -> list[str]:
     ]
 
 
-def _ensure_binaries(say: Callable[[str], None]) -> None:
-    """Build kube-apiserver + etcd when missing, streaming the build's output."""
+def ensure_binaries(
+    say: Callable[[str], None],
+    *,
+    build: Sequence[str] = (str(ENVTEST_BUILD),),
+    find: Callable[[], object] = find_binaries,
+    heartbeat: float = 20.0,
+) -> None:
+    """Build kube-apiserver + etcd when ``find`` says they are missing, showing progress: the
+    build's own lines as they come, and an elapsed-time line every ``heartbeat`` seconds."""
     try:
-        find_binaries()
+        find()
         return
     except BinariesMissingError:
         pass
@@ -180,15 +195,15 @@ def _ensure_binaries(say: Callable[[str], None]) -> None:
     started = time.monotonic()
     done = threading.Event()
 
-    def heartbeat() -> None:
-        while not done.wait(20):
+    def tick() -> None:
+        while not done.wait(heartbeat):
             say(f"... still building ({time.monotonic() - started:.0f} s)")
 
-    ticker = threading.Thread(target=heartbeat, daemon=True)
+    ticker = threading.Thread(target=tick, daemon=True)
     ticker.start()
     try:
         proc = subprocess.Popen(
-            [str(ENVTEST_BUILD)],
+            list(build),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -196,14 +211,16 @@ def _ensure_binaries(say: Callable[[str], None]) -> None:
             text=True,
         )
         assert proc.stdout is not None
-        for line in proc.stdout:
-            say(f"  build: {line.rstrip()}")
+        with proc.stdout:
+            for line in proc.stdout:
+                say(f"  build: {line.rstrip()}")
         code = proc.wait()
     finally:
         done.set()
+        ticker.join()
     if code != 0:
-        raise GroundError(f"{ENVTEST_BUILD} failed with exit code {code}")
-    find_binaries()
+        raise GroundError(f"{' '.join(build)} failed with exit code {code}")
+    find()
     say(f"built in {time.monotonic() - started:.0f} s")
 
 
@@ -296,7 +313,7 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
     own_dir = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="ingress-reconciler-demo-")) if own_dir else args.workdir
     try:
-        _ensure_binaries(say)
+        ensure_binaries(say)
         ground = LocalGround(workdir, progress=say)
         ground.start()
     except (GroundError, BinariesMissingError, BindNotInstalledError, OSError) as exc:

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e import sample, seed, tiltcheck
+from e2e import demo, sample, seed, tiltcheck
+from e2e.ground import GroundError
+from e2e.servers.apiserver import BinariesMissingError
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "helm"
@@ -267,3 +269,49 @@ def test_kind_manifests_agree_with_the_dev_values() -> None:
     named_conf = docs[("ConfigMap", "bind", "bind.yaml")]["data"]["named.conf"]
     assert f'zone "{sample.BIND_ZONE}"' in named_conf
     assert 'allow-update { key "ddns-key"; }' in named_conf
+
+
+# --- the demo's first-run build --------------------------------------------------------------
+
+
+def test_demo_shows_progress_while_the_binaries_build(tmp_path: Path) -> None:
+    marker = tmp_path / "built"
+    script = tmp_path / "build"
+    script.write_text(
+        f"#!/bin/sh\necho 'building etcd'\nsleep 0.5\necho 'building kube-apiserver'\n"
+        f"touch {marker}\n"
+    )
+    script.chmod(0o755)
+
+    def find() -> None:
+        if not marker.exists():
+            raise BinariesMissingError("kube-apiserver not found")
+
+    said: list[str] = []
+    demo.ensure_binaries(said.append, build=[str(script)], find=find, heartbeat=0.1)
+    text = "\n".join(said)
+    assert "not built yet" in said[0]
+    assert "  build: building etcd" in said
+    assert "  build: building kube-apiserver" in said
+    assert "still building" in text  # the heartbeat ran while the build was quiet
+    assert said[-1].startswith("built in ")
+
+
+def test_demo_build_failure_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    script = tmp_path / "build"
+    script.write_text("#!/bin/sh\necho 'no go here' >&2\nexit 3\n")
+    script.chmod(0o755)
+
+    def find() -> None:
+        raise BinariesMissingError("missing")
+
+    said: list[str] = []
+    with pytest.raises(GroundError, match="exit code 3"):
+        demo.ensure_binaries(said.append, build=[str(script)], find=find, heartbeat=5)
+    assert "  build: no go here" in said
+
+
+def test_demo_does_not_build_what_is_there() -> None:
+    said: list[str] = []
+    demo.ensure_binaries(said.append, build=["/nonexistent"], find=lambda: None)
+    assert said == []
