@@ -5,7 +5,7 @@
 # Each forward's own PID is recorded in e2e/kind/.state/*.pid, and only those are stopped.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-STATE="$HERE/.state"
+STATE=${E2E_STATE_DIR:-$HERE/.state}
 mkdir -p "$STATE"
 
 stop_one() {

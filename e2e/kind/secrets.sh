@@ -6,7 +6,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CONTEXT=${1:?usage: secrets.sh <kube-context>}
-STATE="$HERE/.state"
+STATE=${E2E_STATE_DIR:-$HERE/.state}
 k() { kubectl --context "$CONTEXT" "$@"; }
 mkdir -p "$STATE"
 k apply -f "$HERE/manifests/namespaces.yaml"

@@ -7,7 +7,8 @@
 #   e2e/kind/up.sh && set -a && . e2e/kind/e2e.env && set +a && .venv/bin/pytest -m e2e tests/e2e
 # Needs: docker, kind, kubectl, helm on PATH (or helm/kubectl in ~/.cache/ingress-reconciler/bin).
 # Options (environment): CLUSTER (default ingress-reconciler), SKIP_BUILD=1 (image already loaded),
-# AWS_PORT (default 4566) and BIND_PORT (default 5353): local ends of the port-forwards.
+# AWS_PORT (default 4566) and BIND_PORT (default 5353): local ends of the port-forwards;
+# E2E_STATE_DIR (default e2e/kind/.state) and E2E_ENV_FILE (default e2e/kind/e2e.env): where to write.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -16,8 +17,10 @@ CONTEXT="kind-$CLUSTER"
 IMAGE=ingress-reconciler:dev
 AWS_PORT=${AWS_PORT:-4566}
 BIND_PORT=${BIND_PORT:-5353}
-STATE="$HERE/.state"
+STATE=${E2E_STATE_DIR:-$HERE/.state}
 PY="$ROOT/.venv/bin/python"
+ENV_FILE=${E2E_ENV_FILE:-$HERE/e2e.env}
+export E2E_STATE_DIR="$STATE"
 PATH="$PATH:$HOME/.cache/ingress-reconciler/bin"
 
 log() { echo "up: $*" >&2; }
@@ -65,11 +68,11 @@ log "applying the sample tenants' namespaces and Ingresses"
 "$PY" -m e2e.seed manifests | k apply -f -
 
 kind get kubeconfig --name "$CLUSTER" > "$STATE/kubeconfig"
-cat > "$HERE/e2e.env" <<ENV
+cat > "$ENV_FILE" <<ENV
 E2E_KUBECONFIG=$STATE/kubeconfig
 E2E_AWS_ENDPOINT=http://127.0.0.1:$AWS_PORT
 E2E_BIND_HOST=127.0.0.1
 E2E_BIND_PORT=$BIND_PORT
 E2E_TSIG_SECRET_FILE=$STATE/tsig.secret
 ENV
-log "ready. e2e tests: set -a && . $HERE/e2e.env && set +a && .venv/bin/pytest -m e2e tests/e2e"
+log "ready. e2e tests: set -a && . $ENV_FILE && set +a && .venv/bin/pytest -m e2e tests/e2e"
