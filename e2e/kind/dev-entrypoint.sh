@@ -1,20 +1,28 @@
 #!/bin/sh
 # Entry point of the dev image: runs the command given, and runs it again whenever it exits because
-# Tilt's live_update asked for a restart (restart.sh kills the child by its recorded PID). SIGTERM to
-# this script (the pod stopping) stops the child and exits.
+# Tilt's live_update asked for a restart (restart.sh marks the request and stops the child by its
+# recorded PID). SIGTERM to this script (the pod stopping) stops the child and exits with its status.
+# DEV_RUN_DIR (default /tmp) holds the PID file and the restart mark.
 set -u
-PIDFILE=/tmp/reconciler.pid
+RUN_DIR=${DEV_RUN_DIR:-/tmp}
+PIDFILE="$RUN_DIR/reconciler.pid"
+MARK="$RUN_DIR/restart-requested"
 stopping=0
 trap 'stopping=1; [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null' TERM INT
-while [ "$stopping" -eq 0 ]; do
+while :; do
+  rm -f "$MARK"
   "$@" &
-  echo $! > "$PIDFILE"
-  wait $!
+  pid=$!
+  echo "$pid" > "$PIDFILE"
+  wait "$pid"
   status=$?
-  wait "$(cat "$PIDFILE")" 2>/dev/null
+  # wait returns early when a trapped signal arrives: wait again until the child is gone
+  while kill -0 "$pid" 2>/dev/null; do
+    wait "$pid"
+    status=$?
+  done
   rm -f "$PIDFILE"
   [ "$stopping" -eq 1 ] && exit "$status"
-  [ -f /tmp/restart-requested ] || exit "$status"
-  rm -f /tmp/restart-requested
+  [ -f "$MARK" ] || exit "$status"
   echo "dev-entrypoint: restarting after a live update" >&2
 done

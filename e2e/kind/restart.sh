@@ -1,5 +1,6 @@
 #!/bin/sh
 # Run by Tilt's live_update inside the container: ask dev-entrypoint to restart the reconciler.
 set -eu
-touch /tmp/restart-requested
-kill "$(cat /tmp/reconciler.pid)"
+RUN_DIR=${DEV_RUN_DIR:-/tmp}
+touch "$RUN_DIR/restart-requested"
+kill "$(cat "$RUN_DIR/reconciler.pid")"

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,71 @@ def test_up_then_down_with_stub_tools(tmp_path: Path) -> None:
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, 9)
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)  # poll interval
+
+
+def test_dev_entrypoint_restarts_on_live_update_and_stops_on_sigterm(tmp_path: Path) -> None:
+    starts = tmp_path / "starts"
+    child = (
+        "import os, sys, time; "
+        f"open({str(starts)!r}, 'a').write(str(os.getpid()) + '\\n'); time.sleep(120)"
+    )
+    env = {**os.environ, "DEV_RUN_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [str(KIND / "dev-entrypoint.sh"), sys.executable, "-c", child],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def started() -> list[int]:
+        return [int(x) for x in starts.read_text().split()] if starts.exists() else []
+
+    try:
+        _wait(lambda: len(started()) == 1 and (tmp_path / "reconciler.pid").exists(), "a start")
+        first_pid = started()[0]
+        restart = subprocess.run(
+            [str(KIND / "restart.sh")], env=env, capture_output=True, text=True, check=False
+        )
+        assert restart.returncode == 0, restart.stderr
+        _wait(lambda: len(started()) == 2, "the restart")
+        assert proc.poll() is None, "the entry point must survive a live-update restart"
+        assert not _alive(first_pid)
+        second_pid = started()[1]
+        _wait(
+            lambda: (
+                (tmp_path / "reconciler.pid").exists()
+                and (tmp_path / "reconciler.pid").read_text().strip() == str(second_pid)
+            ),
+            "the new PID file",
+        )
+        proc.terminate()
+        assert proc.wait(timeout=20) != 0
+        assert not _alive(second_pid)
+        assert len(started()) == 2, "SIGTERM must stop, not restart"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+def test_dev_entrypoint_exits_with_the_childs_status(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(KIND / "dev-entrypoint.sh"), sys.executable, "-c", "raise SystemExit(3)"],
+        env={**os.environ, "DEV_RUN_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 3
