@@ -521,6 +521,50 @@ def test_an_ingress_at_the_zone_apex_becomes_an_alias_with_its_txt_inside_the_zo
     assert counter.count() == Counter()
 
 
+def test_data_not_ours_at_ownership_names_refuses_only_its_records(
+    route53_client: Route53Client, counter: CallCounter
+) -> None:
+    h = Route53Harness(route53_client)
+    zone = h.zone
+    verification = '"google-site-verification=abc123"'
+    spf = '"v=spf1 -all"'
+    seeded = [
+        Endpoint.of(f"a-squat.{zone}", "TXT", [verification]),
+        # one TXT record set: an SPF string beside an external-dns old-format ownership value
+        Endpoint.of(f"mail.{zone}", "TXT", [spf, OWNERSHIP]),
+    ]
+    h.seed(seeded)
+    before = {(r["Name"], r["Type"]): r for r in h.raw()}
+    provider = h.route53()
+    registry = TxtRegistry(provider=provider, owner_id=OWNER)
+    resource = {Label.RESOURCE.value: "ingress/shop/web"}
+    desired = provider.adjust_endpoints(
+        [
+            Endpoint.of(f"squat.{zone}", "A", ["192.0.2.1"], labels=resource),
+            Endpoint.of(f"mail.{zone}", "CNAME", ["ingress.example.org"], labels=resource),
+            Endpoint.of(f"ok.{zone}", "A", ["192.0.2.2"], labels=resource),
+        ]
+    )
+    plan = calculate(current=registry.records(), desired=desired, owner_id=OWNER)
+    assert sorted((c.name, c.record_type, c.reason.name) for c in plan.conflicts) == [
+        (f"mail.{zone}", "CNAME", "TYPE_CLASH"),  # Route53 refuses a CNAME beside the TXT
+        (f"squat.{zone}", "A", "CLAIM_BLOCKED"),
+    ]
+    counter.reset()
+    registry.apply(plan.changes)
+    assert counter.count() == Counter({"ChangeResourceRecordSets": 1})
+    after = {(r["Name"], r["Type"]): r for r in h.raw()}
+    assert after[(f"ok.{zone}.", "A")]["ResourceRecords"] == [{"Value": "192.0.2.2"}]
+    assert endpoint_from_record_set(after[(f"a-ok.{zone}.", "TXT")]).targets == (OWNERSHIP,)
+    assert (f"mail.{zone}.", "CNAME") not in after
+    assert (f"squat.{zone}.", "A") not in after
+    for key in [(f"a-squat.{zone}.", "TXT"), (f"mail.{zone}.", "TXT")]:
+        assert after[key] == before[key]
+    again = calculate(current=registry.records(), desired=desired, owner_id=OWNER)
+    assert again.changes.is_empty(), again.changes
+    assert again.conflicts == plan.conflicts
+
+
 def test_the_server_counts_calls_of_every_protocol(
     moto: MotoServer,
     route53_client: Route53Client,
