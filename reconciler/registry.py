@@ -608,11 +608,8 @@ class TxtRegistry:
     def _holds_other_data_only(self, record: Endpoint, snapshot: _Snapshot) -> bool:
         """Does the new-format TXT name of ``record`` hold a TXT without any ownership value?"""
         name, sid = self._new_format_key(record, snapshot)
-        return (name, sid) not in snapshot.txts and (
-            name,
-            RecordType.TXT.value,
-            sid,
-        ) in snapshot.records
+        other_data = (name, RecordType.TXT.value, sid) in snapshot.records
+        return other_data and (name, sid) not in snapshot.txts
 
     def _claim(self, record: Endpoint, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]) -> None:
         """Make the new-format TXT of ``record`` hold exactly our current value."""
