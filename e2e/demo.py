@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import IO
 
 from e2e import sample
-from e2e.ground import REGION, GroundError, LocalGround, apply_object, aws_client
+from e2e.ground import REGION, GroundError, LocalGround
 from e2e.observe import Observer, Record
 from e2e.servers.apiserver import BinariesMissingError, binary_dir, find_binaries
 from e2e.servers.bind import BindNotInstalledError
-from reconciler.kube.resources import INGRESS, SERVICE
 
 __all__ = [
     "Snapshot",
@@ -79,17 +78,14 @@ def _record_line(record: Record) -> str:
     return f"{record.name:<44} {kind:<10} {', '.join(record.values)}"
 
 
-def converged(observer: Observer, *, tenancy: bool = True) -> tuple[str, ...]:
-    """What the sample expects that is not there yet (empty: converged).
-
-    ``tenancy=False`` (a checkout without the full pass) expects no refusals.
-    """
+def converged(observer: Observer) -> tuple[str, ...]:
+    """What the sample expects that is not there yet (empty: converged)."""
     missing: list[str] = []
     addresses = observer.fleet_addresses()
     for fleet in sample.FLEETS:
         if not addresses.get(fleet.name):
             missing.append(f"fleet {fleet.name}: no load-balancer address")
-    expected_refusals = sample.EXPECTED_REFUSALS if tenancy else ()
+    expected_refusals = sample.EXPECTED_REFUSALS
     refused = {(r.namespace, r.ingress) for r in expected_refusals}
     for view in observer.ingresses(sample.NAMESPACES):
         if (view.namespace, view.name) in refused:
@@ -125,7 +121,7 @@ def _bare(value: str) -> str:
     return value.rstrip(".").lower()
 
 
-def snapshot(observer: Observer, *, tenancy: bool = True) -> Snapshot:
+def snapshot(observer: Observer) -> Snapshot:
     """Read the ground once."""
     fleets = tuple(
         f"{v.fleet:<8} Service {v.namespace}/{v.service:<24} {v.scheme or '-':<16} "
@@ -143,7 +139,7 @@ def snapshot(observer: Observer, *, tenancy: bool = True) -> Snapshot:
         f"{r.namespace + '/' + r.ingress:<18} {r.reason}: {r.note}"
         for r in observer.refusals(sample.NAMESPACES)
     )
-    missing = converged(observer, tenancy=tenancy)
+    missing = converged(observer)
     return Snapshot(fleets, ingresses, public, private, refusals, not missing, missing)
 
 
@@ -224,63 +220,6 @@ def ensure_binaries(
     say(f"built in {time.monotonic() - started:.0f} s")
 
 
-def _stand_in_stages(ground: LocalGround, say: Callable[[str], None]) -> None:
-    """Without the full pass in this checkout: create the NLBs and publish the Ingress status here.
-
-    Only the DNS path (``run`` with the issue-2 configuration) then runs in the reconciler.
-    """
-    say("this checkout has no full pass (reconciler/reconcile.py): the demo itself creates the")
-    say("fleet NLBs and publishes Ingress status; the reconciler runs the DNS path only")
-    elbv2 = aws_client("elbv2", ground.moto.endpoint_url)
-    ec2 = aws_client("ec2", ground.moto.endpoint_url)
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]
-    addresses: dict[str, str] = {}
-    for fleet in sample.FLEETS:
-        scheme = "internet-facing" if fleet.visibility == "public" else "internal"
-        lb = elbv2.create_load_balancer(
-            Name=f"{sample.CLUSTER_NAME}-{fleet.name}",
-            Subnets=subnets[:2],
-            Scheme=scheme,
-            Type="network",
-        )["LoadBalancers"][0]
-        addresses[fleet.name] = lb["DNSName"]
-        labels = {
-            "app.kubernetes.io/managed-by": "ingress-reconciler",
-            "ingress-reconciler.io/owner": sample.OWNER_ID,
-            "ingress-reconciler.io/fleet": fleet.name,
-        }
-        apply_object(
-            ground.kube,
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fleet.namespace}},
-        )
-        apply_object(
-            ground.kube,
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": fleet.name, "namespace": fleet.namespace, "labels": labels},
-                "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
-            },
-        )
-        ground.kube.patch(
-            SERVICE,
-            fleet.name,
-            {"status": {"loadBalancer": {"ingress": [{"hostname": lb["DNSName"]}]}}},
-            namespace=fleet.namespace,
-            subresource="status",
-        )
-    for obj in sample.ingresses():
-        meta = obj["metadata"]
-        hostname = addresses[obj["spec"]["ingressClassName"]]
-        ground.kube.patch(
-            INGRESS,
-            meta["name"],
-            {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}},
-            namespace=meta["namespace"],
-            subresource="status",
-        )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The demo's command line."""
     parser = argparse.ArgumentParser(
@@ -346,18 +285,16 @@ def _run(
         "applying namespaces shop, payroll and Ingresses shop/shop, payroll/payroll, payroll/hijack"
     )
     ground.apply_sample()
-    if not ground.full_pass:
-        _stand_in_stages(ground, say)
     say(f"starting the reconciler: {' '.join(ground.reconciler_command()[1:])}")
     say(f"its log: {ground.reconciler_log}")
     ground.start_reconciler()
     observer = ground.observer()
     deadline = time.monotonic() + args.timeout
-    snap = snapshot(observer, tenancy=ground.full_pass)
+    snap = snapshot(observer)
     while not snap.ok and time.monotonic() < deadline:
         ground.check_reconciler()
         time.sleep(POLL)  # poll interval: the servers are outside this process
-        snap = snapshot(observer, tenancy=ground.full_pass)
+        snap = snapshot(observer)
     elapsed = args.timeout - max(0.0, deadline - time.monotonic())
     say(f"converged in {elapsed:.1f} s" if snap.ok else "NOT converged")
     stream.write("\n" + render(snap) + "\n")
@@ -383,7 +320,7 @@ def _run(
     while True:
         time.sleep(WATCH)  # the demo's own refresh period while the user experiments
         ground.check_reconciler()
-        new = snapshot(observer, tenancy=ground.full_pass)
+        new = snapshot(observer)
         changes = _diff(snap, new)
         if changes:
             say(time.strftime("%H:%M:%S changed:"))

@@ -16,7 +16,6 @@ zone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -49,7 +48,6 @@ __all__ = [
     "LocalGround",
     "apply_object",
     "aws_client",
-    "has_full_pass",
 ]
 
 REGION = "us-east-1"
@@ -67,11 +65,6 @@ Progress = Callable[[str], None]
 
 class GroundError(RuntimeError):
     """The test ground could not be brought up or the reconciler process died."""
-
-
-def has_full_pass() -> bool:
-    """Whether this checkout has the full pass (fleets, load balancers, status, tenancy)."""
-    return importlib.util.find_spec("reconciler.reconcile") is not None
 
 
 def aws_client(service: str, endpoint_url: str) -> Any:
@@ -137,7 +130,6 @@ class LocalGround:
         self.apiserver = ApiServer()
         self.bind = BindServer((sample.BIND_ZONE,))
         self.moto = MotoServer(workdir=workdir / "moto")
-        self.full_pass = has_full_pass()
         self.config_path = workdir / "config.yaml"
         self.reconciler_log = workdir / "reconciler.log"
         self.health_port = 0
@@ -225,7 +217,6 @@ class LocalGround:
             bind_port=self.bind.port,
             tsig_secret_file=str(self.bind.secret_file),
             health_port=self.health_port,
-            with_fleets=self.full_pass,
         )
         self.config_path.write_text(json.dumps(data, indent=2) + "\n")
         return self.config_path

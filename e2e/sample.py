@@ -167,14 +167,9 @@ def config(
     bind_port: int,
     tsig_secret_file: str,
     health_port: int,
-    with_fleets: bool = True,
     interval: float = 30.0,
 ) -> dict[str, Any]:
-    """The reconciler's configuration for a test ground (camelCase, as in the ConfigMap).
-
-    ``with_fleets=False`` gives the issue-2 shape (no fleets, tenants, views or load balancers):
-    the DNS path alone, for a reconciler that does not know the fleet keys yet.
-    """
+    """The reconciler's configuration for a test ground (camelCase, as in the ConfigMap)."""
     route53: dict[str, Any] = {
         "name": "route53-public",
         "type": "route53",
@@ -198,9 +193,6 @@ def config(
         "interval": interval,
         "providers": [route53, bind],
     }
-    if not with_fleets:
-        data["ingressClassNames"] = [f.name for f in FLEETS]
-        return data
     route53["view"] = "public"
     bind["view"] = "private"
     data.update(
