@@ -69,6 +69,12 @@ def _script(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _forward_pids(state: Path) -> list[int]:
+    """PIDs of the port-forwards port-forward.sh recorded (none when it did not get that far)."""
+    files = (state / f"{name}.pid" for name in ("aws", "bind"))
+    return [int(f.read_text()) for f in files if f.exists()]
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -113,8 +119,9 @@ def test_up_then_down_with_stub_tools(tmp_path: Path) -> None:
     pids: list[int] = []
     try:
         up = _script("up.sh", env)
-        pids = [int((state / f"{n}.pid").read_text()) for n in ("aws", "bind")]
+        pids = _forward_pids(state)
         assert up.returncode == 0, up.stdout + up.stderr
+        assert len(pids) == 2
         calls = log.read_text().splitlines()
 
         def first(prefix: str) -> int:
@@ -163,7 +170,7 @@ def test_up_then_down_with_stub_tools(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stdout + again.stderr
         assert sum(c.startswith("kind create cluster") for c in log.read_text().splitlines()) == 1
         assert not any(_alive(p) for p in pids), "the first forwards were not stopped"
-        pids = [int((state / f"{n}.pid").read_text()) for n in ("aws", "bind")]
+        pids = _forward_pids(state)
 
         down = _script("down.sh", env)
         assert down.returncode == 0, down.stdout + down.stderr
@@ -175,7 +182,7 @@ def test_up_then_down_with_stub_tools(tmp_path: Path) -> None:
         assert not state.exists()
         assert not env_file.exists()
     finally:
-        for pid in pids:
+        for pid in {*pids, *_forward_pids(state)}:
             if _alive(pid):
                 os.kill(pid, 9)
 
