@@ -15,6 +15,7 @@ import pytest
 
 from bench.onepass import ingress_address, ingress_host, ingress_object, zone_names
 from bench.report import render_markdown, target_rows
+from bench.run import merge_results
 from bench.servers import MotoRecording
 from bench.stats import (
     ApiCall,
@@ -413,3 +414,24 @@ def test_a_failed_session_is_listed_and_its_numbers_are_not_available() -> None:
     assert "- N=1000 external-dns: external-dns/aws exited with 1:" in text
     assert "log tail" not in text
     assert {r.peer for r in target_rows(results)[:4]} == {"n/a"}
+
+
+def test_a_rerun_replaces_only_its_own_sessions() -> None:
+    old = _results()
+    rerun = {
+        "started": "later",
+        "rounds": [
+            {"ingresses": 1000, "programs": {"ingress-reconciler": {"latencies": [0.1]}}},
+            {"ingresses": 10, "programs": {"ingress-reconciler": {"latencies": [0.2]}}},
+        ],
+        "onepass": {"ingresses": 10000, "passes": [], "peak_rss_mb": 1.0},
+    }
+    before = copy.deepcopy(old)
+    merged = merge_results(old, rerun)
+    assert old == before
+    assert [r["ingresses"] for r in merged["rounds"]] == [10, 1000]
+    programs = merged["rounds"][1]["programs"]
+    assert programs["ingress-reconciler"] == {"latencies": [0.1]}
+    assert programs["external-dns"] == before["rounds"][0]["programs"]["external-dns"]
+    assert merged["onepass"]["peak_rss_mb"] == 1.0
+    assert merged["merged_runs"][0]["started"] == "later"
