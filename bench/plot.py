@@ -7,6 +7,7 @@ RFC2136 requests per zone in a quiet interval.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from bench.report import OURS, PEER
 __all__ = ["plot"]
 
 COLORS = {OURS: "#1f77b4", PEER: "#ff7f0e"}
+KIND_COLORS = {"SOA": "#2ca02c", "AXFR": "#d62728", "IXFR": "#9467bd", "UPDATE": "#8c564b"}
 
 
 def plot(results: Mapping[str, Any], path: Path) -> None:
@@ -34,7 +36,7 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
     )
 
     # latency: one box per (N, program), points on top
-    data, labels, colors = [], [], []
+    data, labels, colors, p99s = [], [], [], []
     for rnd in rounds:
         for prog in programs:
             session = rnd["programs"].get(prog)
@@ -42,6 +44,13 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
                 continue
             values = [v for v in session.get("latencies", []) if v is not None]
             data.append(values or [float("nan")])
+            latency = session.get("latency") or {}
+            missed = latency.get("missed") or 0
+            p99 = latency.get("p99")
+            p99s.append(
+                ("p99 n/a" if p99 is None else f"p99 {p99:.3g} s")
+                + (f"\n{missed} missed" if missed else "")
+            )
             labels.append(f"{prog}\nN={rnd['ingresses']}")
             colors.append(COLORS[prog])
     if data:
@@ -51,8 +60,18 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
             patch.set_alpha(0.4)
         for i, values in enumerate(data, start=1):
             ax_lat.scatter([i] * len(values), values, s=6, color=colors[i - 1], alpha=0.6)
+            top = max((v for v in values if not math.isnan(v)), default=1.0)
+            ax_lat.annotate(
+                p99s[i - 1],
+                (i, top),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
         ax_lat.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax_lat.set_yscale("log")
+    ax_lat.margins(y=0.15)
     ax_lat.axhline(1.0, color="red", linestyle="--", linewidth=1, label="target p99 = 1 s")
     ax_lat.set_ylabel("seconds (log)")
     ax_lat.set_title("Ingress status change -> answer in BIND")
@@ -116,9 +135,20 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
     bottom = [0.0] * len(bar_labels)
     for kind in kinds:
         heights = [b[kind] for b in bottoms_of]
-        ax_dns.bar(range(len(bar_labels)), heights, bottom=bottom, label=kind, edgecolor="black")
+        bars = ax_dns.bar(
+            range(len(bar_labels)),
+            heights,
+            bottom=bottom,
+            label=kind,
+            edgecolor="black",
+            color=KIND_COLORS.get(kind, "#7f7f7f"),
+        )
+        ax_dns.bar_label(
+            bars, labels=[f"{kind} {h:g}" if h else "" for h in heights], label_type="center"
+        )
         bottom = [x + h for x, h in zip(bottom, heights, strict=True)]
     ax_dns.axhline(1.0, color="red", linestyle="--", linewidth=1, label="target: 1 SOA")
+    ax_dns.set_ylim(0, max([1.5, *(x + 0.5 for x in bottom)]))
     ax_dns.set_xticks(range(len(bar_labels)), bar_labels, fontsize=8)
     ax_dns.set_ylabel("requests per zone (BIND query log)")
     ax_dns.set_title("RFC2136: one quiet interval")
