@@ -573,8 +573,13 @@ def _onepass(ingresses: int, zones: int) -> dict[str, Any]:
     return result
 
 
-def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
-    """Run every round and session; the results as one JSON-able dict."""
+def run_benchmark(
+    cfg: BenchConfig, *, on_round: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run every round and session; the results as one JSON-able dict.
+
+    ``on_round`` gets the results so far after each round (to save them as they come).
+    """
     zones = zone_names(cfg.zones)
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -625,7 +630,8 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
                 session["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
                 round_result["programs"][program] = session
             results["rounds"].append(round_result)
-            _write_json(results, cfg.out_dir)  # a partial result survives a later failure
+            if on_round is not None:
+                on_round(results)
             _delete_ingresses(api)
     largest = max(cfg.sizes)
     _log(f"one full pass in memory at N={largest}")
@@ -717,10 +723,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         external_dns=args.external_dns,
         converge_timeout=1800.0,
     )
-    results = run_benchmark(cfg)
-    if args.merge:
-        results = merge_results(json.loads((cfg.out_dir / "results.json").read_text()), results)
-    _write(results, cfg.out_dir)
+    old = json.loads((cfg.out_dir / "results.json").read_text()) if args.merge else None
+
+    def combined(new: Mapping[str, Any]) -> dict[str, Any]:
+        return merge_results(old, new) if old is not None else dict(new)
+
+    def save_partial(partial: dict[str, Any]) -> None:
+        _write_json(combined(partial), cfg.out_dir)  # survives a failure in a later round
+
+    results = run_benchmark(cfg, on_round=save_partial)
+    _write(combined(results), cfg.out_dir)
     _log(f"results in {cfg.out_dir}")
     return 0
 
