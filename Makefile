@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup deps demo test lint unit integration clean
+.PHONY: setup deps demo test lint unit bench-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +28,14 @@ unit: setup
 test: deps
 	scripts/lint
 	$(VENV)/bin/pytest -q
+
+# Benchmarks against external-dns v0.22.0 (not part of `make test`): see bench/README.md.
+bench-deps: deps
+	bash scripts/install.d/40-external-dns
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+
+bench: bench-deps
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
