@@ -338,7 +338,10 @@ def _manifest_objects(path: str) -> list[JsonObject]:
 class ListedState:
     """A ClusterState read once: listed from the API (``once``/``plan`` against a cluster) or
     taken from manifest files (``--manifests``: Namespaces and fleet Services found there give
-    tenant selectors their labels and fleets their addresses)."""
+    tenant selectors their labels and fleets their addresses).
+
+    Listed from the API it is a :class:`~reconciler.reconcile.RefreshableState`: the pass lists
+    again after a stage that wrote something, so ``once`` converges in one run."""
 
     def __init__(
         self,
@@ -347,7 +350,9 @@ class ListedState:
         ingress_classes: Sequence[Mapping[str, Any]] = (),
         services: Sequence[Mapping[str, Any]] = (),
         namespaces: Sequence[Mapping[str, Any]] = (),
+        client: KubeClient | None = None,
     ) -> None:
+        self._client = client
         self._ingresses = tuple(ingresses)
         self._classes = tuple(ingress_classes)
         self._services = tuple(services)
@@ -361,7 +366,14 @@ class ListedState:
             ingress_classes=client.list(INGRESS_CLASS)[0],
             services=client.list(SERVICE)[0],
             namespaces=client.list(NAMESPACE)[0],
+            client=client,
         )
+
+    def refreshed(self) -> ListedState:
+        """Listed again from the API server; manifests do not change, so ``self`` for them."""
+        if self._client is None:
+            return self
+        return ListedState.from_client(self._client)
 
     @classmethod
     def from_manifests(cls, path: str) -> ListedState:

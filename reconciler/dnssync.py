@@ -13,15 +13,20 @@ planned or applied for it in this pass, and it reports an error (the pass does n
 
 Then, per provider: ``registry.records()`` → ``provider.adjust_endpoints`` →
 :func:`reconciler.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
-fails is reported in its own result and never stops the others. Providers and registries are
-injected; nothing here builds a client.
+fails is reported in its own result and never stops the others; when the failure is the write
+(``apply``), the result keeps the planned changes and the planner's conflicts (``applied`` False,
+the error set), so the pass still reports the conflicts (Events, ``--output json``). Providers and
+registries are injected; nothing here builds a client.
+
+Logging: one DEBUG line per provider (``dns pass done``) and a WARNING per failure; the pass's
+single INFO summary is written by its caller (``pass finished`` in :mod:`reconciler.loop`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.endpoint import Changes, Endpoint
@@ -166,7 +171,7 @@ def route_endpoints(
     return routed, unrouted
 
 
-def _sync_one(
+def _plan_one(
     target: DnsTarget,
     name: str,
     desired: Sequence[Endpoint],
@@ -175,8 +180,8 @@ def _sync_one(
     policy: Policy,
     managed_types: Collection[str],
     domain_filter: DomainFilter,
-    dry_run: bool,
 ) -> ProviderResult:
+    """Read, adjust and plan (nothing written): the result's ``applied`` is False."""
     current = target.registry.records()
     adjusted = target.provider.adjust_endpoints(desired)
     plan = calculate(
@@ -187,20 +192,34 @@ def _sync_one(
         managed_types=frozenset(managed_types),
         domain_filter=domain_filter,
     )
-    applied = False
-    if not dry_run and not plan.changes.is_empty():
-        target.registry.apply(plan.changes)
-        applied = True
-    return ProviderResult(
-        provider=name, changes=plan.changes, conflicts=tuple(plan.conflicts), applied=applied
-    )
+    return ProviderResult(provider=name, changes=plan.changes, conflicts=tuple(plan.conflicts))
 
 
-def _failure(name: str, exc: BaseException) -> ProviderResult:
+def _failure(
+    name: str, exc: BaseException, planned: ProviderResult | None = None
+) -> ProviderResult:
+    """The result of a failed provider; a failed write keeps what was planned (and refused)."""
     transient = bool(getattr(exc, "transient", False))
-    return ProviderResult(
-        provider=name, errors=(str(exc) or type(exc).__name__,), transient=transient
-    )
+    errors = (str(exc) or type(exc).__name__,)
+    if planned is None:
+        return ProviderResult(provider=name, errors=errors, transient=transient)
+    return replace(planned, errors=errors, transient=transient, applied=False)
+
+
+def _logged_failure(
+    name: str, exc: Exception, planned: ProviderResult | None = None
+) -> ProviderResult:
+    """Log a provider's failure (warning; a crash with its traceback) and return its result."""
+    if isinstance(exc, ProviderError):
+        log.warning(
+            "provider pass failed",
+            extra={"provider": name, "error": str(exc), "transient": exc.transient},
+        )
+    elif isinstance(exc, ReconcilerError):
+        log.warning("provider pass failed", extra={"provider": name, "error": str(exc)})
+    else:
+        log.error("provider pass crashed", extra={"provider": name}, exc_info=exc)
+    return _failure(name, exc, planned)
 
 
 def sync_dns(
@@ -258,7 +277,7 @@ def sync_dns(
             )
             continue
         try:
-            result = _sync_one(
+            result = _plan_one(
                 target,
                 name,
                 routed.get(name, []),
@@ -266,22 +285,20 @@ def sync_dns(
                 policy=policy,
                 managed_types=managed_types,
                 domain_filter=domain_filter,
-                dry_run=dry_run,
             )
-        except ProviderError as exc:
-            log.warning(
-                "provider pass failed",
-                extra={"provider": name, "error": str(exc), "transient": exc.transient},
-            )
-            result = _failure(name, exc)
-        except ReconcilerError as exc:
-            log.warning("provider pass failed", extra={"provider": name, "error": str(exc)})
-            result = _failure(name, exc)
-        except Exception as exc:  # one provider's bug must not stop the others
-            log.exception("provider pass crashed", extra={"provider": name})
-            result = _failure(name, exc)
+        except Exception as exc:  # noqa: BLE001 - one provider's failure or bug must not stop the others
+            result = _logged_failure(name, exc)
+        else:
+            if not dry_run and not result.changes.is_empty():
+                try:
+                    target.registry.apply(result.changes)
+                except Exception as exc:  # noqa: BLE001 - the plan and its conflicts stay in the result
+                    result = _logged_failure(name, exc, result)
+                else:
+                    result = replace(result, applied=True)
         results.append(result)
-        log.info(
+        # Detail only: the pass's one INFO summary is the loop's "pass finished" line.
+        log.debug(
             "dns pass done",
             extra={
                 "provider": name,

@@ -15,8 +15,21 @@ them and owns the DNS stage:
    names never reach a public provider; Ingresses of classes that are no fleet's are not ours;
 4. registry → plan → apply, per provider (:func:`reconciler.dnssync.sync_dns`).
 
+**One pass converges** whatever can converge in it: each stage reads what the stages before it
+wrote. After a stage that changed something, the pass *re-observes* before the next stage: a
+state that can be re-read (a :class:`RefreshableState`, such as ``once``'s ``ListedState``, which
+lists the cluster again) is replaced by its ``refreshed()`` copy, and the DNS stage's
+:class:`Observed` is read again from it. So from an empty cluster one ``once`` creates the fleet
+Service, then its NLB and the Service's address, then the Ingress status, then the DNS records.
+A watch-backed cache (``run``) is not refreshable and is used as it is: the watch events of this
+pass's writes trigger the next pass within the debounce, which takes the next step. Stages stay
+independent of each other: they share nothing but the cluster.
+
 Without fleets the issue-2 behaviour stays exactly: the ``ingressClassNames`` filter, every
 provider a candidate for every endpoint.
+
+Logging: detail (refused hosts, each provider's pass) at DEBUG, failures at WARNING; the pass's
+one INFO summary is the loop's ``pass finished`` line, written from :meth:`PassReport.loop_result`.
 
 Everything refused becomes a Warning Event on the Ingress concerned (when an
 :class:`~reconciler.kube.protocols.EventRecorder` is given): tenancy refusals under their own
@@ -33,7 +46,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from reconciler.dnssync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
 from reconciler.endpoint import Changes, Endpoint, Label
@@ -61,6 +74,7 @@ __all__ = [
     "Observed",
     "PassConfig",
     "PassReport",
+    "RefreshableState",
     "Stage",
     "StageOutcome",
     "conflict_entries",
@@ -166,6 +180,22 @@ class StageOutcome:
 
 Stage = Callable[[ClusterState, datetime], StageOutcome]
 """A cluster-side stage: (observed state, now) → what it did. Writes go through guards."""
+
+
+@runtime_checkable
+class RefreshableState(ClusterState, Protocol):
+    """A cluster state read at one moment that can be read again (``once``'s listing)."""
+
+    def refreshed(self) -> ClusterState:
+        """The cluster as it is now (a new read; ``self`` is left as it was)."""
+        ...
+
+
+def _refreshed(state: ClusterState) -> ClusterState:
+    """``state`` read again when it can be; a live (watch-backed) state is already current."""
+    if isinstance(state, RefreshableState):
+        return state.refreshed()
+    return state
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +445,23 @@ def reconcile(
 ) -> PassReport:
     """One pass: the cluster-side ``stages`` (given ``state``), then DNS; see the module docstring.
 
+    After a stage that wrote something a :class:`RefreshableState` is read again, and ``observed``
+    is then replaced by what that new read shows.
+
     ``dry_run`` plans DNS without applying and records no Events; the stages run only when
     ``state`` is given (offline, ``plan --manifests`` skips them).
     """
     outcomes: list[StageOutcome] = []
     if state is not None:
-        outcomes.extend(_run_stage(stage, state, now) for stage in stages)
+        current = state
+        for stage in stages:
+            outcome = _run_stage(stage, current, now)
+            outcomes.append(outcome)
+            if outcome.changes:
+                # The next stage (and DNS) must see what this one wrote.
+                current = _refreshed(current)
+        if current is not state:
+            observed = Observed.from_state(current, config.fleets)
     published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
     class_filter: Collection[str] = (
         tuple(f.ingress_class_name for f in config.fleets)
@@ -441,7 +482,7 @@ def reconcile(
         )
     desired, groups, refusals = _dns_groups(config, observed, published, source)
     for refusal in refusals:
-        log.info(
+        log.debug(
             "host refused",
             extra={
                 "resource": refusal.resource,
