@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+
+import pytest
 
 from reconciler.dnssync import (
     DnsPassResult,
@@ -287,3 +290,48 @@ def test_route_groups_longest_zone_among_candidates_only() -> None:
     assert routed == {"wide": [], "narrow": [ep]}
     _, _, held = route_groups([EndpointGroup((ep,))], zones[:1], unknown=["narrow"])
     assert held == {"wide": ("narrow",)}
+
+
+def test_failed_write_keeps_the_plan_and_its_conflicts() -> None:
+    foreign = Endpoint.of("taken.example.test", "A", ["203.0.113.1"])
+    provider = InMemoryProvider(name="bind", zones=["example.test"], records=[foreign])
+    provider.fail_next_apply(PermanentProviderError("REFUSED", provider="bind"))
+    endpoints = [
+        desired("taken.example.test", "192.0.2.1"),
+        desired("new.example.test", "192.0.2.2"),
+    ]
+    (result,) = run([target(provider)], endpoints).providers
+    assert result.errors == ("REFUSED",)
+    assert result.applied is False
+    assert result.transient is False
+    assert [e.name for e in result.changes.create] == ["new.example.test"]
+    assert [(c.name, c.reason) for c in result.conflicts] == [
+        ("taken.example.test", ConflictReason.UNOWNED_RECORD)
+    ]
+    assert provider.get("new.example.test", "A") is None  # nothing was written
+
+
+def test_failed_read_has_nothing_planned() -> None:
+    broken = RecordsCrash(name="broken", zones=["example.test"])
+    (result,) = run([target(broken)], [desired("www.example.test", "192.0.2.1")]).providers
+    assert result.errors == ("bug",)
+    assert result.changes.is_empty()
+    assert result.conflicts == ()
+
+
+def test_per_provider_lines_are_debug_failures_warn(caplog: pytest.LogCaptureFixture) -> None:
+    broken = InMemoryProvider(name="broken", zones=["example.test"])
+    broken.fail_next_apply(TransientProviderError("timed out"))
+    healthy = InMemoryProvider(name="healthy", zones=["other.test"])
+    endpoints = [desired("a.example.test", "192.0.2.1"), desired("b.other.test", "192.0.2.2")]
+    caplog.set_level(logging.DEBUG, logger="reconciler")
+    run([target(broken), target(healthy)], endpoints)
+    mine = [r for r in caplog.records if r.name == "reconciler.dnssync"]
+    done = [r for r in mine if r.getMessage() == "dns pass done"]
+    assert [(r.levelno, r.__dict__["provider"]) for r in done] == [
+        (logging.DEBUG, "broken"),
+        (logging.DEBUG, "healthy"),
+    ]
+    assert [(r.levelno, r.getMessage()) for r in mine if r.levelno >= logging.INFO] == [
+        (logging.WARNING, "provider pass failed")
+    ]

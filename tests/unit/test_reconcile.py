@@ -3,12 +3,15 @@ hold, stages, and the issue-2 behaviour without fleets."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from reconciler import loop
 from reconciler.cli import run_dns_pass
 from reconciler.dnssync import DnsTarget
 from reconciler.endpoint import Changes, Endpoint
@@ -17,6 +20,7 @@ from reconciler.fleets import FleetSpec, fleet_labels, service_name
 from reconciler.kube.fake import FakeCluster
 from reconciler.kube.protocols import ClusterState, EventType
 from reconciler.memory import InMemoryProvider
+from reconciler.metrics import Metrics
 from reconciler.output import plan_document
 from reconciler.plan import Policy
 from reconciler.reconcile import (
@@ -26,6 +30,7 @@ from reconciler.reconcile import (
     GuardedRegistry,
     Observed,
     PassConfig,
+    RefreshableState,
     StageOutcome,
     conflict_entries,
     published_ingresses,
@@ -443,3 +448,190 @@ def test_pass_config_from_settings() -> None:
     assert cfg.tenancy is not None
     assert [t.name for t in cfg.tenancy.tenants] == ["t"]
     assert PassConfig.from_settings(Settings(owner_id=OWNER)).tenancy is None
+
+
+def test_failed_write_still_reports_conflicts_as_events_and_json() -> None:
+    foreign = Endpoint.of("taken.example.test", "A", ["198.51.100.1"])
+    providers = Providers()
+    providers.public = InMemoryProvider(
+        name="r53-public", zones=["example.test"], records=[foreign]
+    )
+    providers.public.fail_next_apply(TransientProviderError("throttled"))
+    cluster = FakeCluster(
+        [
+            fleet_service(PUBLIC, ip="203.0.113.10"),
+            ingress("taker", "taken.example.test"),
+            ingress("shop", "shop.example.test"),
+        ]
+    )
+    report = run_pass(cluster, providers.targets(), config())
+    assert not report.ok
+    assert {(e.regarding.name, e.reason) for e in cluster.events} == {
+        ("taker", DNS_RECORD_CONFLICT),
+        ("taker", DNS_WRITE_FAILED),
+        ("shop", DNS_WRITE_FAILED),
+    }
+    doc = plan_document(report.dns)
+    assert [(c["name"], c["provider"]) for c in doc["conflicts"]] == [
+        ("taken.example.test", "r53-public")
+    ]
+    assert doc["errors"] == [{"provider": "r53-public", "error": "throttled", "transient": True}]
+    result = report.loop_result()
+    assert not result.converged
+    assert result.changes == ()  # nothing was written
+    assert sum(c.count for c in result.conflicts) == 1
+
+
+class Listing:
+    """A RefreshableState: a copy of ``live`` taken at construction, read again on request."""
+
+    def __init__(self, live: FakeCluster, reads: list[int]) -> None:
+        self._live = live
+        self._reads = reads
+        self._copy = FakeCluster(
+            [*live.ingresses(), *live.ingress_classes(), *live.services(), *live.namespaces()]
+        )
+        reads.append(1)
+
+    def refreshed(self) -> Listing:
+        return Listing(self._live, self._reads)
+
+    def has_synced(self) -> bool:
+        return True
+
+    def ingresses(self) -> Sequence[Any]:
+        return self._copy.ingresses()
+
+    def ingress_classes(self) -> Sequence[Any]:
+        return self._copy.ingress_classes()
+
+    def services(self) -> Sequence[Any]:
+        return self._copy.services()
+
+    def namespaces(self) -> Sequence[Any]:
+        return self._copy.namespaces()
+
+
+def test_a_listed_state_is_read_again_after_a_stage_that_wrote_so_one_pass_converges() -> None:
+    live = FakeCluster([ingress("shop", "shop.example.test")])
+    reads: list[int] = []
+    seen: list[tuple[str, int]] = []
+
+    def fleets(state: ClusterState, now: datetime) -> StageOutcome:
+        seen.append(("fleets", len(state.services())))
+        if state.services():
+            return StageOutcome(stage="fleets")
+        live.put(fleet_service(PUBLIC))
+        return StageOutcome(stage="fleets", changes=1)
+
+    def load_balancers(state: ClusterState, now: datetime) -> StageOutcome:
+        seen.append(("load-balancers", len(state.services())))
+        (svc,) = state.services()
+        if svc.get("status", {}).get("loadBalancer", {}).get("ingress"):
+            return StageOutcome(stage="load-balancers")
+        live.put(fleet_service(PUBLIC, hostname="pub-lb.elb.example.net"))
+        return StageOutcome(stage="load-balancers", changes=1)
+
+    def idle(state: ClusterState, now: datetime) -> StageOutcome:
+        seen.append(("idle", len(state.services())))
+        return StageOutcome(stage="idle")
+
+    stages = [fleets, load_balancers, idle]
+    cfg = config(fleets=(PUBLIC,))
+    providers = Providers()
+    listed = Listing(live, reads)
+    assert isinstance(listed, RefreshableState)
+    report = reconcile(
+        config=cfg,
+        observed=Observed.from_state(listed, cfg.fleets),
+        targets=providers.targets(),
+        now=NOW,
+        state=listed,
+        stages=stages,
+    )
+    assert report.ok
+    assert seen == [("fleets", 0), ("load-balancers", 1), ("idle", 1)]
+    assert len(reads) == 3  # the first listing, then once after each stage that wrote
+    assert names(providers.public) == {("shop.example.test", "CNAME", ("pub-lb.elb.example.net",))}
+
+    # The next pass finds nothing to do and reads nothing again.
+    reads.clear()
+    seen.clear()
+    listed = Listing(live, reads)
+    again = reconcile(
+        config=cfg,
+        observed=Observed.from_state(listed, cfg.fleets),
+        targets=providers.targets(),
+        now=NOW,
+        state=listed,
+        stages=stages,
+    )
+    assert again.ok
+    assert len(reads) == 1
+    assert all(r.changes.is_empty() for r in again.dns.providers)
+
+
+def test_a_live_state_is_not_read_again() -> None:
+    cluster = FakeCluster(
+        [fleet_service(PUBLIC, ip="203.0.113.10"), ingress("a", "a.example.test")]
+    )
+    assert not isinstance(cluster, RefreshableState)
+    stale = Observed()  # what the caller observed stays what DNS uses
+
+    def writes(state: ClusterState, now: datetime) -> StageOutcome:
+        return StageOutcome(stage="writes", changes=1)
+
+    providers = Providers()
+    reconcile(
+        config=config(),
+        observed=stale,
+        targets=providers.targets(),
+        now=NOW,
+        state=cluster,
+        stages=[writes],
+    )
+    assert names(providers.public) == set()
+
+
+def test_a_pass_logs_exactly_one_info_summary(caplog: pytest.LogCaptureFixture) -> None:
+    cluster = FakeCluster(
+        [
+            namespace("a"),
+            fleet_service(PUBLIC, ip="203.0.113.10"),
+            fleet_service(PRIVATE, ip="10.0.0.10"),
+            ingress("good", "app.a.example.test", namespace="a"),
+            ingress("nowhere", "x.unowned.test", namespace="a"),
+            ingress("db", "db.a.example.test", namespace="a", cls="private"),
+        ]
+    )
+    providers = Providers()
+    cfg = config(tenancy=tenancy())
+
+    def fleets(state: ClusterState, now: datetime) -> StageOutcome:
+        return StageOutcome(stage="fleets")
+
+    def one_pass(request: loop.PassRequest) -> loop.PassResult:
+        report = run_pass(cluster, providers.targets(), cfg, stages=[fleets])
+        assert report.refusals  # detail that must stay below INFO
+        assert any(not r.changes.is_empty() for r in report.dns.providers)
+        result: loop.PassResult = report.loop_result()
+        return result
+
+    controller = loop.Controller(
+        run_pass=one_pass,
+        config=loop.LoopConfig(interval=timedelta(seconds=60)),
+        metrics=Metrics.create(CollectorRegistry()),
+        clock=lambda: NOW,
+    )
+    caplog.set_level(logging.DEBUG)
+    result = controller.run_now(reason="test")
+    assert result is not None
+    assert result.converged
+    loud = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [(r.name, r.levelname, r.getMessage()) for r in loud] == [
+        ("reconciler.loop", "INFO", "pass finished")
+    ]
+    assert {r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG} >= {
+        "dns pass done",
+        "host refused",
+    }
