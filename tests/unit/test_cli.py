@@ -20,6 +20,7 @@ from reconciler.kube.protocols import EventType, ObjectRef
 from reconciler.memory import InMemoryProvider
 from reconciler.output import render_json, render_table
 from reconciler.plan import Conflict, ConflictReason
+from reconciler.reconcile import RefreshableState
 from reconciler.registry import TxtRegistry
 from reconciler.settings import Settings, load_settings
 from reconciler.sources.ingress import Rejection
@@ -517,3 +518,35 @@ def test_write_guard_checks_leadership_right_before_every_write() -> None:
     fleet_kube.list_owned("o")
     backend.owned("c", "o")
     assert inner.calls == ["list_owned", "owned"]
+
+
+class ListingClient:
+    """Stands in for KubeClient.list: each listing returns one more Service than the last."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+
+    def list(self, kind: Any, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        self.lists += 1
+        if kind.kind != "Service":
+            return [], "1"
+        items = [
+            {"kind": "Service", "metadata": {"name": f"s{n}", "namespace": "x"}}
+            for n in range(self.lists // 4 + 1)
+        ]
+        return items, "1"
+
+
+def test_listed_state_lists_again_when_refreshed_manifests_do_not() -> None:
+    client = ListingClient()
+    listed = cli.ListedState.from_client(client)  # type: ignore[arg-type]
+    assert isinstance(listed, RefreshableState)
+    assert client.lists == 4
+    assert [s["metadata"]["name"] for s in listed.services()] == ["s0"]
+    again = listed.refreshed()
+    assert again is not listed
+    assert client.lists == 8
+    assert [s["metadata"]["name"] for s in again.services()] == ["s0", "s1"]
+    assert [s["metadata"]["name"] for s in listed.services()] == ["s0"]  # the old read is kept
+    offline = cli.ListedState.from_manifests(str(SAMPLES))
+    assert offline.refreshed() is offline
