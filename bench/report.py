@@ -311,6 +311,26 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             ["N", "program", "zone", "record sets", "values", "chars", "target", "change calls"],
             zone_rows,
         )
+    notes = results.get("notes") or []
+    if notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in notes)]
+    runs = results.get("merged_runs") or []
+    superseded = results.get("superseded") or []
+    if runs or superseded:
+        lines += ["", "## Runs merged into these results", ""]
+        lines += [
+            f"- re-run {r.get('started')} .. {r.get('finished')}, load average at start "
+            f"{(r.get('machine') or {}).get('loadavg_start')}"
+            for r in runs
+        ]
+        for old in superseded:
+            session = old.get("session") or {}
+            latency, _ = _latency(session)
+            lines.append(
+                f"- superseded: N={old.get('ingresses')} {old.get('program')} "
+                f"({old.get('reason')}): {latency}; "
+                f"converged after {session.get('converge_seconds')}"
+            )
     errors = [
         f"- N={rnd['ingresses']} {name}: {prog['error'].splitlines()[0] if prog['error'] else ''}"
         for rnd in results.get("rounds", [])

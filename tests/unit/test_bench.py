@@ -435,3 +435,21 @@ def test_a_rerun_replaces_only_its_own_sessions() -> None:
     assert programs["external-dns"] == before["rounds"][0]["programs"]["external-dns"]
     assert merged["onepass"]["peak_rss_mb"] == 1.0
     assert merged["merged_runs"][0]["started"] == "later"
+
+
+def test_notes_and_merged_runs_are_shown() -> None:
+    results = _results()
+    results["notes"] = ["p99 missed because a pass takes 2 s"]
+    results["merged_runs"] = [{"started": "a", "finished": "b", "machine": {"loadavg_start": [1]}}]
+    results["superseded"] = [
+        {
+            "ingresses": 10,
+            "program": "ingress-reconciler",
+            "reason": "why",
+            "session": {"latency": {"p50": 1.0, "p99": 2.0, "missed": 0}},
+        }
+    ]
+    text = render_markdown(results)
+    assert "- p99 missed because a pass takes 2 s" in text
+    assert "- re-run a .. b, load average at start [1]" in text
+    assert "- superseded: N=10 ingress-reconciler (why): p50 1.00 s, p99 2.00 s" in text
