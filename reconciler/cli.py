@@ -938,7 +938,26 @@ def _execute(
         dry_run=dry_run,
     )
     _print_report(report, output=args.output, dry_run=dry_run, stdout=stdout)
+    _log_summary(report, command=args.command, dry_run=dry_run)
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _log_summary(report: PassReport, *, command: str, dry_run: bool) -> None:
+    """The pass's one INFO line (``run`` has the loop's; same message and fields)."""
+    result = report.loop_result()
+    log.info(
+        "pass finished",
+        extra={
+            "reason": command,
+            "dry_run": dry_run,
+            "converged": result.converged,
+            "source_endpoints": result.source_endpoints,
+            "changes": {f"{c.provider}/{c.action}": c.count for c in result.changes},
+            "conflicts": {r.reason: r.count for r in result.conflicts},
+            "refusals": {r.reason: r.count for r in result.refusals},
+            "errors": list(result.errors),
+        },
+    )
 
 
 def main(

@@ -22,14 +22,16 @@ lists the cluster again) is replaced by its ``refreshed()`` copy, and the DNS st
 :class:`Observed` is read again from it. So from an empty cluster one ``once`` creates the fleet
 Service, then its NLB and the Service's address, then the Ingress status, then the DNS records.
 A watch-backed cache (``run``) is not refreshable and is used as it is: the watch events of this
-pass's writes trigger the next pass within the debounce, which takes the next step. Stages stay
-independent of each other: they share nothing but the cluster.
+pass's writes trigger the next pass within the debounce, which takes the next step. A failed
+re-read leaves the pass on its last read, reported as an ``observe`` error (not converged).
+Stages stay independent of each other: they share nothing but the cluster.
 
 Without fleets the issue-2 behaviour stays exactly: the ``ingressClassNames`` filter, every
 provider a candidate for every endpoint.
 
-Logging: detail (refused hosts, each provider's pass) at DEBUG, failures at WARNING; the pass's
-one INFO summary is the loop's ``pass finished`` line, written from :meth:`PassReport.loop_result`.
+Logging: detail (refused hosts, each provider's pass) at DEBUG, failures at WARNING; nothing here
+logs at INFO. The pass's one INFO summary, ``pass finished``, is written from
+:meth:`PassReport.loop_result` by its caller: the loop under ``run``, the CLI for ``once``/``plan``.
 
 Everything refused becomes a Warning Event on the Ingress concerned (when an
 :class:`~reconciler.kube.protocols.EventRecorder` is given): tenancy refusals under their own
@@ -459,7 +461,16 @@ def reconcile(
             outcomes.append(outcome)
             if outcome.changes:
                 # The next stage (and DNS) must see what this one wrote.
-                current = _refreshed(current)
+                try:
+                    current = _refreshed(current)
+                except KubernetesError as exc:
+                    # Go on with the last read (what the next pass would redo): not converged.
+                    log.warning(
+                        "cluster not read again", extra={"stage": outcome.stage, "error": str(exc)}
+                    )
+                    outcomes.append(
+                        StageOutcome(stage="observe", errors=(f"after {outcome.stage}: {exc}",))
+                    )
         if current is not state:
             observed = Observed.from_state(current, config.fleets)
     published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)

@@ -550,3 +550,24 @@ def test_listed_state_lists_again_when_refreshed_manifests_do_not() -> None:
     assert [s["metadata"]["name"] for s in listed.services()] == ["s0"]  # the old read is kept
     offline = cli.ListedState.from_manifests(str(SAMPLES))
     assert offline.refreshed() is offline
+
+
+@pytest.mark.parametrize("command", ["once", "plan"])
+def test_a_command_logs_one_info_summary_detail_at_debug(tmp_path: Path, command: str) -> None:
+    args = ["--config", str(config(tmp_path)), "--manifests", str(SAMPLES / "manifests")]
+    code, _, err = invoke([command, *args, "--log-level", "debug"])
+    assert code == 0
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert lines, err
+    info = [line["msg"] for line in lines if line["level"] == "info"]
+    assert info == ["pass finished"], info
+    (summary,) = [line for line in lines if line["msg"] == "pass finished"]
+    assert summary["reason"] == command
+    assert summary["dry_run"] is (command == "plan")
+    assert summary["converged"] is True
+    assert sum(summary["changes"].values()) == (8 if command == "once" else 0)
+    assert summary["refusals"] == {"InvalidHost": 1}  # the sample's bad host; its detail warns
+    assert [line["msg"] for line in lines if line["level"] == "warning"] == [
+        "ingress data rejected"
+    ]
+    assert any(line["msg"] == "dns pass done" for line in lines)  # the detail, at DEBUG

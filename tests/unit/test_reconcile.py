@@ -635,3 +635,33 @@ def test_a_pass_logs_exactly_one_info_summary(caplog: pytest.LogCaptureFixture) 
         "dns pass done",
         "host refused",
     }
+
+
+class FailingListing(Listing):
+    def refreshed(self) -> Listing:
+        raise KubernetesError("list services: connection refused", status=None, transient=True)
+
+
+def test_a_failed_read_again_keeps_the_last_read_and_does_not_converge() -> None:
+    live = FakeCluster([fleet_service(PUBLIC, ip="203.0.113.10"), ingress("a", "a.example.test")])
+    listed = FailingListing(live, [])
+
+    def writes(state: ClusterState, now: datetime) -> StageOutcome:
+        return StageOutcome(stage="fleets", changes=1)
+
+    providers = Providers()
+    cfg = config(fleets=(PUBLIC,))
+    report = reconcile(
+        config=cfg,
+        observed=Observed.from_state(listed, cfg.fleets),
+        targets=providers.targets(),
+        now=NOW,
+        state=listed,
+        stages=[writes],
+    )
+    assert [(s.stage, s.ok) for s in report.stages] == [("fleets", True), ("observe", False)]
+    assert report.loop_result().errors == (
+        "observe: after fleets: list services: connection refused",
+    )
+    assert not report.ok
+    assert names(providers.public) == {("a.example.test", "A", ("203.0.113.10",))}
