@@ -23,6 +23,9 @@ from reconciler.kube.client import MERGE_PATCH, KubeClient
 from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
 from reconciler.kube.resources import EVENT
 
+_EXPIRY_SWEEP = timedelta(seconds=1)
+"""How often, at most, series older than the window are swept out."""
+
 __all__ = ["REPORTING_CONTROLLER", "KubeEventRecorder", "microtime"]
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,7 @@ class KubeEventRecorder:
         self.writes = 0
         self._lock = threading.Lock()
         self._series: dict[_Key, _Series] = {}
+        self._expired_at: datetime | None = None
 
     def record(
         self,
@@ -146,6 +150,11 @@ class KubeEventRecorder:
                     self._patch_series(series, now)
 
     def _expire(self, now: datetime) -> None:
+        # A pass records many events at nearly the same `now`: sweeping every series on each
+        # record would make a pass with N findings cost O(N²). Sweep at most once per second.
+        if self._expired_at is not None and now - self._expired_at < _EXPIRY_SWEEP:
+            return
+        self._expired_at = now
         for key, series in list(self._series.items()):
             if now - series.last_observed > self.window:
                 if series.count != series.written_count:
