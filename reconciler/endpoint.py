@@ -8,6 +8,7 @@ record compare equal whatever order or case their inputs had.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -31,6 +32,13 @@ MAX_LABEL_LENGTH = 63
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8
 # Full stops that IDNA (RFC 3490 section 3.1) treats as label separators.
 _IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# Fast paths (pure, same results as the general code below):
+# a name that is already normal: printable ASCII labels of 1..63 characters without space, dot
+# or upper case, joined by single dots (normalize_name returns such a name as it is) ...
+_NORMAL_NAME = re.compile(r"(?:[!-\-/-@\[-~]{1,63}\.)*[!-\-/-@\[-~]{1,63}")
+# ... and an IPv4 address already in its canonical text (no leading zeros, octets <= 255).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 class RecordType(StrEnum):
@@ -64,14 +72,24 @@ class InvalidNameError(ReconcilerError, ValueError):
 class FrozenMap(Mapping[str, str]):
     """An immutable, hashable string mapping (endpoint labels, provider-specific properties)."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        pairs = items.items() if isinstance(items, Mapping) else items
+        if isinstance(items, FrozenMap):
+            # already plain and sorted: share the tuple and its hash
+            self._items: tuple[tuple[str, str], ...] = items._items
+            self._hash: int = items._hash
+            return
+        if isinstance(items, dict):
+            source = items
+        else:
+            source = dict(items.items() if isinstance(items, Mapping) else items)
         # Plain str (not e.g. a Label member), so keys compare, hash, print and serialise alike.
-        self._items: tuple[tuple[str, str], ...] = tuple(
-            sorted((_plain(k), _plain(v)) for k, v in dict(pairs).items())
-        )
+        if len(source) == 0:
+            self._items = ()
+        else:
+            self._items = tuple(sorted((_plain(k), _plain(v)) for k, v in source.items()))
+        self._hash = hash(self._items)
 
     def __getitem__(self, key: str) -> str:
         for k, v in self._items:
@@ -86,7 +104,7 @@ class FrozenMap(Mapping[str, str]):
         return len(self._items)
 
     def __hash__(self) -> int:
-        return hash(self._items)
+        return self._hash
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):
@@ -108,7 +126,7 @@ class FrozenMap(Mapping[str, str]):
 
 
 def _plain(text: str) -> str:
-    return str.__str__(text) if isinstance(text, str) else text
+    return text if type(text) is str else str.__str__(text) if isinstance(text, str) else text
 
 
 def normalize_name(name: str) -> str:
@@ -116,6 +134,15 @@ def normalize_name(name: str) -> str:
 
     A leading ``*`` label (wildcard) is kept. Lengths follow RFC 1035 (label ≤ 63, name ≤ 253).
     """
+    if len(name) <= MAX_NAME_LENGTH and name.isascii():
+        lowered = name.lower()
+        if _NORMAL_NAME.fullmatch(lowered):
+            return lowered
+    return _normalize_name_general(name)
+
+
+def _normalize_name_general(name: str) -> str:
+    """:func:`normalize_name` without its fast path (any input)."""
     text = name.strip().translate(_IDNA_DOTS).rstrip(".")
     if not text:
         raise InvalidNameError("empty DNS name")
@@ -148,6 +175,8 @@ def normalize_target(record_type: str, target: str) -> str:
     types (TXT, MX, SRV, …) are kept as given: their case can be meaningful.
     """
     if record_type == RecordType.A:
+        if _CANONICAL_IPV4.fullmatch(target):
+            return target
         try:
             return str(ipaddress.IPv4Address(target.strip()))
         except ValueError as exc:
