@@ -198,7 +198,12 @@ def render_table(
             f"  {e['provider']}: {e['error']}" + (" (will retry)" if e["transient"] else "")
             for e in doc["errors"]
         )
-    verb = "planned" if dry_run else "applied"
+    if dry_run:
+        verb = "planned"
+    elif doc["errors"]:
+        verb = "applied, except by the providers with errors: they wrote nothing"
+    else:
+        verb = "applied"
     lines.append("")
     lines.append(
         f"{len(doc['create'])} to create, {len(doc['update'])} to update, "

@@ -336,7 +336,8 @@ def test_table_shows_updates_deletes_conflicts_and_errors() -> None:
     assert "bad_host.example.test" in table
     assert "aws: throttled (will retry)" in table
     assert table.rstrip().endswith(
-        "0 to create, 1 to update, 1 to delete (applied); 2 refused; 1 provider errors."
+        "0 to create, 1 to update, 1 to delete (applied, except by the providers with errors:"
+        " they wrote nothing); 2 refused; 1 provider errors."
     )
     doc = json.loads(render_json(result, [rejection]))
     assert doc["update"] == [
