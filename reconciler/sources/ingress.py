@@ -53,6 +53,9 @@ LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 MAX_TTL = 2**31 - 1
 """Largest TTL a record may carry (RFC 2181)."""
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# An IPv4 address in its canonical text (no leading zeros), as in reconciler.endpoint.
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -92,6 +95,8 @@ class SourceResult:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
+    if type(value) is dict:  # the usual case, without the ABC check
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
@@ -210,6 +215,10 @@ def _classify_targets(
     rejections: list[Rejection] = []
     for raw in raw_targets:
         text = raw.strip()
+        if _CANONICAL_IPV4.fullmatch(text):  # str(ip_address(text)) == text: skip the parse
+            if text not in by_type[RecordType.A]:
+                by_type[RecordType.A].append(text)
+            continue
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
