@@ -148,9 +148,13 @@ class DomainFilter:
     def matches(self, name: str) -> bool:
         """True when ``name`` is included and not excluded."""
         text = name.strip().lower().rstrip(".")
-        if self.include and not any(_filter_matches(e, text) for e in self.include):
-            return False
-        return not any(_filter_matches(e, text) for e in self.exclude)
+        if self.include:
+            for entry in self.include:
+                if _filter_matches(entry, text):
+                    break
+            else:
+                return False
+        return not self.exclude or all(not _filter_matches(e, text) for e in self.exclude)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +349,8 @@ def _resolve(
     The resource that holds our current record keeps it; otherwise the smallest resource label
     wins. Returns (winner, candidates with the winner's data, candidates with other data).
     """
+    if len(candidates) == 1:  # the usual case: one resource wants the record
+        return candidates[0], [candidates[0]], []
     held_by = _resource(current) if current is not None and current.owner == owner_id else None
 
     def rank(e: Endpoint) -> tuple[bool, str, _SortKey]:
