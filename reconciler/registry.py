@@ -24,7 +24,7 @@ The pure helpers (:func:`ownership_txt_name`, :func:`ownership_value`, :func:`pa
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -270,7 +270,8 @@ class _Ownership:
 class _Snapshot:
     """What one read of the provider found, kept for the apply that follows it."""
 
-    zones: tuple[str, ...]
+    zones: frozenset[str]
+    """The provider's zones (a set: zone_for looks names up by suffix)."""
     records: Mapping[RecordKey, Endpoint]
     """Non-ownership record sets as stored (foreign TXT included)."""
     txts: Mapping[TxtKey, Endpoint]
@@ -358,7 +359,7 @@ class TxtRegistry:
         return tuple(self._snapshot.labelled[key] for key in sorted(self._snapshot.labelled))
 
     def _read(self) -> _Snapshot:
-        zones = tuple(self._provider.zones())
+        zones = frozenset(self._provider.zones())
         records: dict[RecordKey, Endpoint] = {}
         txts: dict[TxtKey, Endpoint] = {}
         index: dict[RecordKey, _Ownership] = {}
@@ -384,7 +385,7 @@ class TxtRegistry:
         records: Mapping[RecordKey, Endpoint],
         txts: Mapping[TxtKey, Endpoint],
         index: Mapping[RecordKey, _Ownership],
-        zones: Sequence[str],
+        zones: frozenset[str],
     ) -> dict[RecordKey, Endpoint]:
         """What records() returns: records with their owner, other text, and claims."""
         labelled: dict[RecordKey, Endpoint] = {}
@@ -428,7 +429,7 @@ class TxtRegistry:
         return labelled
 
     def _blocked(
-        self, records: Mapping[RecordKey, Endpoint], zones: Sequence[str]
+        self, records: Mapping[RecordKey, Endpoint], zones: frozenset[str]
     ) -> set[RecordKey]:
         """Keys of the records whose new-format TXT name holds a TXT with no ownership in it."""
         blocked: set[RecordKey] = set()
@@ -454,7 +455,7 @@ class TxtRegistry:
         foreign = [o for o in found if o.owner != self._owner_id]
         return (foreign or found)[0]
 
-    def _owned_record(self, txt_name: str, zones: Sequence[str]) -> tuple[str, str] | None:
+    def _owned_record(self, txt_name: str, zones: frozenset[str]) -> tuple[str, str] | None:
         """(lookup name, type) of the record a TXT name stands for, or None."""
         mapped = self._mapper.to_record_name(txt_name)
         if mapped is None:

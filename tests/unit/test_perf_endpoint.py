@@ -17,6 +17,7 @@ from reconciler.endpoint import (
     normalize_name,
     normalize_target,
 )
+from reconciler.zones import zone_for
 
 _NAME_CHARS = st.sampled_from([*"abcxyzABCZ019-_*.", " ", "\t", "\x7f", "é", "\u3002", "~"])
 
@@ -87,3 +88,21 @@ def test_endpoint_labels_from_frozen_map_compare_equal() -> None:
     second = Endpoint.of("a.example.com.", "A", ["10.0.0.1 "], labels={"resource": "ingress/ns/a"})
     assert first == second
     assert hash(first) == hash(second)
+
+
+_ZONE_NAMES = st.text("ab.", max_size=8)
+
+
+@given(_ZONE_NAMES, st.lists(_ZONE_NAMES, max_size=6))
+def test_zone_for_over_a_set_agrees_with_the_scan(name: str, zones: list[str]) -> None:
+    assert zone_for(name, frozenset(zones)) == zone_for(name, tuple(zones))
+    assert zone_for(name, set(zones)) == zone_for(name, list(zones))
+
+
+def test_zone_for_over_a_set_picks_the_longest_zone() -> None:
+    zones = {"example.test", "sub.example.test", "other.test"}
+    assert zone_for("a.sub.example.test", zones) == "sub.example.test"
+    assert zone_for("sub.example.test", zones) == "sub.example.test"
+    assert zone_for("a.example.test", zones) == "example.test"
+    assert zone_for("badexample.test", zones) is None
+    assert zone_for("test", zones) is None
