@@ -144,6 +144,9 @@ class FrozenMap(Mapping[str, str]):
         return FrozenMap((k, v) for k, v in self._items if k != key)
 
 
+_EMPTY = FrozenMap()  # immutable, so one instance serves every empty map
+
+
 def _plain(text: str) -> str:
     return text if type(text) is str else str.__str__(text) if isinstance(text, str) else text
 
@@ -257,8 +260,8 @@ class Endpoint:
             targets=tuple(sorted({normalize_target(rtype, t) for t in targets})),
             ttl=ttl,
             set_identifier=set_identifier,
-            labels=FrozenMap(labels or {}),
-            provider_specific=FrozenMap(provider_specific or {}),
+            labels=FrozenMap(labels) if labels else _EMPTY,
+            provider_specific=FrozenMap(provider_specific) if provider_specific else _EMPTY,
         )
 
     @property

@@ -23,6 +23,7 @@ The pure helpers (:func:`ownership_txt_name`, :func:`ownership_value`, :func:`pa
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,17 @@ def parse_ownership(value: str) -> dict[str, str] | None:
         if key.startswith(HERITAGE):
             labels[key.removeprefix(HERITAGE + "/")] = val
     return labels if found_heritage else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ownership_labels(value: str) -> FrozenMap | None:
+    """:func:`parse_ownership` as an immutable map, or None; cached.
+
+    Every pass reads every ownership value again, and a quiet pass reads the very same ones.
+    Pure (a function of the string alone); bounded at 65,536 values, under 40 MB at most.
+    """
+    labels = parse_ownership(value)
+    return None if labels is None else FrozenMap(labels)
 
 
 # -- the name --------------------------------------------------------------------------------
@@ -393,6 +405,10 @@ class TxtRegistry:
         for key, record in records.items():
             sources = self._sources(record, index)
             used.update(sources)
+            if sources and not record.labels:  # the usual case: share the parsed labels
+                owned = index[sources[0]].labels
+                labelled[key] = record.with_labels(owned) if owned else record
+                continue
             labels = dict(record.labels)
             if sources:
                 labels.update(index[sources[0]].labels)
@@ -400,7 +416,7 @@ class TxtRegistry:
         # other text in an ownership TXT's record set (one rrset in DNS) is shown as a plain
         # TXT of nobody's, so the planner sees it (a CNAME may not join it)
         for txt in txts.values():
-            other_text = [v for v in txt.targets if parse_ownership(v) is None]
+            other_text = [v for v in txt.targets if _ownership_labels(v) is None]
             if other_text:
                 labelled[txt.key] = txt.with_targets(other_text).with_labels({})
         # an ownership TXT name holding only other data cannot take our value (apply refuses
@@ -444,9 +460,9 @@ class TxtRegistry:
     def _ownership_in(self, txt: Endpoint) -> _Ownership | None:
         """The ownership value in a TXT record set (a foreign owner's first), or None."""
         found = [
-            _Ownership(txt, value, FrozenMap(labels))
+            _Ownership(txt, value, labels)
             for value in txt.targets
-            if (labels := parse_ownership(value)) is not None
+            if (labels := _ownership_labels(value)) is not None
         ]
         if not found:
             return None

@@ -26,6 +26,7 @@ from typing import Any
 
 from reconciler.endpoint import (
     Endpoint,
+    FrozenMap,
     InvalidNameError,
     Label,
     RecordType,
@@ -355,7 +356,7 @@ def endpoints_from_ingress(
     by_type, target_rejections = _targets(ingress, annotations, resource)
     rejections.extend(target_rejections)
 
-    labels = {Label.RESOURCE.value: resource}
+    labels = FrozenMap({Label.RESOURCE.value: resource})  # built once, shared by each endpoint
     claims = tuple(claim_types)
     has_targets = any(by_type.values())
     endpoints: list[Endpoint] = []
