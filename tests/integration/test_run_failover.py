@@ -379,7 +379,10 @@ def test_kill_leader_standby_takes_over_converges_and_writes_nothing_twice(pair:
         what="the standby holds the Lease",
     )
     takeover = time.monotonic() - killed
-    print(f"takeover after kill -9: {takeover:.2f}s (lease duration {LEASE_DURATION}s)")
+    print(  # the measured takeover, for the record (pytest -s)
+        f"takeover after kill -9: {takeover:.2f}s (lease duration {LEASE_DURATION}s); "
+        f"dead leader created {created_by_leader:g} records"
+    )
     assert takeover <= TAKEOVER_BOUND, f"takeover took {takeover:.2f}s > {TAKEOVER_BOUND}s"
     # Not before the lease could have expired: the dead leader renewed at most a retry ago.
     assert takeover >= LEASE_DURATION - RETRY_PERIOD - 0.5, f"takeover after {takeover:.2f}s"
@@ -407,7 +410,7 @@ def test_kill_leader_standby_takes_over_converges_and_writes_nothing_twice(pair:
     # and nothing the dead leader had already written.
     per_name = created_by_leader / 2
     assert standby.changes("create") == per_name, standby.metrics()
-    assert standby.changes("update") >= 1, standby.metrics()
+    assert standby.changes("update") == 1, standby.metrics()  # the moved A record
     assert standby.changes("delete") == 0, standby.metrics()
     # BIND's own log: each record added exactly once across both processes.
     assert len(additions_in_bind_log(pair.bind, kept)) == 2, additions_in_bind_log(pair.bind, kept)
