@@ -472,8 +472,25 @@ def _orphan_claims(
     return [ours[t] for t in sorted(orphans)]
 
 
+def _converged(row: _Row, owner_id: str) -> bool:
+    """The usual row of a quiet pass, where the full planning finds nothing to do: one resource
+    wants one type, and our record of that type already holds its data, with no claims."""
+    if row.claims or len(row.records) != 1 or len(row.candidates) != 1:
+        return False
+    ((rtype, candidates),) = row.candidates.items()
+    record = row.records.get(rtype)
+    return (
+        len(candidates) == 1
+        and record is not None
+        and record.owner == owner_id
+        and not _data_differs(candidates[0], record)
+    )
+
+
 def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: Policy) -> _Outcome:
     out = _Outcome()
+    if _converged(row, owner_id):
+        return out
     winners = _winners(row, owner_id, out)
     ours = {t: r for t, r in row.records.items() if r.owner == owner_id and t in managed_types}
     # Our records that must go for the desired types to exist (a type change).
