@@ -58,6 +58,9 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # An IPv4 address in its canonical text (no leading zeros), as in reconciler.endpoint.
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_HOST_LABEL_BODY = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?:{_HOST_LABEL_BODY}\.)*{_HOST_LABEL_BODY}")
+_WILDCARD_HOST = re.compile(rf"(?:\*\.)?(?:{_HOST_LABEL_BODY}\.)*{_HOST_LABEL_BODY}")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -194,6 +197,10 @@ def _split_list(value: str) -> list[str]:
 def _check_host(raw: str, *, wildcard: bool) -> str:
     """The normalised host, or InvalidNameError saying why it cannot be a DNS name."""
     name = normalize_name(raw)
+    if (_WILDCARD_HOST if wildcard else _HOST).fullmatch(name) and not (
+        name.rpartition(".")[2].isdigit()
+    ):
+        return name  # every label passes the checks below
     labels = name.split(".")
     for index, label in enumerate(labels):
         if wildcard and index == 0 and label == "*":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from reconciler.endpoint import (
     normalize_name,
     normalize_target,
 )
+from reconciler.sources.ingress import _check_host
 from reconciler.zones import zone_for
 
 _NAME_CHARS = st.sampled_from([*"abcxyzABCZ019-_*.", " ", "\t", "\x7f", "é", "\u3002", "~"])
@@ -106,3 +108,35 @@ def test_zone_for_over_a_set_picks_the_longest_zone() -> None:
     assert zone_for("a.example.test", zones) == "example.test"
     assert zone_for("badexample.test", zones) is None
     assert zone_for("test", zones) is None
+
+
+def _reference_check_host(raw: str, *, wildcard: bool) -> tuple[str, str]:
+    """The source's host check as it was before its fast path: label by label."""
+    try:
+        name = normalize_name(raw)
+    except InvalidNameError:
+        return ("error", "")
+    labels = name.split(".")
+    for index, label in enumerate(labels):
+        if wildcard and index == 0 and label == "*":
+            continue
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", label):
+            return ("error", "")
+    if labels[-1].isdigit():
+        return ("error", "")
+    return ("ok", name)
+
+
+@given(st.text(st.sampled_from([*"aZ09-*._", "é"]), max_size=30), st.booleans())
+def test_host_check_fast_path_agrees_with_label_by_label(raw: str, wildcard: bool) -> None:
+    assert _outcome(lambda t: _check_host(t, wildcard=wildcard), raw) == _reference_check_host(
+        raw, wildcard=wildcard
+    )
+
+
+@given(st.lists(st.text("a0-", min_size=1, max_size=66), min_size=1, max_size=4), st.booleans())
+def test_host_check_long_labels_agree(labels: list[str], wildcard: bool) -> None:
+    raw = ".".join(labels)
+    assert _outcome(lambda t: _check_host(t, wildcard=wildcard), raw) == _reference_check_host(
+        raw, wildcard=wildcard
+    )
