@@ -489,8 +489,6 @@ def _converged(row: _Row, owner_id: str) -> bool:
 
 def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: Policy) -> _Outcome:
     out = _Outcome()
-    if _converged(row, owner_id):
-        return out
     winners = _winners(row, owner_id, out)
     ours = {t: r for t, r in row.records.items() if r.owner == owner_id and t in managed_types}
     # Our records that must go for the desired types to exist (a type change).
@@ -574,7 +572,10 @@ def calculate(
     deletes: list[Endpoint] = []
     conflicts: set[Conflict] = set()
     for key in sorted(rows):
-        outcome = _plan_row(rows[key], owner_id, managed_types, policy)
+        row = rows[key]
+        if _converged(row, owner_id):
+            continue  # nothing to change, nothing refused
+        outcome = _plan_row(row, owner_id, managed_types, policy)
         creates += outcome.create
         updates += outcome.update
         deletes += outcome.delete
