@@ -251,7 +251,7 @@ class _Row:
     """Desired endpoints with data, by (managed) type."""
     desired_claim: bool = False
     """A live resource claims the name without data: keep our records."""
-    neighbours: list[Endpoint] = field(default_factory=list)
+    neighbours: Sequence[Endpoint] = ()
     """Current entries not ours at the same name in rows a plain record cannot share the name
     with: another set identifier when this row has none, or no set identifier when it has one."""
     apex: bool = False
@@ -320,10 +320,12 @@ def _link_neighbours(rows: dict[tuple[str, str], _Row], owner_id: str) -> None:
                 foreign[name].append((set_id, entry))
     for (name, set_id), row in rows.items():
         row.apex = name in apexes
-        row.neighbours = sorted(
-            (e for other, e in foreign.get(name, ()) if other != set_id and "" in (other, set_id)),
-            key=_sort_key,
-        )
+        entries = foreign.get(name)
+        if entries:  # most names have no foreign entry: keep the shared empty tuple
+            row.neighbours = sorted(
+                (e for other, e in entries if other != set_id and "" in (other, set_id)),
+                key=_sort_key,
+            )
 
 
 def _conflicts_for(
