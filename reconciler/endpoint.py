@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar, overload
@@ -75,30 +75,26 @@ class InvalidNameError(ReconcilerError, ValueError):
 class FrozenMap(Mapping[str, str]):
     """An immutable, hashable string mapping (endpoint labels, provider-specific properties)."""
 
-    __slots__ = ("_hash", "_items")
+    # A private dict, filled once in key order and never changed: lookups are dict lookups, and
+    # a dict of strings is not tracked by the garbage collector (tuples of pairs are, at first).
+    __slots__ = ("_hash", "_map")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         if isinstance(items, FrozenMap):
-            # already plain and sorted: share the tuple and its hash
-            self._items: tuple[tuple[str, str], ...] = items._items
-            self._hash: int = items._hash
+            # already plain and sorted, and never changed: share the dict and its hash
+            self._map: dict[str, str] = items._map
+            self._hash: int | None = items._hash
             return
         if isinstance(items, dict):
             source = items
         else:
             source = dict(items.items() if isinstance(items, Mapping) else items)
         # Plain str (not e.g. a Label member), so keys compare, hash, print and serialise alike.
-        if len(source) == 0:
-            self._items = ()
-        else:
-            self._items = tuple(sorted((_plain(k), _plain(v)) for k, v in source.items()))
-        self._hash = hash(self._items)
+        self._map = {_plain(k): _plain(v) for k, v in sorted(source.items())}
+        self._hash = None
 
     def __getitem__(self, key: str) -> str:
-        for k, v in self._items:
-            if k == key:
-                return v
-        raise KeyError(key)
+        return self._map[key]
 
     @overload
     def get(self, key: str, /) -> str | None: ...
@@ -107,44 +103,54 @@ class FrozenMap(Mapping[str, str]):
     def get(self, key: str, default: str | _T, /) -> str | _T: ...
 
     def get(self, key: str, default: object = None, /) -> object:
-        """The value at ``key``, or ``default`` (a scan without Mapping.get's KeyError round)."""
-        for k, v in self._items:
-            if k == key:
-                return v
-        return default
+        """The value at ``key``, or ``default``."""
+        return self._map.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return any(k == key for k, _ in self._items)
+        return key in self._map
 
     def __iter__(self) -> Iterator[str]:
-        return (k for k, _ in self._items)
+        return iter(self._map)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._map)
+
+    def items(self) -> ItemsView[str, str]:
+        """(key, value) pairs in key order."""
+        return self._map.items()
 
     def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple(self._map.items()))
         return self._hash
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):
-            return self._items == other._items
+            return self._map == other._map
         if isinstance(other, Mapping):
-            return dict(self._items) == dict(other)
+            return self._map == dict(other)
         return NotImplemented
 
     def __repr__(self) -> str:
-        return f"FrozenMap({dict(self._items)!r})"
+        return f"FrozenMap({self._map!r})"
 
     def with_item(self, key: str, value: str) -> FrozenMap:
         """A copy with ``key`` set to ``value``."""
-        return FrozenMap({**dict(self._items), key: value})
+        return FrozenMap({**self._map, key: value})
 
     def without(self, key: str) -> FrozenMap:
         """A copy without ``key``."""
-        return FrozenMap((k, v) for k, v in self._items if k != key)
+        return FrozenMap((k, v) for k, v in self._map.items() if k != key)
 
 
 _EMPTY = FrozenMap()  # immutable, so one instance serves every empty map
+
+
+def _frozen(items: Mapping[str, str] | None) -> FrozenMap:
+    """``items`` as a FrozenMap: the same instance when it is one (immutable, so shareable)."""
+    if isinstance(items, FrozenMap):
+        return items
+    return FrozenMap(items) if items else _EMPTY
 
 
 def _plain(text: str) -> str:
@@ -260,8 +266,8 @@ class Endpoint:
             targets=tuple(sorted({normalize_target(rtype, t) for t in targets})),
             ttl=ttl,
             set_identifier=set_identifier,
-            labels=FrozenMap(labels) if labels else _EMPTY,
-            provider_specific=FrozenMap(provider_specific) if provider_specific else _EMPTY,
+            labels=_frozen(labels),
+            provider_specific=_frozen(provider_specific),
         )
 
     @property
@@ -283,7 +289,7 @@ class Endpoint:
             self.targets,
             self.ttl,
             self.set_identifier,
-            FrozenMap(labels),
+            _frozen(labels),
             self.provider_specific,
         )
 
