@@ -182,6 +182,8 @@ def parse_ttl(text: str) -> int:
 
 
 def _annotation(annotations: Mapping[str, str], key: str) -> str | None:
+    if not annotations:  # most Ingresses carry none of ours
+        return None
     for prefix in ANNOTATION_PREFIXES:
         value = annotations.get(prefix + key)
         if value is not None:
@@ -376,7 +378,8 @@ def endpoints_from_ingress(
             for rtype, targets in by_type.items()
             if targets
         )
-    endpoints.sort(key=lambda e: e.key)
+    if len(endpoints) > 1:
+        endpoints.sort(key=lambda e: e.key)
     return SourceResult(endpoints=tuple(endpoints), rejections=tuple(rejections))
 
 
