@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar, overload
 
@@ -295,9 +295,14 @@ class Endpoint:
 
     def with_targets(self, targets: Iterable[str]) -> Endpoint:
         """A copy with new (normalised) targets."""
-        return replace(
-            self,
-            targets=tuple(sorted({normalize_target(self.record_type, t) for t in targets})),
+        return Endpoint(
+            self.name,
+            self.record_type,
+            tuple(sorted({normalize_target(self.record_type, t) for t in targets})),
+            self.ttl,
+            self.set_identifier,
+            self.labels,
+            self.provider_specific,
         )
 
     def same_record(self, other: Endpoint) -> bool:

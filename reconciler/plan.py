@@ -232,7 +232,7 @@ def _data_differs(desired: Endpoint, current: Endpoint) -> bool:
 
 
 def _owned(endpoint: Endpoint, owner_id: str) -> Endpoint:
-    return replace(endpoint, labels=endpoint.labels.with_item(Label.OWNER.value, owner_id))
+    return endpoint.with_labels(endpoint.labels.with_item(Label.OWNER.value, owner_id))
 
 
 def _describe_owner(endpoint: Endpoint) -> str:
