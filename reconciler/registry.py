@@ -685,7 +685,7 @@ class TxtRegistry:
         return edits[key]
 
     def _is_ours(self, value: str) -> bool:
-        labels = parse_ownership(value)
+        labels = _ownership_labels(value)
         return labels is not None and labels.get(Label.OWNER.value) == self._owner_id
 
     def _txt_changes(
