@@ -23,6 +23,7 @@ configuration or usage (the message names the key and why), 1 runtime failure or
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -847,6 +848,9 @@ def _run_controller(
         if cache is not None and not _wait_synced(cache, stop):
             return EXIT_OK
         health.mark_synced()
+        # The first listing is long-lived; moving it out of the collector's view keeps full
+        # collections from walking it on every pass (~0.1 CPU s a pass at 10,000 Ingresses).
+        gc.freeze()
         log.info(
             "controller starting",
             extra={"identity": identity, "leader_election": elector is not None},
