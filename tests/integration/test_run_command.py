@@ -4,14 +4,9 @@ Lease, converges fleets, Ingress status and DNS through the watch path, serves /
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,45 +18,29 @@ from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
 from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient
-from reconciler.kube.resources import (
-    CLUSTER_ROLE,
-    CLUSTER_ROLE_BINDING,
-    INGRESS,
-    INGRESS_CLASS,
-    SERVICE,
-    ResourceKind,
-)
+from reconciler.kube.resources import INGRESS, INGRESS_CLASS, SERVICE, ResourceKind
 from tests.fixtures.kube import wait_until
+from tests.integration.harness import (
+    ZONE,
+    bind_provider,
+    exited,
+    fleet,
+    free_port,
+    health,
+    http_status,
+    http_text,
+    ingress_object,
+    leader_election,
+    lease_holder,
+    remove_owned,
+    start_run,
+)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ZONE = "example.test"
 FLEET_IP = "203.0.113.55"
 IDENTITY = "run-test-pod"
 LEASE = "ingress-reconciler-run-test"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
-def body_of(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=2) as answer:
-        text: str = answer.read().decode()
-        return text
 
 
 class Process:
@@ -96,79 +75,24 @@ class Process:
             "ownerId": self.owner,
             "interval": 600,  # every change below must travel the watch path
             "debounce": 0.2,
-            "providers": [
-                {
-                    "name": "bind",
-                    "type": "rfc2136",
-                    "view": "public",
-                    "host": "127.0.0.1",
-                    "port": self.bind.port,
-                    "zones": [ZONE],
-                    "tsig": {"keyName": "ddns-key", "secretFile": str(self.bind.secret_file)},
-                }
-            ],
-            "fleets": [
-                {
-                    "name": self.fleet,
-                    "ingressClassName": self.fleet,
-                    "visibility": "public",
-                    "namespace": self.fleet_namespace,
-                    "replicas": 1,
-                    "dnsProviders": ["bind"],
-                }
-            ],
-            "leaderElection": {
-                "enabled": True,
-                "leaseName": LEASE,
-                "leaseNamespace": self.namespace,
-                "leaseDuration": 4,
-                "renewDeadline": 3,
-                "retryPeriod": 0.5,
-            },
-            "health": {"host": "127.0.0.1", "port": self.port, "toleratedIntervals": 3},
+            "providers": [bind_provider(self.bind)],
+            "fleets": [fleet(self.fleet, visibility="public", dns_providers=["bind"])],
+            "leaderElection": leader_election(
+                LEASE, self.namespace, duration=4, renew=3, retry=0.5
+            ),
+            "health": health(self.port),
         }
 
     def start(self) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "POD_NAME": IDENTITY,
-            "HOME": os.environ.get("HOME", "/tmp"),
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "reconciler.cli",
-            "run",
-            "--config",
-            str(self.config),
-            "--kubeconfig",
-            str(self.apiserver.kubeconfig),
-            "--log-level",
-            "info",
-        ]
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.proc = start_run(
+            self.config, self.apiserver.kubeconfig, self.log, env={"POD_NAME": IDENTITY}
+        )
 
     def alive(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            pytest.fail(f"reconciler exited with {self.proc.returncode}:\n{self.log.read_text()}")
-        return True
-
-    def lease(self) -> dict[str, Any]:
-        path = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{LEASE}"
-        try:
-            lease: dict[str, Any] = self.client.request("GET", path)
-        except KubernetesError as exc:
-            if exc.status == 404:
-                return {}
-            raise
-        return lease
+        return exited(self.proc, "reconciler", self.log)
 
     def holder(self) -> str:
-        return str((self.lease().get("spec") or {}).get("holderIdentity") or "")
+        return lease_holder(self.client, self.namespace, LEASE)
 
     def exists(self, kind: ResourceKind, name: str, namespace: str | None = None) -> bool:
         try:
@@ -186,16 +110,7 @@ class Process:
 
     def cleanup(self) -> None:
         self.stop()
-        self.apiserver.delete_namespace(self.fleet_namespace)
-        selector = f"ingress-reconciler.io/owner={self.owner}"
-        kinds: tuple[ResourceKind, ...] = (INGRESS_CLASS, CLUSTER_ROLE, CLUSTER_ROLE_BINDING)
-        for kind in kinds:
-            for item in self.client.list(kind, label_selector=selector)[0]:
-                try:
-                    self.client.delete(kind, item["metadata"]["name"])
-                except KubernetesError as exc:
-                    if exc.status != 404:
-                        raise
+        remove_owned(self.apiserver, self.client, self.owner, [self.fleet_namespace])
 
 
 @pytest.fixture
@@ -214,7 +129,7 @@ def process(
 def test_run_leads_converges_serves_probes_and_releases_on_sigterm(process: Process) -> None:
     process.start()
     wait_until(
-        lambda: process.alive() and status_of(f"{process.url}/readyz") == 200,
+        lambda: process.alive() and http_status(f"{process.url}/readyz") == 200,
         timeout=60,
         what="/readyz 200 (caches synced)",
     )
@@ -236,14 +151,7 @@ def test_run_leads_converges_serves_probes_and_releases_on_sigterm(process: Proc
         subresource="status",
     )
     host = f"run-{secrets.token_hex(3)}.{ZONE}"
-    process.client.create(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": "web", "namespace": process.namespace},
-            "spec": {"ingressClassName": process.fleet, "rules": [{"host": host}]},
-        }
-    )
+    process.client.create(ingress_object("web", process.namespace, process.fleet, host))
     wait_until(
         lambda: process.alive() and process.bind.query(host, "A") == (FLEET_IP,),
         timeout=30,
@@ -262,19 +170,19 @@ def test_run_leads_converges_serves_probes_and_releases_on_sigterm(process: Proc
     txt = {(r.name, r.rdtype): r.values for r in process.bind.transfer(ZONE)}[(f"a-{host}", "TXT")]
     assert f"external-dns/owner={process.owner}" in txt[0]
 
-    assert status_of(f"{process.url}/healthz") == 200
+    assert http_status(f"{process.url}/healthz") == 200
     wait_until(
-        lambda: "ingress_reconciler_is_leader 1.0" in body_of(f"{process.url}/metrics"),
+        lambda: "ingress_reconciler_is_leader 1.0" in http_text(f"{process.url}/metrics"),
         timeout=10,
         what="is_leader metric 1",
     )
-    metrics = body_of(f"{process.url}/metrics")
+    metrics = http_text(f"{process.url}/metrics")
     assert 'ingress_reconciler_passes_total{result="converged"}' in metrics
 
     assert process.proc is not None
     process.proc.send_signal(signal.SIGTERM)
     assert process.proc.wait(timeout=30) == 0, process.log.read_text()
     assert process.holder() == ""  # released: a standby takes over at once
-    assert status_of(f"{process.url}/healthz") == 0  # the probe server is gone
+    assert http_status(f"{process.url}/healthz") == 0  # the probe server is gone
     # the records stay after the controller stops
     assert process.bind.query(host, "A") == (FLEET_IP,)
