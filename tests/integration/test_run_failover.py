@@ -12,15 +12,11 @@ releases the Lease.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,16 +26,25 @@ import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
-from e2e.servers.bind import BindServer, ZoneRecord, free_port
-from reconciler.errors import KubernetesError
+from e2e.servers.bind import BindServer, ZoneRecord
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS
 from tests.fixtures.kube import wait_until
+from tests.integration.harness import (
+    ZONE,
+    bind_provider,
+    exited,
+    free_port,
+    health,
+    http_text,
+    ingress_object,
+    leader_election,
+    lease_holder,
+    start_run,
+)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-ZONE = "example.test"
 LEASE_DURATION = 4.0
 RENEW_DEADLINE = 3.0
 RETRY_PERIOD = 1.0
@@ -69,16 +74,6 @@ def metric_total(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def get_text(url: str) -> str:
-    """The body of ``url``, or "" when the server does not answer (yet / any more)."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            text: str = answer.read().decode()
-            return text
-    except (urllib.error.URLError, OSError):
-        return ""
-
-
 @dataclass
 class Replica:
     """One ``run`` subprocess: its identity, health port, config and log."""
@@ -96,7 +91,7 @@ class Replica:
 
     def metrics(self) -> str:
         """Its metrics text ("" when it does not answer)."""
-        return get_text(self.metrics_url)
+        return http_text(self.metrics_url)
 
     def is_leader_metric(self) -> float | None:
         """``ingress_reconciler_is_leader`` as it serves it; None when it does not answer."""
@@ -112,10 +107,7 @@ class Replica:
 
     def alive(self) -> bool:
         """True while running; fails the test (with its log) if it exited."""
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            pytest.fail(f"{self.identity} exited with {self.proc.returncode}:\n{self.log_text()}")
-        return True
+        return exited(self.proc, self.identity, self.log)
 
     def log_text(self) -> str:
         """Everything it logged."""
@@ -166,74 +158,33 @@ class Pair:
             "ingressClassNames": [self.ingress_class],
             "interval": 600,  # every change must travel the watch path or the leader trigger
             "debounce": 0.2,
-            "providers": [
-                {
-                    "name": "bind",
-                    "type": "rfc2136",
-                    "view": "public",
-                    "host": "127.0.0.1",
-                    "port": self.bind.port,
-                    "zones": [ZONE],
-                    "tsig": {"keyName": "ddns-key", "secretFile": str(self.bind.secret_file)},
-                }
-            ],
-            "leaderElection": {
-                "enabled": True,
-                "leaseName": self.lease_name,
-                "leaseNamespace": self.namespace,
-                "leaseDuration": LEASE_DURATION,
-                "renewDeadline": RENEW_DEADLINE,
-                "retryPeriod": RETRY_PERIOD,
-            },
-            "health": {"host": "127.0.0.1", "port": port, "toleratedIntervals": 3},
+            "providers": [bind_provider(self.bind)],
+            "leaderElection": leader_election(
+                self.lease_name,
+                self.namespace,
+                duration=LEASE_DURATION,
+                renew=RENEW_DEADLINE,
+                retry=RETRY_PERIOD,
+            ),
+            "health": health(port),
         }
 
     def start(self, replica: Replica) -> None:
         """Start ``ingress-reconciler run`` as ``replica.identity``."""
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "POD_NAME": replica.identity,
-            "POD_NAMESPACE": self.namespace,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "reconciler.cli",
-            "run",
-            "--config",
-            str(replica.config),
-            "--kubeconfig",
-            str(self.apiserver.kubeconfig),
-            "--log-level",
-            "info",
-        ]
-        with replica.log.open("wb") as log:
-            replica.proc = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        replica.proc = start_run(
+            replica.config,
+            self.apiserver.kubeconfig,
+            replica.log,
+            env={"POD_NAME": replica.identity, "POD_NAMESPACE": self.namespace},
+        )
 
     def holder(self) -> str:
         """The Lease's holderIdentity ("" when released or not created yet)."""
-        path = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{self.lease_name}"
-        try:
-            lease: dict[str, Any] = self.client.request("GET", path)
-        except KubernetesError as exc:
-            if exc.status == 404:
-                return ""
-            raise
-        return str((lease.get("spec") or {}).get("holderIdentity") or "")
+        return lease_holder(self.client, self.namespace, self.lease_name)
 
     def add_ingress(self, name: str, host: str, ip: str) -> None:
         """An Ingress of the managed class whose status carries ``ip``."""
-        self.client.create(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "Ingress",
-                "metadata": {"name": name, "namespace": self.namespace},
-                "spec": {"ingressClassName": self.ingress_class, "rules": [{"host": host}]},
-            }
-        )
+        self.client.create(ingress_object(name, self.namespace, self.ingress_class, host))
         self.set_address(name, ip)
 
     def set_address(self, name: str, ip: str) -> None:
