@@ -3,8 +3,6 @@ offending Ingress (events.k8s.io), the rightful owner's records stay exactly as 
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,21 +13,19 @@ import yaml
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
-from reconciler import cli
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient
-from reconciler.kube.resources import (
-    CLUSTER_ROLE,
-    CLUSTER_ROLE_BINDING,
-    EVENT,
-    INGRESS_CLASS,
-    SERVICE,
-    ResourceKind,
+from reconciler.kube.resources import EVENT, SERVICE
+from tests.integration.harness import (
+    ZONE,
+    bind_provider,
+    fleet,
+    ingress_object,
+    remove_owned,
+    run_cli,
 )
 
 pytestmark = pytest.mark.integration
 
-ZONE = "example.test"
 FLEET_IP = "203.0.113.40"
 
 
@@ -56,27 +52,8 @@ class Tenants:
     def settings(self, suffix: str) -> dict[str, Any]:
         return {
             "ownerId": self.owner,
-            "providers": [
-                {
-                    "name": "bind",
-                    "type": "rfc2136",
-                    "view": "public",
-                    "host": "127.0.0.1",
-                    "port": self.bind.port,
-                    "zones": [ZONE],
-                    "tsig": {"keyName": "ddns-key", "secretFile": str(self.bind.secret_file)},
-                }
-            ],
-            "fleets": [
-                {
-                    "name": self.fleet,
-                    "ingressClassName": self.fleet,
-                    "visibility": "public",
-                    "namespace": self.fleet_namespace,
-                    "replicas": 1,
-                    "dnsProviders": ["bind"],
-                }
-            ],
+            "providers": [bind_provider(self.bind)],
+            "fleets": [fleet(self.fleet, visibility="public", dns_providers=["bind"])],
             "tenants": [
                 {
                     "name": "team-a",
@@ -94,32 +71,10 @@ class Tenants:
         }
 
     def run(self, command: str) -> tuple[int, dict[str, Any], str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.main(
-            [
-                "--config",
-                str(self.config),
-                "--kubeconfig",
-                str(self.apiserver.kubeconfig),
-                "--output",
-                "json",
-                command,
-            ],
-            env={"POD_NAME": "tenancy-test"},
-            stdout=out,
-            stderr=err,
-        )
-        return code, json.loads(out.getvalue() or "{}"), err.getvalue()
+        return run_cli(self.config, self.apiserver.kubeconfig, command, pod_name="tenancy-test")
 
     def ingress(self, namespace: str, name: str, host: str) -> None:
-        self.client.create(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "Ingress",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"ingressClassName": self.fleet, "rules": [{"host": host}]},
-            }
-        )
+        self.client.create(ingress_object(name, namespace, self.fleet, host))
 
     def events(self, namespace: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.client.request("GET", EVENT.collection_path(namespace))[
@@ -131,17 +86,12 @@ class Tenants:
         return {(r.name, r.rdtype): r.values for r in self.bind.transfer(ZONE)}
 
     def cleanup(self) -> None:
-        for ns in (self.fleet_namespace, self.ns_a, self.ns_b):
-            self.apiserver.delete_namespace(ns)
-        selector = f"ingress-reconciler.io/owner={self.owner}"
-        kinds: tuple[ResourceKind, ...] = (INGRESS_CLASS, CLUSTER_ROLE, CLUSTER_ROLE_BINDING)
-        for kind in kinds:
-            for item in self.client.list(kind, label_selector=selector)[0]:
-                try:
-                    self.client.delete(kind, item["metadata"]["name"])
-                except KubernetesError as exc:
-                    if exc.status != 404:
-                        raise
+        remove_owned(
+            self.apiserver,
+            self.client,
+            self.owner,
+            (self.fleet_namespace, self.ns_a, self.ns_b),
+        )
 
 
 @pytest.fixture
