@@ -18,8 +18,9 @@ from e2e.servers.moto import MotoServer
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import DEPLOYMENT, INGRESS, INGRESS_CLASS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
+from tests.integration.harness import ZONE, aws_test_env
 from tests.integration.test_elbv2 import make_network
-from tests.integration.test_split_horizon import CLUSTER, ZONE, World, zone_contents
+from tests.integration.test_split_horizon import CLUSTER, World, zone_contents
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +51,7 @@ def world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ElbWorld]:
-    # boto3 reads credentials from the process environment; dummy values for the emulator.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_test_env(monkeypatch)
     make_network(boto3.client("ec2", **aws_client_kwargs(moto)), CLUSTER)
     helper = ElbWorld(
         apiserver=apiserver,

@@ -5,8 +5,6 @@ every step it can: an elbv2 fleet gets its NLB, status and records in the run th
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +17,18 @@ import yaml
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
 from e2e.servers.moto import MotoServer
-from reconciler import cli
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient
-from reconciler.kube.resources import (
-    CLUSTER_ROLE,
-    CLUSTER_ROLE_BINDING,
-    INGRESS,
-    INGRESS_CLASS,
-    SERVICE,
-    ResourceKind,
-)
+from reconciler.kube.resources import INGRESS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
+from tests.integration.harness import (
+    ZONE,
+    aws_test_env,
+    bind_provider,
+    fleet,
+    ingress_object,
+    remove_owned,
+    run_cli,
+)
 from tests.integration.test_elbv2 import make_network
 
 if TYPE_CHECKING:
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-ZONE = "example.test"
 CLUSTER = "cluster-a"
 PUBLIC_LB = "pub-0123456789abcdef.elb.us-east-1.amazonaws.com"
 PRIVATE_LB = "internal-priv-0123456789abcdef.elb.us-east-1.amazonaws.com"
@@ -123,64 +120,26 @@ class World:
                     "zoneIds": [self.private_zone],
                     "endpointUrl": moto.endpoint_url,
                 },
-                {
-                    "name": "bind-private",
-                    "type": "rfc2136",
-                    "view": "private",
-                    "host": "127.0.0.1",
-                    "port": self.bind.port,
-                    "zones": [ZONE],
-                    "tsig": {"keyName": "ddns-key", "secretFile": str(self.bind.secret_file)},
-                },
+                bind_provider(self.bind, name="bind-private", view="private"),
             ],
             "fleets": [
+                fleet(self.public, visibility="public", dns_providers=["route53-public"]),
                 {
-                    "name": self.public,
-                    "ingressClassName": self.public,
-                    "visibility": "public",
-                    "namespace": self.fleet_namespaces[0],
-                    "replicas": 1,
-                    "dnsProviders": ["route53-public"],
-                },
-                {
-                    "name": self.private,
-                    "ingressClassName": self.private,
-                    "visibility": "private",
-                    "namespace": self.fleet_namespaces[1],
-                    "replicas": 1,
-                    "dnsProviders": ["route53-private", "bind-private"],
+                    **fleet(
+                        self.private,
+                        visibility="private",
+                        dns_providers=["route53-private", "bind-private"],
+                    ),
                     **private_lb,
                 },
             ],
         }
 
     def once(self, *extra: str) -> tuple[int, dict[str, Any], str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = cli.main(
-            [
-                "--config",
-                str(self.config),
-                "--kubeconfig",
-                str(self.apiserver.kubeconfig),
-                "--output",
-                "json",
-                *extra,
-            ],
-            env={"POD_NAME": "split-test"},
-            stdout=out,
-            stderr=err,
-        )
-        return code, json.loads(out.getvalue() or "{}"), err.getvalue()
+        return run_cli(self.config, self.apiserver.kubeconfig, *extra, pod_name="split-test")
 
     def ingress(self, name: str, host: str, fleet: str) -> None:
-        self.client.create(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "Ingress",
-                "metadata": {"name": name, "namespace": self.namespace},
-                "spec": {"ingressClassName": fleet, "rules": [{"host": host}]},
-            }
-        )
+        self.client.create(ingress_object(name, self.namespace, fleet, host))
 
     def cloud_controller_publishes(self, fleet: str, namespace: str, hostname: str) -> None:
         """What the AWS Load Balancer Controller does once the NLB exists."""
@@ -203,17 +162,7 @@ class World:
                         {"metadata": {"finalizers": None}},
                         namespace=ns,
                     )
-        for ns in self.fleet_namespaces:
-            self.apiserver.delete_namespace(ns)
-        selector = f"ingress-reconciler.io/owner={self.owner}"
-        kinds: tuple[ResourceKind, ...] = (INGRESS_CLASS, CLUSTER_ROLE, CLUSTER_ROLE_BINDING)
-        for kind in kinds:
-            for item in self.client.list(kind, label_selector=selector)[0]:
-                try:
-                    self.client.delete(kind, item["metadata"]["name"])
-                except KubernetesError as exc:
-                    if exc.status != 404:
-                        raise
+        remove_owned(self.apiserver, self.client, self.owner, self.fleet_namespaces)
 
 
 @pytest.fixture
@@ -227,10 +176,7 @@ def world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
-    # boto3 reads credentials from the process environment; dummy values for the emulator.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws_test_env(monkeypatch)
     helper = World(
         apiserver=apiserver,
         client=api_client,
