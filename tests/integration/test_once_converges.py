@@ -5,22 +5,22 @@ nothing (no DNS change, no AWS ``Create*`` call)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from e2e.servers.apiserver import ApiServer
-from e2e.servers.bind import BindServer
 from e2e.servers.moto import MotoServer
-from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import DEPLOYMENT, INGRESS, INGRESS_CLASS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
-from tests.integration.harness import ZONE, aws_test_env
+from tests.integration.harness import ZONE
 from tests.integration.test_elbv2 import make_network
-from tests.integration.test_split_horizon import CLUSTER, World, zone_contents
+from tests.integration.test_split_horizon import (
+    CLUSTER,
+    World,
+    world_fixture,  # noqa: F401 (the ``world`` fixture, built as an ElbWorld here)
+    zone_contents,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,33 +39,16 @@ class ElbWorld(World):
         private.update(elbv2, dnsProviders=["bind-private"])
         return settings
 
+    @classmethod
+    def prepare(cls, moto: MotoServer) -> None:
+        """The VPC and subnets tagged for the cluster, where the NLBs go."""
+        make_network(boto3.client("ec2", **aws_client_kwargs(moto)), CLUSTER)
+
 
 @pytest.fixture
-def world(
-    apiserver: ApiServer,
-    api_client: KubeClient,
-    bind: BindServer,
-    moto: MotoServer,
-    namespace: str,
-    *,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[ElbWorld]:
-    aws_test_env(monkeypatch)
-    make_network(boto3.client("ec2", **aws_client_kwargs(moto)), CLUSTER)
-    helper = ElbWorld(
-        apiserver=apiserver,
-        client=api_client,
-        bind=bind,
-        moto=moto,
-        route53=boto3.client("route53", **aws_client_kwargs(moto)),
-        namespace=namespace,
-        tmp_path=tmp_path,
-    )
-    try:
-        yield helper
-    finally:
-        helper.cleanup()
+def world_kind() -> type[World]:
+    """The imported ``world`` fixture builds an :class:`ElbWorld` here."""
+    return ElbWorld
 
 
 def _nlbs(moto: MotoServer) -> dict[str, str]:

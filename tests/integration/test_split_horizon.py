@@ -94,6 +94,10 @@ class World:
         self.config = tmp_path / "config.yaml"
         self.write_config()
 
+    @classmethod
+    def prepare(cls, moto: MotoServer) -> None:
+        """What the cloud account must hold before this world is built (nothing here)."""
+
     def write_config(self) -> None:
         self.config.write_text(yaml.safe_dump(self.settings(self.moto)))
 
@@ -166,18 +170,26 @@ class World:
 
 
 @pytest.fixture
-def world(
+def world_kind() -> type[World]:
+    """Which world the ``world`` fixture builds; a module that imports the fixture overrides it."""
+    return World
+
+
+@pytest.fixture(name="world")
+def world_fixture(
     apiserver: ApiServer,
     api_client: KubeClient,
     bind: BindServer,
     moto: MotoServer,
     namespace: str,
     *,
+    world_kind: type[World],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
     aws_test_env(monkeypatch)
-    helper = World(
+    world_kind.prepare(moto)
+    helper = world_kind(
         apiserver=apiserver,
         client=api_client,
         bind=bind,
