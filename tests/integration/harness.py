@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import urllib.error
@@ -35,6 +36,7 @@ from reconciler.kube.resources import (
 __all__ = [
     "ROOT",
     "ZONE",
+    "Cluster",
     "aws_test_env",
     "bind_provider",
     "exited",
@@ -55,6 +57,20 @@ ROOT = Path(__file__).resolve().parents[2]
 """The repository root (the subprocess's working directory)."""
 ZONE = "example.test"
 """The zone BIND serves in the integration tests."""
+
+
+class Cluster:
+    """What a test helper works against: the apiserver, its client, BIND and the test namespace;
+    ``suffix`` (random) names what the test creates."""
+
+    def __init__(
+        self, *, apiserver: ApiServer, client: KubeClient, bind: BindServer, namespace: str
+    ) -> None:
+        self.suffix = secrets.token_hex(3)
+        self.apiserver = apiserver
+        self.client = client
+        self.bind = bind
+        self.namespace = namespace
 
 
 def bind_provider(

@@ -22,6 +22,7 @@ from reconciler.kube.resources import INGRESS, INGRESS_CLASS, SERVICE, ResourceK
 from tests.fixtures.kube import wait_until
 from tests.integration.harness import (
     ZONE,
+    Cluster,
     bind_provider,
     exited,
     fleet,
@@ -43,7 +44,7 @@ IDENTITY = "run-test-pod"
 LEASE = "ingress-reconciler-run-test"
 
 
-class Process:
+class Process(Cluster):
     """The reconciler subprocess and everything it made; all removed afterwards."""
 
     def __init__(
@@ -55,11 +56,8 @@ class Process:
         namespace: str,
         tmp_path: Path,
     ) -> None:
-        suffix = secrets.token_hex(3)
-        self.apiserver = apiserver
-        self.client = client
-        self.bind = bind
-        self.namespace = namespace
+        super().__init__(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+        suffix = self.suffix
         self.owner = f"run-{suffix}"
         self.fleet = f"pub{suffix}"
         self.fleet_namespace = f"ing-{self.fleet}"

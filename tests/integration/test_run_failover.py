@@ -32,6 +32,7 @@ from reconciler.kube.resources import INGRESS
 from tests.fixtures.kube import wait_until
 from tests.integration.harness import (
     ZONE,
+    Cluster,
     bind_provider,
     exited,
     free_port,
@@ -120,7 +121,7 @@ class Replica:
             self.proc.wait(timeout=30)
 
 
-class Pair:
+class Pair(Cluster):
     """Two replicas sharing one Lease, one owner id and one BIND; cleaned up afterwards."""
 
     def __init__(
@@ -132,11 +133,8 @@ class Pair:
         namespace: str,
         tmp_path: Path,
     ) -> None:
-        suffix = secrets.token_hex(3)
-        self.apiserver = apiserver
-        self.client = client
-        self.bind = bind
-        self.namespace = namespace
+        super().__init__(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+        suffix = self.suffix
         self.owner = f"failover-{suffix}"
         self.ingress_class = f"fo{suffix}"
         self.lease_name = f"ingress-reconciler-failover-{suffix}"

@@ -5,7 +5,6 @@ every step it can: an elbv2 fleet gets its NLB, status and records in the run th
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from reconciler.kube.resources import INGRESS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
 from tests.integration.harness import (
     ZONE,
+    Cluster,
     aws_test_env,
     bind_provider,
     fleet,
@@ -55,7 +55,7 @@ def zone_contents(client: Route53Client, zone_id: str) -> dict[tuple[str, str], 
     return result
 
 
-class World:
+class World(Cluster):
     """One owner id, two fleets, three providers; removes what the reconciler made afterwards."""
 
     def __init__(
@@ -69,14 +69,11 @@ class World:
         namespace: str,
         tmp_path: Path,
     ) -> None:
-        suffix = secrets.token_hex(3)
+        super().__init__(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+        suffix = self.suffix
         self.moto = moto
         self.elbv2_private = False
-        self.apiserver = apiserver
-        self.client = client
-        self.bind = bind
         self.route53 = route53
-        self.namespace = namespace
         self.owner = f"split-{suffix}"
         self.public = f"pub{suffix}"
         self.private = f"priv{suffix}"
