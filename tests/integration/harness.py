@@ -15,9 +15,9 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -71,6 +71,33 @@ class Cluster:
         self.client = client
         self.bind = bind
         self.namespace = namespace
+
+    def setup(self, tmp_path: Path) -> None:
+        """What it prepares in ``tmp_path`` (config, logs); called by :func:`cluster_helper`."""
+
+    def cleanup(self) -> None:
+        """Remove what the test made; called by :func:`cluster_helper` whatever happened."""
+
+
+_C = TypeVar("_C", bound=Cluster)
+
+
+def cluster_helper(
+    kind: type[_C],
+    *,
+    apiserver: ApiServer,
+    client: KubeClient,
+    bind: BindServer,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[_C]:
+    """The body of a fixture: a ``kind`` helper set up in ``tmp_path``, cleaned up afterwards."""
+    helper = kind(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+    helper.setup(tmp_path)
+    try:
+        yield helper
+    finally:
+        helper.cleanup()
 
 
 def bind_provider(

@@ -24,6 +24,7 @@ from tests.integration.harness import (
     ZONE,
     Cluster,
     bind_provider,
+    cluster_helper,
     exited,
     fleet,
     free_port,
@@ -47,16 +48,8 @@ LEASE = "ingress-reconciler-run-test"
 class Process(Cluster):
     """The reconciler subprocess and everything it made; all removed afterwards."""
 
-    def __init__(
-        self,
-        *,
-        apiserver: ApiServer,
-        client: KubeClient,
-        bind: BindServer,
-        namespace: str,
-        tmp_path: Path,
-    ) -> None:
-        super().__init__(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+    def setup(self, tmp_path: Path) -> None:
+        """Names, health port and config file of this test."""
         suffix = self.suffix
         self.owner = f"run-{suffix}"
         self.fleet = f"pub{suffix}"
@@ -115,13 +108,14 @@ class Process(Cluster):
 def process(
     apiserver: ApiServer, api_client: KubeClient, bind: BindServer, namespace: str, tmp_path: Path
 ) -> Iterator[Process]:
-    helper = Process(
-        apiserver=apiserver, client=api_client, bind=bind, namespace=namespace, tmp_path=tmp_path
+    yield from cluster_helper(
+        Process,
+        apiserver=apiserver,
+        client=api_client,
+        bind=bind,
+        namespace=namespace,
+        tmp_path=tmp_path,
     )
-    try:
-        yield helper
-    finally:
-        helper.cleanup()
 
 
 def test_run_leads_converges_serves_probes_and_releases_on_sigterm(process: Process) -> None:

@@ -34,6 +34,7 @@ from tests.integration.harness import (
     ZONE,
     Cluster,
     bind_provider,
+    cluster_helper,
     exited,
     free_port,
     health,
@@ -124,16 +125,8 @@ class Replica:
 class Pair(Cluster):
     """Two replicas sharing one Lease, one owner id and one BIND; cleaned up afterwards."""
 
-    def __init__(
-        self,
-        *,
-        apiserver: ApiServer,
-        client: KubeClient,
-        bind: BindServer,
-        namespace: str,
-        tmp_path: Path,
-    ) -> None:
-        super().__init__(apiserver=apiserver, client=client, bind=bind, namespace=namespace)
+    def setup(self, tmp_path: Path) -> None:
+        """Names, health port and config file of this test."""
         suffix = self.suffix
         self.owner = f"failover-{suffix}"
         self.ingress_class = f"fo{suffix}"
@@ -210,13 +203,14 @@ def pair(
     apiserver: ApiServer, api_client: KubeClient, bind: BindServer, namespace: str, tmp_path: Path
 ) -> Iterator[Pair]:
     """Two replicas, not started yet; both killed afterwards whatever happened."""
-    helper = Pair(
-        apiserver=apiserver, client=api_client, bind=bind, namespace=namespace, tmp_path=tmp_path
+    yield from cluster_helper(
+        Pair,
+        apiserver=apiserver,
+        client=api_client,
+        bind=bind,
+        namespace=namespace,
+        tmp_path=tmp_path,
     )
-    try:
-        yield helper
-    finally:
-        helper.cleanup()
 
 
 def records_of(
