@@ -212,7 +212,7 @@ def test_real_command_exit_codes(bind: BindServer) -> None:
     assert "ownerId" in bad.stderr
 
 
-def test_run_converges_and_stops_on_sigterm(bind: BindServer) -> None:
+def test_run_converges_and_stops_on_sigterm(bind: BindServer, tmp_path: Path) -> None:
     env = {
         **env_for(bind),
         "INGRESS_RECONCILER_INTERVAL": "0.5",
@@ -221,25 +221,31 @@ def test_run_converges_and_stops_on_sigterm(bind: BindServer) -> None:
         "PATH": "/usr/bin:/bin",
     }
     argv = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(SAMPLES / "manifests")]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler.cli", *argv, "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "run.log"  # a file, not a pipe: nobody reads a pipe while run logs
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", *argv, "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 30
-        while not bind.query("shop.example.test", "A"):
-            assert proc.poll() is None, proc.communicate()[1]
+        # The two zones are written by two UPDATE messages: wait for both, then check the data.
+        while not (
+            bind.query("shop.example.test", "A")
+            and bind.query("dashboard.private.example.test", "A")
+        ):
+            assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "run did not write the sample records in 30 s"
             time.sleep(0.05)
         assert bind.query("dashboard.private.example.test", "A") == ("10.20.0.15",)
     finally:
         proc.terminate()
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, log.read_text()
 
 
 def test_plan_and_once_read_ingresses_from_a_real_apiserver(
