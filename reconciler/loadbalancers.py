@@ -36,6 +36,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from reconciler import fleets
 from reconciler.errors import KubernetesError, ProviderError
 from reconciler.k8stypes import ServiceDict
 from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, ObjectRef
@@ -85,20 +86,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FINALIZER = "ingress-reconciler.io/load-balancer"
+# The fleet stage owns the names of what it creates; this stage reads the same objects.
+FINALIZER = fleets.LOAD_BALANCER_FINALIZER
 """Finalizer on an elbv2-mode fleet Service: its NLB is deleted before the Service goes."""
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_LABEL = fleets.LABEL_MANAGED_BY
 """Label on every object the reconciler owns."""
-MANAGED_BY_VALUE = "ingress-reconciler"
+MANAGED_BY_VALUE = fleets.MANAGED_BY
 """Value of :data:`MANAGED_BY_LABEL`."""
-OWNER_LABEL = "ingress-reconciler.io/owner"
+OWNER_LABEL = fleets.LABEL_OWNER
 """Label naming the reconciler instance (``ownerId``) that owns an object."""
-FLEET_LABEL = "ingress-reconciler.io/fleet"
+FLEET_LABEL = fleets.LABEL_FLEET
 """Label naming the fleet an object belongs to."""
-SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+SCHEME_ANNOTATION = fleets.SCHEME_ANNOTATION
 """The fleet Service's scheme annotation (``internet-facing`` or ``internal``)."""
 
-LOAD_BALANCER_CLASS = "ingress-reconciler.io/elbv2"
+LOAD_BALANCER_CLASS = fleets.ELBV2_LOAD_BALANCER_CLASS
 """``spec.loadBalancerClass`` of an elbv2-mode fleet Service (set by the fleet stage): only a
 Service of this class gets an NLB from us; any other is some other controller's to serve."""
 SCHEME_CHANGE_REFUSED = "SchemeChangeRefused"
