@@ -1,7 +1,9 @@
 """RFC2136 provider: any DNS server that takes dynamic updates (BIND9, Knot, PowerDNS, Windows).
 
 Reads a zone by AXFR over TCP and writes with TSIG-signed UPDATE messages, one per zone per
-:meth:`Rfc2136Provider.apply` (split only when a message would pass 65,535 bytes). Every record
+:meth:`Rfc2136Provider.apply` (split only when a message would pass 65,535 bytes, and then only
+between records: a record and its ownership TXT always travel in the same message, so a write cut
+off between messages leaves no record without its ownership). Every record
 it deletes or replaces is guarded by a prerequisite ("this rrset holds exactly these values"),
 every record it creates by "this rrset does not exist" (and "no CNAME here", or for a new CNAME
 "this name holds nothing", since a server silently ignores such an add), so an edit made out of
@@ -18,9 +20,10 @@ that does not start with ``"`` is taken as one raw string (and reads back quoted
 
 All network I/O goes through one seam, :class:`DnsTransport`; the default is
 :class:`DnspythonTransport`. dnspython's exceptions never leave this module: they become
-:class:`~reconciler.errors.TransientProviderError` (timeouts, connection failures, SERVFAIL) or
-:class:`~reconciler.errors.PermanentProviderError` (refused, bad key or signature, failed
-prerequisite), whose message names the server, the zone and the key name, never the secret.
+:class:`~reconciler.errors.TransientProviderError` (timeouts, connection failures, SERVFAIL, a
+failed prerequisite: a concurrent edit the next pass re-reads) or
+:class:`~reconciler.errors.PermanentProviderError` (refused, bad key or signature), whose message
+names the server, the zone and the key name, never the secret.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from reconciler.endpoint import (
     Changes,
     Endpoint,
     InvalidNameError,
+    Label,
     RecordType,
     Update,
     normalize_name,
@@ -249,6 +253,8 @@ class _Unit:
     """The part of an UPDATE message that one change needs; never split across messages."""
 
     names: tuple[str, ...]
+    group: str
+    """The record this change belongs to: a record and its ownership TXT share one group."""
     prerequisites: tuple[_Prerequisite, ...] = ()
     deletes: tuple[tuple[dns.name.Name, dns.rdatatype.RdataType], ...] = ()
     adds: tuple[tuple[dns.name.Name, dns.rdataset.Rdataset], ...] = ()
@@ -278,7 +284,8 @@ class Rfc2136Provider:
 
     ``zones`` are the zones on the server this provider reads and writes. ``tsig_key_name`` and
     ``tsig_secret`` (base64) go together; without them updates and transfers are unsigned.
-    ``transport`` is the I/O seam (default :class:`DnspythonTransport`).
+    ``transport`` is the I/O seam (default :class:`DnspythonTransport`); ``max_message_bytes``
+    caps one UPDATE message (65,535, the DNS limit over TCP, unless a server wants less).
     """
 
     def __init__(
@@ -294,6 +301,7 @@ class Rfc2136Provider:
         timeout: float = 10.0,
         default_ttl: int = 300,
         transport: DnsTransport | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         where = f"provider {name!r}"
         if not zones:
@@ -332,6 +340,12 @@ class Rfc2136Provider:
         self._timeout = timeout
         self._default_ttl = default_ttl
         self._transport: DnsTransport = transport or DnspythonTransport()
+        if not 2 * _MESSAGE_OVERHEAD_BYTES <= max_message_bytes <= MAX_MESSAGE_BYTES:
+            raise ConfigError(
+                f"{where}: max_message_bytes must lie between {2 * _MESSAGE_OVERHEAD_BYTES} "
+                f"and {MAX_MESSAGE_BYTES}"
+            )
+        self._max_message_bytes = max_message_bytes
         self._cache: dict[str, _ZoneSnapshot] = {}
 
     def __repr__(self) -> str:
@@ -375,7 +389,7 @@ class Rfc2136Provider:
         plan = self._plan_messages(changes)
         for zone, units in plan:
             self._cache.pop(zone, None)
-            messages = list(_split_units(units))
+            messages = list(_split_groups(_grouped(units), self._max_message_bytes))
             for index, batch in enumerate(messages, start=1):
                 self._send_update(zone, batch, part=(index, len(messages)))
             logger.debug(
@@ -519,6 +533,7 @@ class Rfc2136Provider:
             units.append(
                 _Unit(
                     names=(old.name,),
+                    group=_group_of(old),
                     prerequisites=((owner, rds, rds.rdtype),),
                     deletes=((owner, rds.rdtype),),
                 )
@@ -532,6 +547,7 @@ class Rfc2136Provider:
             units.append(
                 _Unit(
                     names=tuple(sorted({update.old.name, update.new.name})),
+                    group=_group_of(update.new),
                     prerequisites=tuple(guards),
                     deletes=((owner, old_rds.rdtype),),
                     adds=((new_owner, new_rds),),
@@ -552,7 +568,12 @@ class Rfc2136Provider:
             if not is_cname and cname_key not in removed:
                 absent.append((owner, None, dns.rdatatype.CNAME))
             units.append(
-                _Unit(names=(new.name,), prerequisites=tuple(absent), adds=((owner, rds),))
+                _Unit(
+                    names=(new.name,),
+                    group=_group_of(new),
+                    prerequisites=tuple(absent),
+                    adds=((owner, rds),),
+                )
             )
 
         by_zone: dict[str, list[_Unit]] = {}
@@ -672,6 +693,8 @@ class Rfc2136Provider:
         text = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
         kind: type[ProviderError] = PermanentProviderError
         if rcode in _PREREQUISITE_FAILURES:
+            # a concurrent edit: the next pass re-reads the zone and plans again
+            kind = TransientProviderError
             detail = (
                 f"{text}: a prerequisite failed, records changed out of band since they were "
                 "read; nothing in this message was written, the next pass re-reads the zone"
@@ -711,17 +734,34 @@ def _rdata(rdtype: dns.rdatatype.RdataType, target: str) -> dns.rdata.Rdata:
     )
 
 
-def _split_units(units: Sequence[_Unit]) -> Iterable[list[_Unit]]:
-    """Consecutive batches whose messages stay under 65,535 bytes, in order."""
-    budget = MAX_MESSAGE_BYTES - _MESSAGE_OVERHEAD_BYTES
+def _group_of(endpoint: Endpoint) -> str:
+    """The record a change belongs to: its own name, or for an ownership TXT the record it owns."""
+    return endpoint.labels.get(Label.OWNED_RECORD, "") or endpoint.name
+
+
+def _grouped(units: Sequence[_Unit]) -> list[list[_Unit]]:
+    """Units by group (a record with its ownership TXT), each group in the order given."""
+    groups: dict[str, list[_Unit]] = {}
+    for unit in units:
+        groups.setdefault(unit.group, []).append(unit)
+    return [groups[key] for key in sorted(groups)]
+
+
+def _split_groups(groups: Sequence[Sequence[_Unit]], max_bytes: int) -> Iterable[list[_Unit]]:
+    """Messages under ``max_bytes``, each holding whole groups only.
+
+    A record and its ownership TXT are never split across two messages, so whatever message a
+    write is cut off at, every record written so far has its ownership written with it.
+    """
+    budget = max_bytes - _MESSAGE_OVERHEAD_BYTES
     batch: list[_Unit] = []
     used = 0
-    for unit in units:
-        size = unit.wire_bytes()
+    for group in groups:
+        size = sum(unit.wire_bytes() for unit in group)
         if batch and used + size > budget:
             yield batch
             batch, used = [], 0
-        batch.append(unit)
+        batch.extend(group)
         used += size
     if batch:
         yield batch

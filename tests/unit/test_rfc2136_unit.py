@@ -32,7 +32,7 @@ from providers.rfc2136 import (
     Rfc2136Provider,
     read_tsig_secret,
 )
-from reconciler.endpoint import Changes, Endpoint, Update
+from reconciler.endpoint import Changes, Endpoint, Label, Update
 from reconciler.errors import (
     ConfigError,
     PermanentProviderError,
@@ -212,7 +212,7 @@ def test_a_write_drops_the_cache_of_that_zone(
 def test_a_failed_write_drops_the_cache_too(provider: Rfc2136Provider, fake: FakeTransport) -> None:
     provider.records()
     fake.update_rcode = dns.rcode.NXRRSET
-    with pytest.raises(PermanentProviderError):
+    with pytest.raises(TransientProviderError):
         provider.apply(Changes(delete=(a_record("www.example.test", "192.0.2.9"),)))
     fake.calls.clear()
     provider.records()
@@ -249,22 +249,22 @@ def test_one_signed_message_per_zone_with_guards(
     assert message.keyname == dns.name.from_text(KEY)
     pre, upd = sections(message)
     assert pre == [
-        # value-dependent "exists exactly" (TTL 0) for what we delete or replace
-        "alias.example.test. 0 IN CNAME lb.example.com.",
-        "www.example.test. 0 IN A 192.0.2.1",
-        "www.example.test. 0 IN A 192.0.2.2",
+        # per name: value-dependent "exists exactly" (TTL 0) for what we delete or replace,
         # "rrset does not exist" for what we create, and no CNAME where it would be ignored
+        "alias.example.test. 0 IN CNAME lb.example.com.",
         "alias.example.test. NONE A",
         "t.example.test. NONE TXT",
         "t.example.test. NONE CNAME",
+        "www.example.test. 0 IN A 192.0.2.1",
+        "www.example.test. 0 IN A 192.0.2.2",
     ]
     assert upd == [
         # deletes first, then adds, so a CNAME can become an A in one message
         "alias.example.test. ANY CNAME",
         "www.example.test. ANY A",
-        "www.example.test. 300 IN A 192.0.2.3",  # ttl None → default 300
         "alias.example.test. 120 IN A 198.51.100.1",
         't.example.test. 300 IN TXT "a b" "c"',
+        "www.example.test. 300 IN A 192.0.2.3",  # ttl None → default 300
     ]
 
 
@@ -371,8 +371,36 @@ def test_large_changes_split_in_order_below_the_limit(
         if isinstance(message, dns.update.UpdateMessage)
         for rrset in message.update
     ]
-    assert [kind for kind, _ in sequence] == ["delete"] * 150 + ["add"] * 150
-    assert [name for _, name in sequence[:3]] == [f"old{i}.example.test." for i in range(3)]
+    assert sorted(name for kind, name in sequence if kind == "delete") == sorted(
+        f"old{i}.example.test." for i in range(150)
+    )
+    assert sorted(name for kind, name in sequence if kind == "add") == sorted(
+        f"new{i}.example.test." for i in range(150)
+    )
+    for message in fake.updates:  # within each message: deletes before adds
+        kinds = [rrset.deleting == dns.rdataclass.ANY for rrset in message.update]
+        assert kinds == sorted(kinds, reverse=True)
+
+
+def test_a_record_and_its_ownership_txt_share_one_message(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    value = " ".join(f'"{i}{"y" * 250}"' for i in range(3))
+    records = [a_record(f"host{i}.example.test") for i in range(200)]
+    txts = [
+        Endpoint.of(f"a-host{i}.example.test", "TXT", [value], ttl=300).with_labels(
+            {Label.OWNED_RECORD.value: f"host{i}.example.test"}
+        )
+        for i in range(200)
+    ]
+    # records first, TXTs after (as a registry may list them): still never split
+    provider.apply(Changes(create=(*records, *txts)))
+    assert len(fake.updates) >= 3
+    for message in fake.updates:
+        names = {rrset.name.to_text(omit_final_dot=True) for rrset in message.update}
+        for name in names:
+            partner = name.removeprefix("a-") if name.startswith("a-") else f"a-{name}"
+            assert partner in names, f"{name} was sent without {partner}"
 
 
 # --- errors: nothing from dnspython leaks ----------------------------------------------------
@@ -431,9 +459,9 @@ def test_transport_exceptions_become_provider_errors(
     [
         (dns.rcode.REFUSED, PermanentProviderError, "refused"),
         (dns.rcode.NOTAUTH, PermanentProviderError, "not authoritative"),
-        (dns.rcode.NXRRSET, PermanentProviderError, "prerequisite failed"),
-        (dns.rcode.YXRRSET, PermanentProviderError, "prerequisite failed"),
-        (dns.rcode.YXDOMAIN, PermanentProviderError, "prerequisite failed"),
+        (dns.rcode.NXRRSET, TransientProviderError, "prerequisite failed"),
+        (dns.rcode.YXRRSET, TransientProviderError, "prerequisite failed"),
+        (dns.rcode.YXDOMAIN, TransientProviderError, "prerequisite failed"),
         (dns.rcode.SERVFAIL, TransientProviderError, "server failed"),
         (dns.rcode.FORMERR, PermanentProviderError, "rejected the request"),
         (dns.rcode.NOTIMP, PermanentProviderError, "rejected the request"),
