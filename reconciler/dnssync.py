@@ -11,7 +11,8 @@ it would send its names to another candidate holding a parent zone (and create t
 other candidate provider of a non-empty group that includes the failed one is *held*: nothing is
 planned or applied for it in this pass, and it reports an error (the pass does not converge).
 
-Then, per provider: ``registry.records()`` → ``provider.adjust_endpoints`` →
+Then, per provider: ``registry.records()`` → ``registry.screen`` (names whose ownership record
+cannot be written are refused as conflicts, the rest go on) → ``provider.adjust_endpoints`` →
 :func:`reconciler.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
 fails is reported in its own result and never stops the others; when the failure is the write
 (``apply``), the result keeps the planned changes and the planner's conflicts (``applied`` False,
@@ -54,6 +55,10 @@ class Registry(Protocol):
 
     def records(self) -> Sequence[Endpoint]:
         """Current record sets with ownership labels (TXT ownership records folded in)."""
+        ...
+
+    def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
+        """Desired endpoints whose ownership records can be written; the rest as conflicts."""
         ...
 
     def apply(self, changes: Changes) -> None:
@@ -183,7 +188,8 @@ def _plan_one(
 ) -> ProviderResult:
     """Read, adjust and plan (nothing written): the result's ``applied`` is False."""
     current = target.registry.records()
-    adjusted = target.provider.adjust_endpoints(desired)
+    writable, refused = target.registry.screen(desired)
+    adjusted = target.provider.adjust_endpoints(writable)
     plan = calculate(
         current=current,
         desired=adjusted,
@@ -192,7 +198,10 @@ def _plan_one(
         managed_types=frozenset(managed_types),
         domain_filter=domain_filter,
     )
-    return ProviderResult(provider=name, changes=plan.changes, conflicts=tuple(plan.conflicts))
+    conflicts = sorted(
+        (*refused, *plan.conflicts), key=lambda c: (c.name, c.record_type, c.resource, c.reason)
+    )
+    return ProviderResult(provider=name, changes=plan.changes, conflicts=tuple(conflicts))
 
 
 def _failure(

@@ -86,6 +86,10 @@ class ConflictReason(StrEnum):
     """Several resources want the same record with different data; this one lost."""
     POLICY_BLOCKED = "policy forbids the delete this change needs"
     """Changing the record type needs a delete, and the policy allows none."""
+    OWNERSHIP_UNENCODABLE = "ownership record cannot be written for this name"
+    """The ownership TXT's name or value would pass DNS limits (label 63, name 253, string 255)."""
+    RESERVED_NAME = "name reserved for ownership records"
+    """The name is the ownership TXT name of another record (``a-<host>``, affixes applied)."""
 
 
 @dataclass(frozen=True, slots=True)

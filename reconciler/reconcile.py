@@ -45,6 +45,7 @@ for ``plan --output json``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,9 +58,11 @@ from reconciler.fleets import FleetSpec, fleet_service_address
 from reconciler.ingress_status import ingress_address
 from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
 from reconciler.loop import ChangeCount, PassResult, ReasonCount
-from reconciler.plan import DomainFilter, Policy
+from reconciler.plan import Conflict, DomainFilter, Policy
+from reconciler.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.settings import Settings
 from reconciler.sources.ingress import (
+    Rejection,
     SourceResult,
     endpoints_from_ingresses,
     ingress_class_of,
@@ -116,6 +119,9 @@ class PassConfig:
     """Configured fleets; empty: issue-2 behaviour (no split horizon)."""
     tenancy: TenancyConfig | None = None
     """Tenants; None: single-tenant mode (no enforcement)."""
+    reserved_names: tuple[str, ...] = ()
+    """Patterns of the ownership namespace (:func:`reconciler.registry.reserved_name_patterns`):
+    hosts matching one are rejected at the source."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PassConfig:
@@ -131,6 +137,12 @@ class PassConfig:
             ingress_class_names=settings.ingress_class_names,
             fleets=settings.fleet_specs(),
             tenancy=settings.tenancy_config() if settings.tenants else None,
+            reserved_names=reserved_name_patterns(
+                AffixNameMapper.of(
+                    settings.txt_prefix, settings.txt_suffix, settings.txt_wildcard_replacement
+                ),
+                settings.managed_record_types,
+            ),
         )
 
 
@@ -301,6 +313,11 @@ class GuardedRegistry:
         records: Sequence[Endpoint] = self._inner.records()
         return records
 
+    def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
+        """The inner registry's screening (no write)."""
+        screened: tuple[list[Endpoint], list[Conflict]] = self._inner.screen(endpoints)
+        return screened
+
     def apply(self, changes: Changes) -> None:
         """Write through the inner registry, unless the lease was lost."""
         if not self._may_write():
@@ -359,6 +376,33 @@ def _dns_groups(
         per_fleet[fleet.name].extend(endpoints)
     groups = tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in config.fleets)
     return (), groups, tuple(sorted(set(refusals), key=lambda r: (r.resource, r.host, r.reason)))
+
+
+def _without_reserved(source: SourceResult, patterns: Sequence[str]) -> SourceResult:
+    """The source's result with hosts in the ownership namespace moved to its rejections."""
+    compiled = [re.compile(p) for p in patterns]
+    reserved = [e for e in source.endpoints if any(p.search(e.name) for p in compiled)]
+    if not reserved:
+        return source
+    rejections = [
+        Rejection(
+            resource=e.labels.get(Label.RESOURCE, ""),
+            host=e.name,
+            reason=(
+                "the host has the form of an ownership TXT name (a-<host>, aaaa-<host>, "
+                "cname-<host>, with the configured txtPrefix/txtSuffix/wildcard replacement): "
+                "a record there could take over another record's ownership; choose another host"
+            ),
+        )
+        for e in reserved
+    ]
+    return SourceResult(
+        endpoints=tuple(e for e in source.endpoints if e not in reserved),
+        rejections=(
+            *source.rejections,
+            *sorted(set(rejections), key=lambda r: (r.resource, r.host)),
+        ),
+    )
 
 
 def _record_events(
@@ -479,8 +523,11 @@ def reconcile(
         if config.fleets
         else config.ingress_class_names
     )
-    source = endpoints_from_ingresses(
-        published, ingress_class_names=class_filter, default_ttl=config.default_ttl
+    source = _without_reserved(
+        endpoints_from_ingresses(
+            published, ingress_class_names=class_filter, default_ttl=config.default_ttl
+        ),
+        config.reserved_names,
     )
     for rejection in source.rejections:
         log.warning(

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from reconciler.endpoint import (
+    MAX_LABEL_LENGTH,
+    MAX_NAME_LENGTH,
     Changes,
     Endpoint,
     FrozenMap,
@@ -40,6 +43,7 @@ from reconciler.endpoint import (
     normalize_name,
 )
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.plan import Conflict, ConflictReason
 from reconciler.provider import Provider
 from reconciler.zones import is_within, zone_for
 
@@ -54,6 +58,7 @@ __all__ = [
     "ownership_txt_name",
     "ownership_value",
     "parse_ownership",
+    "reserved_name_patterns",
     "serialize_labels",
 ]
 
@@ -74,6 +79,8 @@ DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
 # external-dns's mapper.supportedRecords, in its order (the order decides which type wins when
 # a %{record_type} affix matches more than one).
 _SUPPORTED_TYPES: Final = ("A", "AAAA", "CNAME", "NS", "MX", "PTR", "SRV", "NAPTR", "TXT", "DNAME")
+
+_TXT_STRING_BYTES: Final = 255
 
 # Provider properties of a record that must not be copied onto its TXT (they describe an alias).
 _ALIAS_PROPERTIES: Final = frozenset(
@@ -259,6 +266,52 @@ def _txt_name(mapper: AffixNameMapper, name: str, record_type: str, zone: str | 
     return txt
 
 
+_MARK: Final = "zzownedzz"
+
+
+def reserved_name_patterns(
+    mapper: AffixNameMapper, managed_types: Iterable[str]
+) -> tuple[str, ...]:
+    """Regular expressions (RE2 and Python alike) of the names that ownership TXTs may take.
+
+    A host matching one is refused: it is, or could be, the ownership TXT name of another record
+    (``a-www.example.test`` holds the ownership of ``www.example.test``), and a record there
+    would let its owner delete or squat the other record's ownership. One pattern per managed
+    type from the configured affixes, plus the wildcard replacement label (the TXT of
+    ``*.example.test`` is also that of ``<replacement>.example.test``). Names are matched
+    lower-case, without the final dot. The admission policy uses the same patterns.
+    """
+    patterns: set[str] = set()
+    for rtype in sorted({t.upper() for t in managed_types}):
+        head, _, tail = mapper.to_txt_name(_MARK, rtype).partition(_MARK)
+        patterns.add(f"^{re.escape(head)}[^.]*{re.escape(tail)}(\\.|$)")
+    if mapper.wildcard_replacement:
+        patterns.add(f"^{re.escape(mapper.wildcard_replacement)}(\\.|$)")
+    return tuple(sorted(patterns))
+
+
+def _ownership_limits(txt_name: str, value: str) -> str | None:
+    """Why an ownership TXT of this name and value cannot be written, or None."""
+    labels = txt_name.split(".")
+    if len(labels[0]) > MAX_LABEL_LENGTH:
+        return (
+            f"its ownership TXT name {labels[0][:24]}… would have a first label of "
+            f"{len(labels[0])} bytes (DNS allows 63): shorten the first label of the host"
+        )
+    if len(txt_name) > MAX_NAME_LENGTH:
+        return (
+            f"its ownership TXT name would be {len(txt_name)} bytes long (DNS allows 253): "
+            "shorten the host"
+        )
+    size = len(value.strip('"').encode())
+    if size > _TXT_STRING_BYTES:
+        return (
+            f"its ownership TXT value would be {size} bytes (one TXT string holds 255): "
+            "shorten the namespace or name of the resource, or the owner id"
+        )
+    return None
+
+
 # -- the registry ----------------------------------------------------------------------------
 
 
@@ -331,6 +384,9 @@ class TxtRegistry:
         self._owner_id = owner_id
         self._mapper = AffixNameMapper.of(txt_prefix, txt_suffix, wildcard_replacement)
         self._managed_types = frozenset(t.upper() for t in managed_types)
+        self._reserved = tuple(
+            re.compile(p) for p in reserved_name_patterns(self._mapper, self._managed_types)
+        )
         self._snapshot: _Snapshot | None = None
 
     @property
@@ -362,6 +418,49 @@ class TxtRegistry:
         the pipeline labels endpoints with (tenants, fleets) never leaks into public DNS.
         """
         return ownership_value(self._owner_id, labels.get(Label.RESOURCE.value, ""))
+
+    def reserved_reason(self, name: str) -> str | None:
+        """Why ``name`` may not be a record (it is an ownership TXT name), or None."""
+        if any(p.search(name) for p in self._reserved):
+            example = self._mapper.to_txt_name("www.example.test", "A")
+            return (
+                f"{name} has the form of an ownership TXT name (as {example} holds the ownership "
+                "of www.example.test): a record here could take over another record's "
+                "ownership; choose another host"
+            )
+        return None
+
+    def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
+        """Desired endpoints whose ownership can be written, and the rest refused with a reason.
+
+        Refused: names in the ownership namespace (:func:`reserved_name_patterns`), and names
+        whose ownership TXT would pass DNS limits (first label over 63 bytes, name over 253,
+        value over one 255-byte string). Only those endpoints; every other one is kept.
+        """
+        zones = frozenset(self._provider.zones())
+        kept: list[Endpoint] = []
+        refused: list[Conflict] = []
+        for endpoint in endpoints:
+            reason = ConflictReason.RESERVED_NAME
+            why = self.reserved_reason(endpoint.name)
+            if why is None and endpoint.record_type in self._managed_types:
+                reason = ConflictReason.OWNERSHIP_UNENCODABLE
+                zone = zone_for(endpoint.name, zones)
+                txt_name = _txt_name(self._mapper, endpoint.name, endpoint.record_type, zone)
+                why = _ownership_limits(txt_name, self.value_for(endpoint.labels))
+            if why is None:
+                kept.append(endpoint)
+                continue
+            refused.append(
+                Conflict(
+                    name=endpoint.name,
+                    record_type=endpoint.record_type,
+                    reason=reason,
+                    detail=why,
+                    resource=endpoint.labels.get(Label.RESOURCE.value, ""),
+                )
+            )
+        return kept, refused
 
     # -- reading -----------------------------------------------------------------------------
 

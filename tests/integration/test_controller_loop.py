@@ -42,6 +42,7 @@ from reconciler.loop import (
     utc_now,
 )
 from reconciler.metrics import Metrics
+from reconciler.plan import Conflict
 from reconciler.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,9 @@ class GuardedRegistry:
 
     def records(self) -> Sequence[Endpoint]:
         return self._inner.records()  # type: ignore[no-any-return]
+
+    def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
+        return self._inner.screen(endpoints)  # type: ignore[no-any-return]
 
     def apply(self, changes: Changes) -> None:
         if not self._may_write():

@@ -242,6 +242,7 @@ def test_public_surface() -> None:
         "ownership_txt_name",
         "ownership_value",
         "parse_ownership",
+        "reserved_name_patterns",
         "serialize_labels",
     }
 
@@ -1225,3 +1226,99 @@ def _values_not_ours(reg: TxtRegistry, mem: InMemoryProvider) -> set[tuple[str, 
         if (labels := parse_ownership(v)) is not None and labels.get("owner") != ME
     }
     return records | ownership
+
+
+# --- screening: names whose ownership cannot be written are refused, alone -----------------
+
+LONG_RESOURCE = "ingress/" + "n" * 63 + "/" + "x" * 200
+
+
+@pytest.mark.parametrize(
+    ("name", "resource", "reason", "words"),
+    [
+        # a-<62 characters> is 64 bytes: over the 63 of one label
+        ("h" * 62 + ".example.test", WEB, ConflictReason.OWNERSHIP_UNENCODABLE, "first label"),
+        ("h" * 63 + ".example.test", WEB, ConflictReason.OWNERSHIP_UNENCODABLE, "first label"),
+        # 252 bytes fit a name; a-<name> does not
+        (
+            ".".join(["h" * 60] * 4)[:239].rstrip(".") + ".example.test",
+            WEB,
+            ConflictReason.OWNERSHIP_UNENCODABLE,
+            "253",
+        ),
+        ("web.example.test", LONG_RESOURCE, ConflictReason.OWNERSHIP_UNENCODABLE, "255"),
+        ("a-web.example.test", WEB, ConflictReason.RESERVED_NAME, "ownership TXT name"),
+        ("aaaa-web.example.test", WEB, ConflictReason.RESERVED_NAME, "ownership TXT name"),
+        ("cname-x.example.test", WEB, ConflictReason.RESERVED_NAME, "ownership TXT name"),
+        ("A-Web.example.test", WEB, ConflictReason.RESERVED_NAME, "ownership TXT name"),
+    ],
+)
+def test_screen_refuses_exactly_the_host_that_cannot_be_owned(
+    name: str, resource: str, reason: ConflictReason, words: str
+) -> None:
+    mem = InMemoryProvider(name="m", zones=[ZONE])
+    registry = TxtRegistry(provider=mem, owner_id=ME)
+    bad = Endpoint.of(name, "A", ["192.0.2.1"]).with_labels({"resource": resource})
+    good = a("good.example.test").with_labels({"resource": WEB})
+    kept, refused = registry.screen([bad, good])
+    assert kept == [good]
+    assert [(c.name, c.reason, c.resource) for c in refused] == [(bad.name, reason, resource)]
+    assert words in refused[0].detail
+
+
+def test_screen_keeps_the_longest_names_that_fit() -> None:
+    mem = InMemoryProvider(name="m", zones=[ZONE])
+    registry = TxtRegistry(provider=mem, owner_id=ME)
+    fits = [
+        Endpoint.of("h" * 61 + ".example.test", "A", ["192.0.2.1"]),  # a- + 61 = 63
+        Endpoint.of("ns-1.example.test", "A", ["192.0.2.1"]),  # not a managed type's marker
+        Endpoint.of("team-a.example.test", "A", ["192.0.2.1"]),
+        Endpoint.of("example.test", "A", ["192.0.2.1"]),  # the apex: a-_apex.example.test
+    ]
+    assert registry.screen(fits) == (fits, [])
+
+
+@pytest.mark.parametrize(
+    ("affixes", "reserved", "free"),
+    [
+        (
+            {},
+            ["a-www.example.test", "cname-x.example.test"],
+            ["www.example.test", "ab.example.test"],
+        ),
+        (
+            {"txt_prefix": "txt-"},
+            ["txt-a-www.example.test", "txt-cname-www.example.test"],
+            ["a-www.example.test", "txt.example.test"],
+        ),
+        (
+            {"txt_prefix": "%{record_type}-owner."},
+            ["a-owner.www.example.test", "cname-owner.x.example.test"],
+            ["a-www.example.test", "owner.example.test"],
+        ),
+        (
+            {"txt_suffix": "-own"},
+            ["a-www-own.example.test"],
+            ["a-www.example.test", "www-own.example.test"],
+        ),
+        (
+            {"wildcard_replacement": "any"},
+            ["any.example.test", "a-any.example.test"],
+            ["anything.example.test"],
+        ),
+    ],
+)
+def test_reserved_names_follow_the_configured_affixes(
+    affixes: dict[str, str], reserved: list[str], free: list[str]
+) -> None:
+    registry = TxtRegistry(
+        provider=InMemoryProvider(name="m", zones=[ZONE]),
+        owner_id=ME,
+        txt_prefix=affixes.get("txt_prefix", ""),
+        txt_suffix=affixes.get("txt_suffix", ""),
+        wildcard_replacement=affixes.get("wildcard_replacement", ""),
+    )
+    for name in reserved:
+        assert registry.reserved_reason(name) is not None, name
+    for name in free:
+        assert registry.reserved_reason(name) is None, name

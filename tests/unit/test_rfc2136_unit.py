@@ -378,6 +378,7 @@ def test_large_changes_split_in_order_below_the_limit(
         f"new{i}.example.test." for i in range(150)
     )
     for message in fake.updates:  # within each message: deletes before adds
+        assert isinstance(message, dns.update.UpdateMessage)
         kinds = [rrset.deleting == dns.rdataclass.ANY for rrset in message.update]
         assert kinds == sorted(kinds, reverse=True)
 
@@ -397,6 +398,7 @@ def test_a_record_and_its_ownership_txt_share_one_message(
     provider.apply(Changes(create=(*records, *txts)))
     assert len(fake.updates) >= 3
     for message in fake.updates:
+        assert isinstance(message, dns.update.UpdateMessage)
         names = {rrset.name.to_text(omit_final_dot=True) for rrset in message.update}
         for name in names:
             partner = name.removeprefix("a-") if name.startswith("a-") else f"a-{name}"
