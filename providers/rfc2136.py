@@ -32,7 +32,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
 
@@ -374,8 +374,9 @@ class Rfc2136Provider:
         return out
 
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
-        """Give endpoints without a TTL the default TTL (what a read will report back)."""
-        return [e if e.ttl is not None else replace(e, ttl=self._default_ttl) for e in endpoints]
+        """Endpoints as they are: a TTL of None means "any" (the default TTL applies on create
+        only, and an existing record keeps the TTL it has)."""
+        return list(endpoints)
 
     def apply(self, changes: Changes) -> None:
         """Write ``changes``: one guarded UPDATE per zone, deletes before adds.

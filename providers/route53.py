@@ -431,6 +431,7 @@ class Route53Provider:
         evaluate_target_health: bool = True,
         resync_period: float = 3600.0,
         zone_refresh_period: float = 3600.0,
+        default_ttl: int = DEFAULT_TTL,
         clock: Callable[[], float] = time.monotonic,
         limiter: TokenBucket | None = None,
         retrier: Retrier | None = None,
@@ -459,6 +460,8 @@ class Route53Provider:
         """Seconds before the record cache of a zone is re-listed in full."""
         self.zone_refresh_period = zone_refresh_period
         """Seconds before the zone list is refreshed."""
+        self.default_ttl = default_ttl
+        """TTL of a record created without one (an existing record keeps its own)."""
         self._clock = clock
         self._limiter = limiter or TokenBucket(clock=clock)
         self._retrier = retrier or Retrier()
@@ -501,8 +504,8 @@ class Route53Provider:
         """Desired endpoints in the shape :meth:`records` returns them.
 
         A CNAME to an AWS load balancer becomes ALIAS A and AAAA records (as external-dns does,
-        so a zone it wrote compares equal) unless it says ``alias=false``; other records get
-        TTL 300 when they have none and lose alias-only keys.
+        so a zone it wrote compares equal) unless it says ``alias=false``; other records lose
+        alias-only keys. A TTL of None stays None: the default TTL applies on create only.
         """
         result: list[Endpoint] = []
         for endpoint in endpoints:
@@ -528,13 +531,7 @@ class Route53Provider:
                     result.append(self._alias_shape(endpoint, zone_id))
                     continue
             plain = endpoint.provider_specific.without(ALIAS).without(EVALUATE_TARGET_HEALTH)
-            result.append(
-                replace(
-                    endpoint,
-                    ttl=endpoint.ttl if endpoint.ttl is not None else DEFAULT_TTL,
-                    provider_specific=plain.without(TARGET_HOSTED_ZONE),
-                )
-            )
+            result.append(replace(endpoint, provider_specific=plain.without(TARGET_HOSTED_ZONE)))
         return result
 
     def apply(self, changes: Changes) -> None:
@@ -757,6 +754,8 @@ class Route53Provider:
                     f"{endpoint.name}: no canonical hosted zone known for {endpoint.targets[0]}"
                 )
             endpoint = self._alias_shape(endpoint, zone_id)
+        elif endpoint.ttl is None:
+            endpoint = replace(endpoint, ttl=self.default_ttl)
         record_set = record_set_from_endpoint(endpoint)
         return _Change(action, record_set, endpoint_from_record_set(record_set), group)
 

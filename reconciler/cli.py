@@ -272,6 +272,7 @@ def _route53_provider(entry: Route53Settings, settings: Settings, limiter: Token
         region=entry.region,
         evaluate_target_health=entry.evaluate_target_health,
         resync_period=settings.resync_period,
+        default_ttl=settings.default_ttl,
     )
 
 
@@ -690,11 +691,7 @@ def run_dns_pass(
 ) -> PassOutcome:
     """Source → route → plan → apply for the given Ingresses and providers (no fleets, no
     tenancy: the issue-2 DNS pass; :func:`reconciler.reconcile.reconcile` is the full one)."""
-    source = endpoints_from_ingresses(
-        ingresses,
-        ingress_class_names=settings.ingress_class_names,
-        default_ttl=settings.default_ttl,
-    )
+    source = endpoints_from_ingresses(ingresses, ingress_class_names=settings.ingress_class_names)
     for rejection in source.rejections:
         log.warning(
             "ingress data rejected",

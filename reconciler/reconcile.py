@@ -44,6 +44,7 @@ for ``plan --output json``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -59,16 +60,25 @@ from reconciler.ingress_status import ingress_address
 from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
 from reconciler.loop import ChangeCount, PassResult, ReasonCount
 from reconciler.plan import Conflict, DomainFilter, Policy
-from reconciler.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.settings import Settings
 from reconciler.sources.ingress import (
+    ANNOTATION_PREFIXES,
     Rejection,
     SourceResult,
     endpoints_from_ingresses,
     ingress_class_of,
     resource_of,
 )
-from reconciler.tenancy import Fleet, Namespace, Refusal, TenancyConfig, decide
+from reconciler.tenancy import (
+    DEFAULT_PUBLIC_EXCLUDED_NETS,
+    Fleet,
+    Namespace,
+    Refusal,
+    RefusalReason,
+    TenancyConfig,
+    Visibility,
+    decide,
+)
 
 __all__ = [
     "DNS_ACTION",
@@ -111,14 +121,16 @@ class PassConfig:
     """Record types created, updated and deleted."""
     domain_filter: DomainFilter = field(default_factory=DomainFilter)
     """Which names are managed."""
-    default_ttl: int = 300
-    """TTL of records whose Ingress sets none."""
     ingress_class_names: tuple[str, ...] = ()
     """Class filter without fleets (empty: every Ingress)."""
     fleets: tuple[FleetSpec, ...] = ()
     """Configured fleets; empty: issue-2 behaviour (no split horizon)."""
     tenancy: TenancyConfig | None = None
     """Tenants; None: single-tenant mode (no enforcement)."""
+    public_excluded_nets: tuple[str, ...] = DEFAULT_PUBLIC_EXCLUDED_NETS
+    """Target ranges a public fleet's view never receives (empty: no range guard)."""
+    annotation_prefixes: tuple[str, ...] = ANNOTATION_PREFIXES
+    """external-dns annotation prefixes read (hostname, target, ttl)."""
     reserved_names: tuple[str, ...] = ()
     """Patterns of the ownership namespace (:func:`reconciler.registry.reserved_name_patterns`):
     hosts matching one are rejected at the source."""
@@ -133,16 +145,12 @@ class PassConfig:
             domain_filter=DomainFilter(
                 include=settings.domain_filter.include, exclude=settings.domain_filter.exclude
             ),
-            default_ttl=settings.default_ttl,
             ingress_class_names=settings.ingress_class_names,
             fleets=settings.fleet_specs(),
             tenancy=settings.tenancy_config() if settings.tenants else None,
-            reserved_names=reserved_name_patterns(
-                AffixNameMapper.of(
-                    settings.txt_prefix, settings.txt_suffix, settings.txt_wildcard_replacement
-                ),
-                settings.managed_record_types,
-            ),
+            public_excluded_nets=settings.public_excluded_target_nets,
+            annotation_prefixes=settings.annotation_prefixes,
+            reserved_names=settings.reserved_names(),
         )
 
 
@@ -333,13 +341,70 @@ def _by_resource(ingresses: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[st
     return {resource_of(i): i for i in ingresses}
 
 
+def _has_target_annotation(ingress: Mapping[str, Any], prefixes: Sequence[str]) -> bool:
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    return any(f"{prefix}target" in annotations for prefix in prefixes)
+
+
+def _excluded(target: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(target)
+    except ValueError:
+        return False
+    return any(address.version == net.version and address in net for net in nets)
+
+
+def _guard_view(
+    fleet: FleetSpec,
+    endpoints: Sequence[Endpoint],
+    *,
+    other_view: Collection[str],
+    excluded_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> tuple[list[Endpoint], list[Refusal]]:
+    """The endpoints a fleet's view may receive; the rest refused (TargetNotInView).
+
+    Refused: a target that is the address of a fleet of the other visibility, and, in a public
+    view, a target in ``excluded_nets``.
+    """
+    public = fleet.visibility == Visibility.PUBLIC
+    kept: list[Endpoint] = []
+    refusals: list[Refusal] = []
+    for endpoint in endpoints:
+        bad = sorted(
+            t
+            for t in endpoint.targets
+            if t.lower() in other_view or (public and _excluded(t, excluded_nets))
+        )
+        if not bad:
+            kept.append(endpoint)
+            continue
+        refusals.append(
+            Refusal(
+                endpoint.labels.get(Label.RESOURCE, ""),
+                endpoint.name,
+                RefusalReason.TARGET_NOT_IN_VIEW,
+                f"target {', '.join(bad)} may not enter the {fleet.visibility} view of fleet "
+                f"{fleet.name!r}: it is a {'private' if public else 'public'} address "
+                "(split horizon); set the target annotation or wait for the fleet's own load "
+                "balancer",
+            )
+        )
+    return kept, refusals
+
+
 def _dns_groups(
     config: PassConfig,
     observed: Observed,
     published: Sequence[Mapping[str, Any]],
     source: SourceResult,
 ) -> tuple[tuple[Endpoint, ...], tuple[EndpointGroup, ...], tuple[Refusal, ...]]:
-    """Plain desired endpoints (no fleets), fleet groups, and tenancy refusals."""
+    """Plain desired endpoints (no fleets), fleet groups, and refusals (tenancy, view guard).
+
+    While an Ingress's fleet has no address (its load balancer pending or being replaced) and
+    no target annotation names its targets, its endpoints become claims: whatever DNS holds for
+    its names stays as it is (with or without tenants), and its old status, possibly another
+    fleet's address, is never written anywhere.
+    """
     if not config.fleets:
         return source.endpoints, (), ()
     by_resource: dict[str, list[Endpoint]] = {}
@@ -348,13 +413,16 @@ def _dns_groups(
     fleet_of_class = {f.ingress_class_name: f for f in config.fleets}
     per_fleet: dict[str, list[Endpoint]] = {f.name: [] for f in config.fleets}
     refusals: list[Refusal] = []
+    addresses = {
+        f.name: [a.lower() for a in _address_strings(observed.addresses.get(f.name, ()))]
+        for f in config.fleets
+    }
+    by_visibility: dict[str, set[str]] = {}
+    for f in config.fleets:
+        by_visibility.setdefault(str(f.visibility), set()).update(addresses[f.name])
+    excluded_nets = [ipaddress.ip_network(n, strict=False) for n in config.public_excluded_nets]
     tenancy_fleets = tuple(
-        Fleet.of(
-            f.name,
-            f.ingress_class_name,
-            f.visibility,
-            _address_strings(observed.addresses.get(f.name, ())),
-        )
+        Fleet.of(f.name, f.ingress_class_name, f.visibility, addresses[f.name])
         for f in config.fleets
     )
     for ingress in published:
@@ -362,6 +430,10 @@ def _dns_groups(
         endpoints = by_resource.get(resource_of(ingress), [])
         if fleet is None:
             continue
+        if not addresses[fleet.name] and not _has_target_annotation(
+            ingress, config.annotation_prefixes
+        ):
+            endpoints = [e if not e.targets else e.with_targets(()) for e in endpoints]
         if config.tenancy is not None:
             ns_name = str((ingress.get("metadata") or {}).get("namespace") or "default")
             decision = decide(
@@ -373,6 +445,13 @@ def _dns_groups(
             )
             refusals.extend(decision.refusals)
             endpoints = list(decision.allowed)
+        other_view = set().union(
+            *(v for k, v in by_visibility.items() if k != str(fleet.visibility))
+        )
+        endpoints, refused = _guard_view(
+            fleet, endpoints, other_view=other_view, excluded_nets=excluded_nets
+        )
+        refusals.extend(refused)
         per_fleet[fleet.name].extend(endpoints)
     groups = tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in config.fleets)
     return (), groups, tuple(sorted(set(refusals), key=lambda r: (r.resource, r.host, r.reason)))
@@ -525,7 +604,9 @@ def reconcile(
     )
     source = _without_reserved(
         endpoints_from_ingresses(
-            published, ingress_class_names=class_filter, default_ttl=config.default_ttl
+            published,
+            ingress_class_names=class_filter,
+            annotation_prefixes=config.annotation_prefixes,
         ),
         config.reserved_names,
     )

@@ -267,6 +267,7 @@ def _txt_name(mapper: AffixNameMapper, name: str, record_type: str, zone: str | 
 
 
 _MARK: Final = "zzownedzz"
+_REGEX_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
 
 
 def reserved_name_patterns(
@@ -284,10 +285,15 @@ def reserved_name_patterns(
     patterns: set[str] = set()
     for rtype in sorted({t.upper() for t in managed_types}):
         head, _, tail = mapper.to_txt_name(_MARK, rtype).partition(_MARK)
-        patterns.add(f"^{re.escape(head)}[^.]*{re.escape(tail)}(\\.|$)")
+        patterns.add(f"^{_quote_meta(head)}[^.]*{_quote_meta(tail)}(\\.|$)")
     if mapper.wildcard_replacement:
-        patterns.add(f"^{re.escape(mapper.wildcard_replacement)}(\\.|$)")
+        patterns.add(f"^{_quote_meta(mapper.wildcard_replacement)}(\\.|$)")
     return tuple(sorted(patterns))
+
+
+def _quote_meta(text: str) -> str:
+    """Go's ``regexp.QuoteMeta`` (Helm's ``regexQuoteMeta``), so the chart renders the same."""
+    return "".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in text)
 
 
 def _ownership_limits(txt_name: str, value: str) -> str | None:

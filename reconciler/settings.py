@@ -24,6 +24,7 @@ tenancy rules of :func:`reconciler.tenancy.validate_tenancy` hold. The helpers
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -48,7 +49,16 @@ from reconciler.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.errors import ConfigError
 from reconciler.fleets import FleetPort, FleetSpec
 from reconciler.leader import ElectionConfig
-from reconciler.tenancy import DENY, Fleet, TenancyConfig, Tenant, validate_tenancy
+from reconciler.registry import AffixNameMapper, reserved_name_patterns
+from reconciler.sources.ingress import ANNOTATION_PREFIXES
+from reconciler.tenancy import (
+    DEFAULT_PUBLIC_EXCLUDED_NETS,
+    DENY,
+    Fleet,
+    TenancyConfig,
+    Tenant,
+    validate_tenancy,
+)
 
 __all__ = [
     "ENV_PREFIX",
@@ -418,8 +428,14 @@ class Settings(BaseSettings):
     """Which names are managed at all."""
     managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
     """Record types this reconciler creates, updates and deletes."""
-    default_ttl: int = Field(default=300, alias="defaultTTL", ge=1, le=_MAX_TTL)
-    """TTL of records whose Ingress sets none."""
+    default_ttl: int = Field(default=300, alias="defaultTTL", ge=0, le=_MAX_TTL)
+    """TTL of records created for an Ingress that sets none (a ``ttl`` annotation); an existing
+    record's TTL is changed only by an annotation (0 is what external-dns's RFC2136 writes)."""
+    annotation_prefixes: tuple[str, ...] = ANNOTATION_PREFIXES
+    """external-dns annotation prefixes read for ``hostname``, ``target`` and ``ttl`` (both by
+    default; one of them to match an external-dns deployment's ``--annotation-prefix``)."""
+    public_excluded_target_nets: tuple[str, ...] = DEFAULT_PUBLIC_EXCLUDED_NETS
+    """Address ranges no target of a public fleet may lie in (empty: no range guard)."""
     ingress_class_names: tuple[str, ...] = ()
     """Only Ingresses of these classes are published (every Ingress when empty)."""
     interval: float = Field(default=60.0, gt=0)
@@ -465,6 +481,31 @@ class Settings(BaseSettings):
                 "use 1-63 letters, digits, '.', '_' or '-' (it is written inside TXT values, "
                 "so no quotes, commas, '=' or spaces)"
             )
+        return value
+
+    @field_validator("annotation_prefixes")
+    @classmethod
+    def _check_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"name at least one of {', '.join(ANNOTATION_PREFIXES)}")
+        unknown = [p for p in value if p not in ANNOTATION_PREFIXES]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} is not an external-dns annotation prefix; "
+                f"use {' or '.join(ANNOTATION_PREFIXES)}"
+            )
+        return value
+
+    @field_validator("public_excluded_target_nets")
+    @classmethod
+    def _check_nets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{net!r} is not an address range; write one such as 10.0.0.0/8 or fc00::/7"
+                ) from None
         return value
 
     @field_validator("txt_prefix", "txt_suffix", "txt_wildcard_replacement")
@@ -622,7 +663,13 @@ class Settings(BaseSettings):
                 for t in self.tenants
             ),
             unassigned=self.tenancy.unassigned,
+            reserved_names=self.reserved_names(),
         )
+
+    def reserved_names(self) -> tuple[str, ...]:
+        """Patterns of the ownership namespace for the configured TXT affixes and types."""
+        mapper = AffixNameMapper.of(self.txt_prefix, self.txt_suffix, self.txt_wildcard_replacement)
+        return reserved_name_patterns(mapper, self.managed_record_types)
 
     def tenancy_fleets(
         self, addresses: Mapping[str, Iterable[str]] | None = None

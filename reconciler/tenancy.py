@@ -45,6 +45,7 @@ from reconciler.errors import ConfigError
 from reconciler.zones import is_within
 
 __all__ = [
+    "DEFAULT_PUBLIC_EXCLUDED_NETS",
     "DENY",
     "HOSTNAME_ANNOTATIONS",
     "LEGACY_CLASS_ANNOTATION",
@@ -95,6 +96,21 @@ class Visibility(StrEnum):
     PRIVATE = "private"
 
 
+DEFAULT_PUBLIC_EXCLUDED_NETS: tuple[str, ...] = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+)
+"""Address ranges a public view never receives (external-dns's ``--exclude-target-net``):
+RFC 1918, shared address space (100.64/10), link-local, unique-local and loopback."""
+
+
 class RefusalReason(StrEnum):
     """Why a host or an Ingress was refused; also the Kubernetes Event reason and metric label."""
 
@@ -110,6 +126,11 @@ class RefusalReason(StrEnum):
     """A target is not the tenant's own load balancer, own name, or an allowed target."""
     WILDCARD_TOO_WIDE = "WildcardTooWide"
     """A wildcard host covers more than the tenant's domains."""
+    RESERVED_NAME = "ReservedName"
+    """The host has the form of an ownership TXT name (``a-<host>``, affixes applied)."""
+    TARGET_NOT_IN_VIEW = "TargetNotInView"
+    """A target may not enter this view: a private range in a public view, or the address of a
+    fleet of the other visibility (split horizon), with or without tenants."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +227,9 @@ class TenancyConfig:
     """The tenants; names unique, domains overlapping only when one is strictly more specific."""
     unassigned: str = DENY
     """``"deny"`` (namespaces in no tenant publish nothing) or the name of a tenant to follow."""
+    reserved_names: tuple[str, ...] = ()
+    """Patterns of the ownership namespace (:func:`reconciler.registry.reserved_name_patterns`):
+    no tenant may publish a host matching one."""
 
     def tenant(self, name: str) -> Tenant | None:
         """The tenant called ``name``, or None."""
@@ -447,6 +471,12 @@ def _check_host(
     config: TenancyConfig, tenant: Tenant, host: str
 ) -> tuple[RefusalReason, str] | None:
     """Why ``tenant`` may not publish normalised ``host``, or None when it may."""
+    if any(re.search(pattern, host) for pattern in config.reserved_names):
+        return (
+            RefusalReason.RESERVED_NAME,
+            f"host {host!r} has the form of an ownership TXT name (a-<host>, cname-<host>, ...): "
+            "a record there could take over another record's ownership; choose another host",
+        )
     if host.startswith("*."):
         return _check_wildcard(config, tenant, host)
     if "*" in host:
@@ -710,9 +740,15 @@ def _policy_variables() -> list[dict[str, str]]:
 
     selector = "params.data['tenant.' + t + '.selector']"
     variables = [
+        ("isStatus", "has(request.subResource) && request.subResource == 'status'"),
         (
             "annotations",
             "has(object.metadata.annotations) ? object.metadata.annotations : {}",
+        ),
+        (
+            "oldAnnotations",
+            "oldObject != null && has(oldObject.metadata.annotations) ? "
+            "oldObject.metadata.annotations : {}",
         ),
         ("ns", "namespaceObject.metadata.name"),
         (
@@ -790,6 +826,28 @@ def _policy_variables() -> list[dict[str, str]]:
             f"variables.targets.filter(t, !{_owned_cel('t')} && "
             f"!variables.ownTargets.exists(a, {_within_cel('t', 'a')}))",
         ),
+        # The reconciler maps Unicode full stops and other look-alikes (IDNA) before it compares
+        # names; CEL cannot, so a name that is not plain ASCII is refused here outright.
+        (
+            "nonAscii",
+            "(variables.hosts + variables.targets).filter(h, !h.matches('^[ -~]*$'))",
+        ),
+        (
+            "reservedHosts",
+            "variables.hosts.filter(h, params.data['reserved'].split(',')"
+            ".exists(p, p != '' && h.matches(p)))",
+        ),
+        (
+            "publicView",
+            "variables.className != '' && "
+            "params.data['publicClasses'].split(',').exists(c, c == variables.className)",
+        ),
+        (
+            "privateTargets",
+            "variables.publicView ? variables.targets.filter(t, isIP(t) && "
+            "params.data['publicExcludedNets'].split(',')"
+            ".exists(n, n != '' && cidr(n).containsIP(t))) : []",
+        ),
     ]
     return [{"name": n, "expression": e} for n, e in variables]
 
@@ -840,30 +898,74 @@ def _policy_validations() -> list[dict[str, str]]:
             "'TargetNotAllowed: the target annotation names ' + "
             f"variables.badTargets.join(', ') + ', which tenant {tenant} may not point at'",
         ),
+        (
+            "variables.nonAscii.size() == 0",
+            "'HostnameNotAllowed: ' + variables.nonAscii.join(', ') + ' is not plain ASCII; "
+            "write every host and target in ASCII (IDN as punycode, xn--...)'",
+        ),
+        (
+            "variables.reservedHosts.size() == 0",
+            "'ReservedName: ' + variables.reservedHosts.join(', ') + ' has the form of an "
+            "ownership TXT name (a-<host>, cname-<host>, ...); choose another host'",
+        ),
+        (
+            "variables.privateTargets.size() == 0",
+            "'TargetNotInView: ' + variables.privateTargets.join(', ') + ' is a private "
+            "address and class ' + variables.className + ' is a public fleet'",
+        ),
     ]
     validations: list[dict[str, str]] = []
     for index, (expression, message) in enumerate(rules):
         # Every rule but the first needs a tenant; the first one already reports its absence.
+        # Writes to ingresses/status are judged by the last rule alone.
         guarded = expression if index == 0 else f"variables.tenant == '' || ({expression})"
         validations.append(
-            {"expression": guarded, "messageExpression": message, "reason": "Forbidden"}
+            {
+                "expression": f"variables.isStatus || ({guarded})",
+                "messageExpression": message,
+                "reason": "Forbidden",
+            }
         )
+    validations.append(
+        {
+            "expression": (
+                "!variables.isStatus || variables.annotations == variables.oldAnnotations"
+            ),
+            "messageExpression": "'StatusMetadataChange: annotations may not be changed "
+            "through ingresses/status; change them on the Ingress itself'",
+            "reason": "Forbidden",
+        }
+    )
     return validations
 
 
-def admission_parameters(config: TenancyConfig, fleets: Iterable[Fleet]) -> dict[str, str]:
+def admission_parameters(
+    config: TenancyConfig,
+    fleets: Iterable[Fleet],
+    *,
+    public_excluded_nets: Sequence[str] = DEFAULT_PUBLIC_EXCLUDED_NETS,
+) -> dict[str, str]:
     """The policy's parameter data: flat keys, each a comma-separated list (CEL splits them).
 
-    ``tenants``, ``unassigned``, ``domains`` (every tenant's), and per tenant ``t``:
+    ``tenants``, ``unassigned``, ``domains`` (every tenant's), ``reserved`` (the config's
+    ``reserved_names``), ``publicClasses`` (the classes of public
+    fleets), ``publicExcludedNets`` (ranges no target of a public fleet may lie in), and per
+    tenant ``t``:
     ``tenant.<t>.namespaces``, ``.selector`` (``key=value`` pairs), ``.domains``, ``.excluded``
     (other tenants' domains nested inside t's: names there are theirs), ``.classes`` (of t's
     fleets) and ``.targets``.
     """
-    classes = {f.name: f.class_name for f in fleets}
+    fleet_list = tuple(fleets)
+    classes = {f.name: f.class_name for f in fleet_list}
     data = {
         "tenants": ",".join(sorted(t.name for t in config.tenants)),
         "unassigned": config.unassigned,
         "domains": ",".join(sorted({d for t in config.tenants for d in t.domains})),
+        "reserved": ",".join(sorted(set(config.reserved_names))),
+        "publicClasses": ",".join(
+            sorted({f.class_name for f in fleet_list if f.visibility == Visibility.PUBLIC})
+        ),
+        "publicExcludedNets": ",".join(public_excluded_nets),
     }
     for tenant in config.tenants:
         prefix = f"tenant.{tenant.name}."
@@ -897,6 +999,7 @@ def render_admission_policy(
     name: str = "ingress-reconciler-tenancy",
     validation_actions: Sequence[str] = ("Deny",),
     namespace_selector: Mapping[str, str] | None = None,
+    public_excluded_nets: Sequence[str] = DEFAULT_PUBLIC_EXCLUDED_NETS,
 ) -> list[dict[str, Any]]:
     """The admission objects enforcing tenancy at create/update time, as API dicts.
 
@@ -906,7 +1009,9 @@ def render_admission_policy(
     namespace as ``namespaceObject``; a missing ConfigMap denies (fail closed).
     ``validation_actions`` is the binding's: ``Deny``, or ``Warn``/``Audit`` to observe first.
     ``namespace_selector`` (label equalities) limits the binding to matching namespaces; by
-    default every namespace is checked. Raise ConfigError when the configuration is invalid.
+    default every namespace is checked. ``public_excluded_nets`` goes into the parameters
+    (:func:`admission_parameters`). Writes to ``ingresses/status`` are matched too: they may not
+    change annotations. Raise ConfigError when the configuration is invalid.
     """
     fleet_list = tuple(fleets)
     validate_tenancy(config, fleet_list)
@@ -918,7 +1023,7 @@ def render_admission_policy(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-        "data": admission_parameters(config, fleet_list),
+        "data": admission_parameters(config, fleet_list, public_excluded_nets=public_excluded_nets),
     }
     policy = {
         "apiVersion": POLICY_API_VERSION,
@@ -928,13 +1033,13 @@ def render_admission_policy(
             "failurePolicy": "Fail",
             "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
             "matchConstraints": {
-                # "ingresses" only: the controller's writes to ingresses/status stay unaffected.
+                # ingresses/status too: annotations changed there would skip the rules.
                 "resourceRules": [
                     {
                         "apiGroups": ["networking.k8s.io"],
                         "apiVersions": ["v1"],
                         "operations": ["CREATE", "UPDATE"],
-                        "resources": ["ingresses"],
+                        "resources": ["ingresses", "ingresses/status"],
                     }
                 ]
             },

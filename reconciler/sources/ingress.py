@@ -340,12 +340,15 @@ def endpoints_from_ingress(
     ingress_class_names: Collection[str] = (),
     default_ttl: int | None = None,
     claim_types: Iterable[str] = (RecordType.A,),
+    annotation_prefixes: Collection[str] = ANNOTATION_PREFIXES,
 ) -> SourceResult:
     """Desired endpoints of one Ingress (raw API JSON), and what was rejected and why.
 
     ``ingress_class_names`` filters by class (empty: every Ingress). ``default_ttl`` is the TTL of
-    records whose Ingress sets none. ``claim_types`` are the record types a live Ingress without
-    an address claims at each host, so that its existing records are kept.
+    records whose Ingress sets none (None: any TTL, the provider's default on create).
+    ``claim_types`` are the record types a live Ingress without an address claims at each host,
+    so that its existing records are kept. ``annotation_prefixes`` are the external-dns prefixes
+    read (annotations under the other one are ignored, as external-dns ignores them).
     """
     if not isinstance(ingress, Mapping) or _is_deleting(ingress):
         return SourceResult()
@@ -357,6 +360,9 @@ def endpoints_from_ingress(
         return SourceResult(rejections=(Rejection(resource, "", problem),))
 
     annotations = _string_map(_mapping(ingress.get("metadata")).get("annotations"))
+    if annotations and len(annotation_prefixes) < len(ANNOTATION_PREFIXES):
+        ignored = tuple(p for p in ANNOTATION_PREFIXES if p not in annotation_prefixes)
+        annotations = {k: v for k, v in annotations.items() if not k.startswith(ignored)}
     ttl, rejections = _ttl(annotations, default_ttl, resource)
     hosts, host_rejections = _hosts(ingress, annotations, resource)
     rejections.extend(host_rejections)
@@ -389,6 +395,7 @@ def endpoints_from_ingresses(
     ingress_class_names: Collection[str] = (),
     default_ttl: int | None = None,
     claim_types: Iterable[str] = (RecordType.A,),
+    annotation_prefixes: Collection[str] = ANNOTATION_PREFIXES,
 ) -> SourceResult:
     """:func:`endpoints_from_ingress` over many Ingresses; endpoints sorted, rejections in order.
 
@@ -404,6 +411,7 @@ def endpoints_from_ingresses(
             ingress_class_names=ingress_class_names,
             default_ttl=default_ttl,
             claim_types=claim,
+            annotation_prefixes=annotation_prefixes,
         )
         endpoints.extend(result.endpoints)
         rejections.extend(result.rejections)

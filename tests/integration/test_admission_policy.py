@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,21 @@ import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
-from reconciler.tenancy import Refusal, TenancyConfig, Tenant, render_admission_policy
+from reconciler.registry import AffixNameMapper, reserved_name_patterns
+from reconciler.tenancy import (
+    DEFAULT_PUBLIC_EXCLUDED_NETS,
+    Refusal,
+    TenancyConfig,
+    Tenant,
+    render_admission_policy,
+)
 from tests.unit.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,
     NAMESPACE_LABELS,
     OWNERS,
+    SHOP_PRIVATE_TARGET,
+    TARGET,
     Case,
     Published,
     check_attack_refused,
@@ -196,7 +205,7 @@ def test_policy_rejects_attack(case: Case, enforced: Ground, apiserver: ApiServe
         assert status == 422, (status, message)
     else:
         assert status == 403, (status, message)
-        assert f"denied request: {case.reason}:" in message, message
+        assert f"denied request: {case.admission_reason or case.reason}:" in message, message
     published, refusals = enforced.reconcile(apiserver)
     assert refusals == ()
     check_owners_unchanged(enforced.baseline(), published, case)
@@ -273,7 +282,54 @@ def test_policy_message_names_the_rule_for_every_tenant_check(
         "FleetNotAllowed",
         "TargetNotAllowed",
         "NamespaceNotInTenant",
+        "ReservedName",
     }
+
+
+def test_policy_refuses_annotation_changes_through_the_status_subresource(
+    enforced: Ground, apiserver: ApiServer
+) -> None:
+    owner = next(c for c in OWNERS if c.id == "app")
+    path = f"{ingresses_path(enforced.namespace(owner))}/{owner.id}"
+    before = apiserver.must("GET", path)
+    changed = {
+        "metadata": {
+            "annotations": {"external-dns.alpha.kubernetes.io/hostname": "portal.example.test"}
+        }
+    }
+    status, body = apiserver.request(
+        "PATCH", path + "/status", changed, content_type="application/merge-patch+json"
+    )
+    assert status == 403, (status, message_of(body))
+    assert "denied request: StatusMetadataChange:" in message_of(body)
+    assert apiserver.must("GET", path)["metadata"] == before["metadata"]
+
+
+def test_policy_refuses_a_private_target_on_a_public_fleet(
+    enforced: Ground, apiserver: ApiServer
+) -> None:
+    # shop may point at this address, so it passes TargetNotAllowed; it is still a private
+    # address, and the class is a public fleet's
+    case = Case(
+        "private-target-public-class",
+        "shop",
+        "public",
+        hosts=("leak.shop.example.test",),
+        annotations={TARGET: SHOP_PRIVATE_TARGET},
+    )
+    status, body = enforced.create(apiserver, case)
+    assert status == 403, (status, message_of(body))
+    assert f"denied request: TargetNotInView: {SHOP_PRIVATE_TARGET}" in message_of(body)
+    allowed = Case(
+        "private-target-private-class",
+        "shop",
+        "private",
+        hosts=("inside.shop.example.test",),
+        annotations={TARGET: SHOP_PRIVATE_TARGET},
+    )
+    path = ingresses_path(enforced.namespace(allowed)) + "?dryRun=All"
+    status, body = apiserver.request("POST", path, allowed.ingress(enforced.prefix))
+    assert status == 201, (status, message_of(body))
 
 
 def test_missing_parameters_fail_closed(apiserver: ApiServer) -> None:
@@ -377,13 +433,37 @@ def helm_template(tmp_path: Path, values: Mapping[str, Any]) -> subprocess.Compl
 
 def test_helm_template_matches_the_python_renderer(tmp_path: Path) -> None:
     config = make_config("p-")
-    result = helm_template(tmp_path, values_of(config))
+    chart_values = yaml.safe_load((TEMPLATE.parents[1] / "values.yaml").read_text())
+    assert tuple(chart_values["publicExcludedTargetNets"]) == DEFAULT_PUBLIC_EXCLUDED_NETS
+    values = values_of(config)
+    values["publicExcludedTargetNets"] = chart_values["publicExcludedTargetNets"]
+    result = helm_template(tmp_path, values)
     assert result.returncode == 0, result.stderr
     rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     expected = render_admission_policy(
-        config, FLEETS, namespace="ir", namespace_selector={ENFORCE_LABEL: "yes"}
+        replace(
+            config,
+            reserved_names=reserved_name_patterns(AffixNameMapper.of(), ["A", "AAAA", "CNAME"]),
+        ),
+        FLEETS,
+        namespace="ir",
+        namespace_selector={ENFORCE_LABEL: "yes"},
     )
     assert rendered == expected
+
+
+def test_helm_template_renders_the_reserved_names_of_the_affixes(tmp_path: Path) -> None:
+    values = values_of(make_config("p-"))
+    values.update(
+        txtPrefix="%{record_type}-own.", txtWildcardReplacement="any", managedRecordTypes=["A"]
+    )
+    result = helm_template(tmp_path, values)
+    assert result.returncode == 0, result.stderr
+    params = next(
+        doc for doc in yaml.safe_load_all(result.stdout) if doc and doc["kind"] == "ConfigMap"
+    )
+    mapper = AffixNameMapper.of("%{record_type}-own.", "", "any")
+    assert params["data"]["reserved"] == ",".join(reserved_name_patterns(mapper, ["A"]))
 
 
 def test_helm_template_fails_on_a_domain_claimed_twice(tmp_path: Path) -> None:

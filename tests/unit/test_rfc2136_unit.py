@@ -579,11 +579,14 @@ def test_supported_algorithms_are_accepted() -> None:
         )
 
 
-def test_adjust_endpoints_fills_the_default_ttl(provider: Rfc2136Provider) -> None:
-    given = [Endpoint.of("a.example.test", "A", ["192.0.2.1"]), a_record("b.example.test")]
-    given[1] = Endpoint.of("b.example.test", "A", ["192.0.2.1"], ttl=30)
+def test_adjust_endpoints_leaves_an_unset_ttl_unset(provider: Rfc2136Provider) -> None:
+    # None means "any TTL": an existing record keeps its own, a new one gets the default
+    given = [
+        Endpoint.of("a.example.test", "A", ["192.0.2.1"]),
+        Endpoint.of("b.example.test", "A", ["192.0.2.1"], ttl=30),
+    ]
     adjusted = provider.adjust_endpoints(given)
-    assert [e.ttl for e in adjusted] == [300, 30]
+    assert [e.ttl for e in adjusted] == [None, 30]
     assert [e.targets for e in adjusted] == [e.targets for e in given]
 
 

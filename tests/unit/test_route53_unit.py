@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 import providers.route53 as route53_module
 from providers.route53 import (
-    DEFAULT_TTL,
     Route53Provider,
     _Change,
     _group_of,
@@ -666,10 +665,28 @@ def test_adjust_endpoints_shapes(client: Route53Client, fake_time: FakeTime) -> 
     assert shapes == {
         ("lb", "A"): (None, alias),
         ("lb", "AAAA"): (None, alias),
-        ("keep", "CNAME"): (DEFAULT_TTL, {}),
-        ("ip", "A"): (DEFAULT_TTL, {}),
+        ("keep", "CNAME"): (None, {}),  # no TTL asked for: the default applies on create only
+        ("ip", "A"): (None, {}),
         ("other", "CNAME"): (30, {}),
     }
+
+
+def test_default_ttl_applies_on_create(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    expect_zones(stub)
+    expect_records(stub)
+    expect_change(
+        stub,
+        [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": sent(a_record(f"new.{ZONE}", ["192.0.2.1"], 120)),
+            }
+        ],
+    )
+    provider = make_provider(client, fake_time, default_ttl=120)
+    provider.apply(Changes(create=(Endpoint.of(f"new.{ZONE}", "A", ["192.0.2.1"]),)))
 
 
 def test_record_sets_round_trip_through_endpoints() -> None:

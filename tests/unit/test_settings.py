@@ -151,7 +151,7 @@ _DELETE = object()
         ("txtWildcardReplacement", "a,b", "txtWildcardReplacement: use letters"),
         ("managedRecordTypes", ["A", "TXT"], "managedRecordTypes: 'TXT' is not a record type"),
         ("managedRecordTypes", [], "managedRecordTypes: list at least one record type"),
-        ("defaultTTL", 0, "defaultTTL: Input should be greater than or equal to 1"),
+        ("defaultTTL", -1, "defaultTTL: Input should be greater than or equal to 0"),
         ("defaultTTL", 2**31, "defaultTTL: Input should be less than or equal to 2147483647"),
         ("interval", -1, "interval: Input should be greater than 0"),
         ("domainFilter", ["bad..name"], "domainFilter.include: 'bad..name': empty label"),

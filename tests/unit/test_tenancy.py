@@ -16,6 +16,7 @@ from reconciler import tenancy
 from reconciler.endpoint import Endpoint, normalize_name
 from reconciler.errors import ConfigError
 from reconciler.tenancy import (
+    DEFAULT_PUBLIC_EXCLUDED_NETS,
     DENY,
     Decision,
     Fleet,
@@ -369,6 +370,7 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(tenancy.__all__) == sorted(
         [
             "DENY",
+            "DEFAULT_PUBLIC_EXCLUDED_NETS",
             "HOSTNAME_ANNOTATIONS",
             "LEGACY_CLASS_ANNOTATION",
             "TARGET_ANNOTATIONS",
@@ -457,7 +459,7 @@ def test_rendered_objects() -> None:
             "apiGroups": ["networking.k8s.io"],
             "apiVersions": ["v1"],
             "operations": ["CREATE", "UPDATE"],
-            "resources": ["ingresses"],
+            "resources": ["ingresses", "ingresses/status"],
         }
     ]
     messages = " ".join(v["messageExpression"] for v in policy["spec"]["validations"])
@@ -488,6 +490,9 @@ def test_admission_parameters() -> None:
         "tenants": "alpha,beta",
         "unassigned": "deny",
         "domains": "alpha.example.test,beta.alpha.example.test,beta.example.test",
+        "reserved": "",
+        "publicClasses": "public",
+        "publicExcludedNets": ",".join(DEFAULT_PUBLIC_EXCLUDED_NETS),
         "tenant.alpha.namespaces": "a1,a2",
         "tenant.alpha.selector": "",
         "tenant.alpha.domains": "alpha.example.test",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from reconciler.endpoint import Endpoint, Label, normalize_name
+from reconciler.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.sources.ingress import endpoints_from_ingress, ingress_class_of
 from reconciler.tenancy import (
     Fleet,
@@ -40,6 +41,8 @@ PARTNER_LB = "partner-lb.elb.example.net"
 HOSTNAME = "external-dns.alpha.kubernetes.io/hostname"
 TARGET = "external-dns.alpha.kubernetes.io/target"
 LEGACY = "kubernetes.io/ingress.class"
+SHOP_PRIVATE_TARGET = "10.9.9.9"
+"""A private address shop may point at (in its private view only)."""
 
 FLEETS = (
     Fleet.of("public", "public", "public", [PUBLIC_LB]),
@@ -51,6 +54,7 @@ FLEETS = (
 def make_config(prefix: str = "") -> TenancyConfig:
     """The corpus's tenants; ``prefix`` goes before every namespace name and label value."""
     return TenancyConfig(
+        reserved_names=reserved_name_patterns(AffixNameMapper.of(), ["A", "AAAA", "CNAME"]),
         tenants=(
             Tenant.of(
                 "platform",
@@ -63,7 +67,7 @@ def make_config(prefix: str = "") -> TenancyConfig:
                 namespaces=[prefix + "shop", prefix + "shop-staging"],
                 domains=["shop.example.test"],
                 fleets=["public", "private"],
-                targets=["cdn.example.net"],
+                targets=["cdn.example.net", SHOP_PRIVATE_TARGET],
             ),
             Tenant.of(
                 "team",
@@ -124,6 +128,9 @@ class Case:
     """Hosts the attack tries to publish (normalised); none may be published by it."""
     invalid_in_api: bool = False
     """The apiserver's own Ingress validation already rejects it (HTTP 422), policy or not."""
+    admission_reason: RefusalReason | None = None
+    """The admission policy's reason when it differs from the reconciler's (CEL cannot map
+    Unicode look-alikes the way IDNA does, so it refuses any name that is not plain ASCII)."""
 
     def ingress(self, prefix: str = "") -> dict[str, Any]:
         """The Ingress as the API would return it (without status)."""
@@ -238,6 +245,52 @@ ATTACKS: tuple[Case, ...] = (
         annotations={HOSTNAME: "www.shop.exаmple.test"},
         reason=NOT_ALLOWED,
         attacked=(normalize_name("www.shop.exаmple.test"), WWW),
+    ),
+    Case(
+        # U+3002, U+FF0E, U+FF61: full stops IDNA maps to "."; from the parent tenant, the name
+        # is the nested tenant's (the reconciler maps it; admission refuses non-ASCII outright).
+        "ideographic-full-stop-into-nested-tenant",
+        "platform",
+        "public",
+        annotations={HOSTNAME: "www\u3002shop.example.test"},
+        reason=CONFLICT,
+        admission_reason=NOT_ALLOWED,
+        attacked=(WWW,),
+    ),
+    Case(
+        "fullwidth-full-stop-into-nested-tenant",
+        "platform",
+        "public",
+        annotations={HOSTNAME: "www\uff0eshop.example.test"},
+        reason=CONFLICT,
+        admission_reason=NOT_ALLOWED,
+        attacked=(WWW,),
+    ),
+    Case(
+        "halfwidth-full-stop-into-nested-tenant",
+        "platform",
+        "public",
+        annotations={HOSTNAME: "www\uff61shop.example.test"},
+        reason=CONFLICT,
+        admission_reason=NOT_ALLOWED,
+        attacked=(WWW,),
+    ),
+    Case(
+        # a record at a-<host> could delete or squat the ownership TXT of <host>
+        "ownership-name-of-other-record",
+        "shop",
+        "public",
+        hosts=("a-www.shop.example.test",),
+        reason=RefusalReason.RESERVED_NAME,
+        attacked=("a-www.shop.example.test",),
+    ),
+    Case(
+        "ownership-name-via-annotation",
+        "platform",
+        "public",
+        annotations={HOSTNAME: "cname-portal.example.test"},
+        reason=RefusalReason.RESERVED_NAME,
+        attacked=("cname-portal.example.test",),
     ),
     Case(
         "other-tenant-apex",

@@ -127,6 +127,8 @@ reconciler reads (secretFile paths) or left out.
   "domainFilter" $v.domainFilter
   "managedRecordTypes" $v.managedRecordTypes
   "defaultTTL" $v.defaultTTL
+  "annotationPrefixes" $v.annotationPrefixes
+  "publicExcludedTargetNets" $v.publicExcludedTargetNets
   "ingressClassNames" $v.ingressClassNames
   "interval" $v.interval
   "resyncPeriod" $v.resyncPeriod
