@@ -289,3 +289,68 @@ def test_elbv2_private_fleet_internal_nlb_name_stays_out_of_the_public_zone(worl
     code, doc, err = world.once("once")
     assert code == 0, err
     assert (doc["create"], doc["update"], doc["delete"]) == ([], [], [])
+
+
+def test_an_ingress_moving_to_a_pending_public_fleet_never_carries_the_private_address(
+    world: World,
+) -> None:
+    code, _, err = world.once("once")  # the fleets appear, without addresses
+    assert code == 0, err
+    world.cloud_controller_publishes(world.private, world.fleet_namespaces[1], PRIVATE_LB)
+    world.ingress("mover", f"mover.{ZONE}", world.private)
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    assert {(r["provider"], r["name"]) for r in doc["create"]} == {
+        ("route53-private", f"mover.{ZONE}"),
+        ("bind-private", f"mover.{ZONE}"),
+    }
+
+    # The Ingress moves to the public fleet, whose load balancer is still pending: its status
+    # still names the private load balancer.
+    world.client.patch(
+        INGRESS, "mover", {"spec": {"ingressClassName": world.public}}, namespace=world.namespace
+    )
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    assert not [r for r in doc["create"] if r["provider"] == "route53-public"], doc["create"]
+    public_zone = zone_contents(world.route53, world.public_zone)
+    assert not any(name.endswith(f"mover.{ZONE}") for name, _ in public_zone), public_zone
+    assert not any("internal-priv" in value for value in public_zone.values()), public_zone
+    # it left the private view
+    assert not any(
+        name.endswith(f"mover.{ZONE}")
+        for name, _ in zone_contents(world.route53, world.private_zone)
+    )
+
+    # The public load balancer comes up: the public record points at it, and only at it.
+    world.cloud_controller_publishes(world.public, world.fleet_namespaces[0], PUBLIC_LB)
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    public_zone = zone_contents(world.route53, world.public_zone)
+    assert any(
+        name == f"mover.{ZONE}" and PUBLIC_LB in value for (name, _), value in public_zone.items()
+    ), public_zone
+    assert not any("internal-priv" in value for value in public_zone.values()), public_zone
+
+
+def test_a_public_view_refuses_private_targets_and_keeps_the_neighbours(world: World) -> None:
+    code, _, err = world.once("once")
+    assert code == 0, err
+    world.cloud_controller_publishes(world.public, world.fleet_namespaces[0], PUBLIC_LB)
+    world.cloud_controller_publishes(world.private, world.fleet_namespaces[1], PRIVATE_LB)
+    world.ingress("shop", f"shop.{ZONE}", world.public)
+    leaky = ingress_object("leaky", world.namespace, world.public, f"leaky.{ZONE}")
+    leaky["metadata"]["annotations"] = {"external-dns.alpha.kubernetes.io/target": "10.1.2.3"}
+    world.client.create(leaky)
+    borrower = ingress_object("borrower", world.namespace, world.public, f"borrow.{ZONE}")
+    borrower["metadata"]["annotations"] = {"external-dns.alpha.kubernetes.io/target": PRIVATE_LB}
+    world.client.create(borrower)
+    code, doc, err = world.once("once")
+    assert code == 0, err
+    refused = {(c["name"], c["reason"]) for c in doc["conflicts"]}
+    assert (f"leaky.{ZONE}", "TargetNotInView") in refused
+    assert (f"borrow.{ZONE}", "TargetNotInView") in refused
+    public_zone = zone_contents(world.route53, world.public_zone)
+    assert any(name == f"shop.{ZONE}" for name, _ in public_zone)
+    assert not any(n.endswith((f"leaky.{ZONE}", f"borrow.{ZONE}")) for n, _ in public_zone)
+    assert not any("10.1.2.3" in v or "internal-priv" in v for v in public_zone.values())

@@ -166,3 +166,44 @@ def test_refusals_are_events_and_the_owners_records_stay(tenants: Tenants) -> No
         (c["resource"], c["reason"], c["name"]) for c in doc["conflicts"]
     }
     assert len(tenants.events(tenants.ns_a)) == count
+
+
+def test_a_pending_load_balancer_keeps_every_tenants_records(tenants: Tenants) -> None:
+    code, _, err = tenants.run("once")
+    assert code == 0, err
+
+    def publish(entries: list[dict[str, str]]) -> None:
+        tenants.client.patch(
+            SERVICE,
+            f"ingress-{tenants.fleet}",
+            {"status": {"loadBalancer": {"ingress": entries}}},
+            namespace=tenants.fleet_namespace,
+            subresource="status",
+        )
+
+    publish([{"ip": FLEET_IP}])
+    hosts = (f"www.a.{ZONE}", f"www.b.{ZONE}")
+    tenants.ingress(tenants.ns_a, "web", hosts[0])
+    tenants.ingress(tenants.ns_b, "web", hosts[1])
+    code, _, err = tenants.run("once")
+    assert code == 0, err
+    before = tenants.records()
+    assert all(before[(h, "A")] == (FLEET_IP,) for h in hosts)
+
+    # The load balancer is being replaced: the Service has no address for a while.
+    publish([])
+    serial = tenants.bind.serial(ZONE)
+    code, doc, err = tenants.run("once")
+    assert code == 0, err
+    assert doc["delete"] == [], doc["delete"]
+    assert not [c for c in doc["conflicts"] if c["reason"] == "TargetNotAllowed"], doc
+    assert tenants.records() == before
+    assert tenants.bind.serial(ZONE) == serial
+
+    # The new load balancer's address replaces the old one, for every tenant.
+    publish([{"ip": "203.0.113.41"}])
+    code, _, err = tenants.run("once")
+    assert code == 0, err
+    after = tenants.records()
+    assert all(after[(h, "A")] == ("203.0.113.41",) for h in hosts)
+    assert all(after[(f"a-{h}", "TXT")] == before[(f"a-{h}", "TXT")] for h in hosts)
