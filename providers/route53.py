@@ -471,6 +471,7 @@ class Route53Provider:
         self._records: dict[str, _ZoneCache] = {}
         self._load_balancers: dict[str, str] = {}
         self._load_balancers_at: float | None = None
+        self._load_balancer_misses: set[str] = set()
 
     # -- the Provider protocol -----------------------------------------------------------------
 
@@ -681,6 +682,11 @@ class Route53Provider:
 
         From ELBv2 ``DescribeLoadBalancers`` when the load balancer is visible to the injected
         ELBv2 client, else from AWS's published per-region table; None if neither knows it.
+
+        The listing is cached. A name it lacks lists again (at most once a minute), once: a name
+        still missing after that (another account or region, a deleted load balancer) is
+        remembered as a miss until the ``resync_period`` re-lists everything, so quiet passes
+        make no ELBv2 call.
         """
         host = normalize_name(hostname)
         bare = host.removeprefix("dualstack.")
@@ -688,12 +694,18 @@ class Route53Provider:
             with self._lock:
                 known = self._load_balancers.get(bare)
                 now = self._clock()
-                if known is None and (
-                    self._load_balancers_at is None
-                    or now - self._load_balancers_at >= _LOAD_BALANCER_MIN_REFRESH
+                listed_at = self._load_balancers_at
+                stale = listed_at is not None and now - listed_at >= self.resync_period
+                new_miss = known is None and bare not in self._load_balancer_misses
+                if (
+                    listed_at is None
+                    or stale
+                    or (new_miss and now - listed_at >= _LOAD_BALANCER_MIN_REFRESH)
                 ):
                     self._refresh_load_balancers(now)
                     known = self._load_balancers.get(bare)
+                if known is None:
+                    self._load_balancer_misses.add(bare)
             if known is not None:
                 return known
         return canonical_hosted_zone_id(bare)
@@ -726,6 +738,7 @@ class Route53Provider:
             )
         self._load_balancers = found
         self._load_balancers_at = now
+        self._load_balancer_misses = set()
 
     def _alias_shape(self, endpoint: Endpoint, zone_id: str) -> Endpoint:
         ps = endpoint.provider_specific

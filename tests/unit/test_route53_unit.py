@@ -760,8 +760,11 @@ def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
         with caplog.at_level(logging.WARNING, logger="providers.route53"):
             assert provider.target_hosted_zone_id(NLB) == "Z26RNL4JYFTOTI"
         assert "using the canonical zone table" in caplog.text
-        # not asked again within a minute
+        # a remembered miss: not asked again, a minute later or an hour of quiet passes later
         assert provider.target_hosted_zone_id(f"dualstack.{NLB}") == "Z26RNL4JYFTOTI"
+        for _ in range(59):
+            fake_time.now += 60.0
+            assert provider.target_hosted_zone_id(NLB) == "Z26RNL4JYFTOTI"
         elb_stub.add_response(
             "describe_load_balancers",
             {
@@ -770,9 +773,35 @@ def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
                 ]
             },
         )
-        fake_time.now += 60.0
+        fake_time.now += 60.0  # the resync period (3600 s) has passed: listed again
         assert provider.target_hosted_zone_id(f"dualstack.{NLB}") == "ZFROMELBV2"
         assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"  # cached
+        elb_stub.assert_no_pending_responses()
+
+
+def test_a_load_balancer_elbv2_cannot_see_costs_one_listing_not_one_per_pass(
+    client: Route53Client, fake_time: FakeTime
+) -> None:
+    elbv2 = boto3.client(
+        "elbv2",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
+        aws_secret_access_key=SECRET,
+        config=client_config(),
+    )
+    provider = make_provider(client, fake_time, elbv2_client=elbv2)
+    other = NLB.replace("us-east-1", "eu-west-1")  # another region: ELBv2 here never lists it
+    mine = {"DNSName": NLB, "CanonicalHostedZoneId": "ZFROMELBV2"}
+    with Stubber(elbv2) as elb_stub:
+        elb_stub.add_response("describe_load_balancers", {"LoadBalancers": [mine]})
+        assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"
+        fake_time.now += 60.0
+        elb_stub.add_response("describe_load_balancers", {"LoadBalancers": [mine]})
+        assert provider.target_hosted_zone_id(other) == "Z2IFOLAFXWLO4F"  # one new listing
+        for _ in range(30):  # quiet passes a minute apart: no call at all
+            fake_time.now += 60.0
+            assert provider.target_hosted_zone_id(other) == "Z2IFOLAFXWLO4F"
+            assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"
         elb_stub.assert_no_pending_responses()
 
 
