@@ -289,3 +289,70 @@ def test_takeover_of_an_external_dns_zone_changes_nothing(bind: BindServer, tmp_
     doc = json.loads(out)
     assert (doc["create"], doc["update"], doc["delete"], doc["conflicts"]) == ([], [], [], [])
     assert bind.serial("example.test") == serial
+
+
+def test_takeover_keeps_the_ttl_0_that_external_dns_rfc2136_writes(
+    bind: BindServer, tmp_path: Path
+) -> None:
+    # external-dns's RFC2136 provider writes TTL 0 where no ttl annotation asks for one, and on
+    # its TXTs: a takeover rewrites none of it, and defaultTTL (300 here) is for creates only.
+    seeded = [
+        ZoneRecord("app.example.test", "A", 0, ("192.0.2.1",)),
+        ZoneRecord("a-app.example.test", "TXT", 0, (OWNER_TXT.format(resource="web/app"),)),
+        ZoneRecord("api.example.test", "CNAME", 0, ("lb.example.net.",)),
+        ZoneRecord("cname-api.example.test", "TXT", 0, (OWNER_TXT.format(resource="web/api"),)),
+    ]
+    bind.update("example.test", add=seeded)
+    manifests = write(
+        tmp_path / "m",
+        ingress("app", "app.example.test", ip="192.0.2.1"),
+        ingress("api", "api.example.test", hostname="lb.example.net"),
+        ingress("new", "new.example.test", ip="192.0.2.3"),
+    )
+    code, out, _ = invoke(bind, "once", "--output", "json", manifests=manifests)
+    assert code == 0
+    doc = json.loads(out)
+    assert [(r["name"], r["type"]) for r in doc["create"]] == [("new.example.test", "A")]
+    assert (doc["update"], doc["delete"], doc["conflicts"]) == ([], [], [])
+    zone = records(bind)
+    assert all(zone[(r.name, r.rdtype)] == r for r in seeded)
+    assert zone[("new.example.test", "A")].ttl == 300
+    # an address change keeps the record's TTL; an annotation is what changes a TTL
+    changed = ingress("app", "app.example.test", ip="192.0.2.2")
+    annotated = ingress("api", "api.example.test", hostname="lb.example.net")
+    annotated["metadata"]["annotations"] = {"external-dns.alpha.kubernetes.io/ttl": "60"}
+    write(manifests, changed, annotated, ingress("new", "new.example.test", ip="192.0.2.3"))
+    assert invoke(bind, "once", manifests=manifests)[0] == 0
+    zone = records(bind)
+    assert zone[("app.example.test", "A")] == ZoneRecord("app.example.test", "A", 0, ("192.0.2.2",))
+    assert zone[("api.example.test", "CNAME")].ttl == 60
+
+
+def test_annotation_prefixes_match_an_external_dns_deployment(
+    bind: BindServer, tmp_path: Path
+) -> None:
+    alpha = ingress("alpha", "alpha.example.test", ip="192.0.2.1")
+    alpha["metadata"]["annotations"] = {
+        "external-dns.alpha.kubernetes.io/hostname": "extra-alpha.example.test"
+    }
+    current = ingress("current", "current.example.test", ip="192.0.2.1")
+    current["metadata"]["annotations"] = {
+        "external-dns.kubernetes.io/hostname": "extra-current.example.test"
+    }
+    manifests = write(tmp_path / "m", alpha, current)
+    code, out, _ = invoke(
+        bind,
+        "plan",
+        "--output",
+        "json",
+        manifests=manifests,
+        INGRESS_RECONCILER_ANNOTATION_PREFIXES='["external-dns.kubernetes.io/"]',
+    )
+    assert code == 0, out
+    names = {r["name"] for r in json.loads(out)["create"]}
+    assert "extra-current.example.test" in names
+    assert "extra-alpha.example.test" not in names  # external-dns would not read it either
+    code, out, _ = invoke(bind, "plan", "--output", "json", manifests=manifests)
+    assert {"extra-current.example.test", "extra-alpha.example.test"} <= {
+        r["name"] for r in json.loads(out)["create"]
+    }
