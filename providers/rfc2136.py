@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,6 +412,26 @@ class Rfc2136Provider:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{host}:{self._port}"
 
+    def _address(self, zone: str, action: str) -> str:
+        """The server's IP address: ``host`` itself, or what the name resolves to now."""
+        try:
+            ipaddress.ip_address(self._host)
+        except ValueError:
+            pass
+        else:
+            return self._host
+        try:
+            found = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise self._error(
+                TransientProviderError,
+                zone,
+                action,
+                f"cannot resolve the host name {self._host!r} ({exc}); give the server's IP "
+                "address as host, or a name this machine resolves",
+            ) from None
+        return str(found[0][4][0])
+
     @property
     def _key_name(self) -> str | None:
         return None if self._key is None else self._key.name.to_text(omit_final_dot=True)
@@ -440,7 +462,11 @@ class Rfc2136Provider:
         origin = dns.name.from_text(zone)
         try:
             response = self._transport.query_soa(
-                origin, host=self._host, port=self._port, timeout=self._timeout, key=self._key
+                origin,
+                host=self._address(zone, "SOA query"),
+                port=self._port,
+                timeout=self._timeout,
+                key=self._key,
             )
         except _TRANSPORT_ERRORS as exc:
             self._raise_io_error(exc, zone, "SOA query")
@@ -462,7 +488,11 @@ class Rfc2136Provider:
         origin = dns.name.from_text(zone)
         try:
             holder = self._transport.transfer_zone(
-                origin, host=self._host, port=self._port, timeout=self._timeout, key=self._key
+                origin,
+                host=self._address(zone, "zone transfer (AXFR)"),
+                port=self._port,
+                timeout=self._timeout,
+                key=self._key,
             )
         except _TRANSPORT_ERRORS as exc:
             self._raise_io_error(exc, zone, "zone transfer (AXFR)")
@@ -625,7 +655,7 @@ class Rfc2136Provider:
         action = "update" if part[1] == 1 else f"update (message {part[0]} of {part[1]})"
         try:
             response = self._transport.send_update(
-                message, host=self._host, port=self._port, timeout=self._timeout
+                message, host=self._address(zone, action), port=self._port, timeout=self._timeout
             )
         except _TRANSPORT_ERRORS as exc:
             self._raise_io_error(exc, zone, action)

@@ -42,9 +42,11 @@ from prometheus_client import CollectorRegistry
 from providers.elbv2 import Elbv2LoadBalancers
 from providers.rfc2136 import Rfc2136Provider
 from providers.route53 import Route53Provider, client_config
+from providers.snapshot import ProviderSnapshot, read_snapshot, read_zone_files, snapshot_json
 from providers.throttle import TokenBucket
 from reconciler import loop
 from reconciler.dnssync import DnsPassResult, DnsTarget, sync_dns
+from reconciler.endpoint import normalize_name
 from reconciler.errors import (
     ConfigError,
     KubernetesError,
@@ -81,8 +83,9 @@ from reconciler.leader import LeaderElector, pod_identity
 from reconciler.loadbalancers import converge_load_balancers
 from reconciler.logs import configure
 from reconciler.loop import ReasonCount
+from reconciler.memory import InMemoryProvider
 from reconciler.metrics import Metrics
-from reconciler.output import render_json, render_table
+from reconciler.output import printable, render_json, render_table
 from reconciler.plan import DomainFilter, Policy
 from reconciler.provider import Provider
 from reconciler.reconcile import (
@@ -164,6 +167,19 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     parser.add_argument(
         "--kubeconfig", metavar="PATH", default=default(None), help="kubeconfig of the cluster"
+    )
+    parser.add_argument(
+        "--zones",
+        metavar="PATH|empty",
+        default=default(None),
+        help="plan only: compare against a zone snapshot (JSON from --save-zones, or zone "
+        "files) or against empty zones, instead of the DNS servers",
+    )
+    parser.add_argument(
+        "--save-zones",
+        metavar="PATH",
+        default=default(None),
+        help="plan only: write what the providers hold to PATH (a snapshot for --zones)",
     )
     parser.add_argument(
         "--dry-run",
@@ -276,6 +292,18 @@ def _route53_provider(entry: Route53Settings, settings: Settings, limiter: Token
     )
 
 
+def _registry(provider: Provider, settings: Settings) -> TxtRegistry:
+    """The TXT registry of the settings (owner id, affixes, managed types) around ``provider``."""
+    return TxtRegistry(
+        provider=provider,
+        owner_id=settings.owner_id,
+        txt_prefix=settings.txt_prefix,
+        txt_suffix=settings.txt_suffix,
+        wildcard_replacement=settings.txt_wildcard_replacement,
+        managed_types=frozenset(settings.managed_record_types),
+    )
+
+
 def build_targets(settings: Settings) -> list[DnsTarget]:
     """Every configured provider, wrapped in a TXT registry (owner id, affixes, managed types).
 
@@ -291,14 +319,7 @@ def build_targets(settings: Settings) -> list[DnsTarget]:
             if isinstance(entry, Rfc2136Settings)
             else _route53_provider(entry, settings, limiter)
         )
-        registry = TxtRegistry(
-            provider=provider,
-            owner_id=settings.owner_id,
-            txt_prefix=settings.txt_prefix,
-            txt_suffix=settings.txt_suffix,
-            wildcard_replacement=settings.txt_wildcard_replacement,
-            managed_types=frozenset(settings.managed_record_types),
-        )
+        registry = _registry(provider, settings)
         targets.append(DnsTarget(provider=provider, registry=registry))
     return targets
 
@@ -718,13 +739,21 @@ def run_dns_pass(
 # --- commands ------------------------------------------------------------------------------------
 
 
-def _print_report(report: PassReport, *, output: str, dry_run: bool, stdout: IO[str]) -> None:
+def _print_report(
+    report: PassReport, *, output: str, dry_run: bool, stdout: IO[str], zones: str = ""
+) -> None:
     refusals = conflict_entries(report)
     if output == "json":
         stdout.write(render_json(report.dns, report.source.rejections, refusals) + "\n")
     else:
         stdout.write(
-            render_table(report.dns, report.source.rejections, dry_run=dry_run, refusals=refusals)
+            render_table(
+                report.dns,
+                report.source.rejections,
+                dry_run=dry_run,
+                refusals=refusals,
+                zones=zones,
+            )
         )
     for stage in report.stages:
         for error in stage.errors:
@@ -903,6 +932,18 @@ def _execute(
     settings = load_settings(args.config, env)
     if not settings.providers:
         raise ConfigError("providers: list at least one DNS provider")
+    if (args.zones is not None or args.save_zones is not None) and args.command != "plan":
+        raise ConfigError("--zones and --save-zones are for plan only")
+    if args.zones is not None and args.save_zones is not None:
+        raise ConfigError("--zones and --save-zones exclude each other: save from the servers")
+    zones_label = ""
+    if args.zones is not None:
+        snapshot = offline_zones(settings, args.zones)
+        zones_label = "empty zones" if args.zones == "empty" else f"the zone snapshot {args.zones}"
+
+        def target_builder(settings: Settings) -> list[DnsTarget]:
+            return _snapshot_targets(settings, snapshot)
+
     if args.command == "run":
         targets = target_builder(settings)
         return _run_controller(
@@ -938,9 +979,85 @@ def _execute(
         events=events,
         dry_run=dry_run,
     )
-    _print_report(report, output=args.output, dry_run=dry_run, stdout=stdout)
+    if args.save_zones is not None:
+        _save_zones(targets, Path(args.save_zones))
+    _print_report(report, output=args.output, dry_run=dry_run, stdout=stdout, zones=zones_label)
     _log_summary(report, command=args.command, dry_run=dry_run)
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def offline_zones(settings: Settings, where: str) -> dict[str, ProviderSnapshot]:
+    """Per configured provider, the zones ``--zones`` gives it: ``empty`` or read from files.
+
+    ``empty``: the zones an rfc2136 provider lists, or a route53 provider's ``domainFilter``.
+    A JSON snapshot names its providers; zone files go to the provider holding that zone.
+    """
+    configured: dict[str, tuple[str, ...]] = {}
+    for entry in settings.providers:
+        names = entry.zones if isinstance(entry, Rfc2136Settings) else entry.domain_filter
+        configured[entry.name] = tuple(normalize_name(z.lstrip(".")) for z in names)
+    path = Path(where)
+    if where == "empty":
+        missing = [name for name, zones in configured.items() if not zones]
+        if missing:
+            raise ConfigError(
+                f"--zones empty: the zones of provider(s) {', '.join(missing)} are unknown "
+                "offline; set their domainFilter, or give a snapshot (plan --save-zones)"
+            )
+        return {n: ProviderSnapshot(zones=z, records=()) for n, z in configured.items()}
+    if path.is_file() and path.suffix.lower() == ".json":
+        found = read_snapshot(path)
+        unknown = sorted(set(found) - set(configured))
+        if unknown:
+            raise ConfigError(
+                f"--zones: {where!r} holds provider(s) {', '.join(unknown)} that the "
+                "configuration does not name"
+            )
+        missing = sorted(set(configured) - set(found))
+        if missing:
+            raise ConfigError(
+                f"--zones: {where!r} has no zones of provider(s) {', '.join(missing)}"
+            )
+        return found
+    files = read_zone_files(path)
+    result: dict[str, ProviderSnapshot] = {}
+    for name, zones in configured.items():
+        held = tuple(z for z in zones if z in files)
+        records = tuple(r for z in held for r in files[z])
+        result[name] = ProviderSnapshot(zones=held or zones, records=records)
+    stray = sorted(set(files) - {z for zones in configured.values() for z in zones})
+    if stray:
+        raise ConfigError(
+            f"--zones: no provider holds zone(s) {', '.join(stray)} (an rfc2136 provider's "
+            "zones or a route53 provider's domainFilter must name each)"
+        )
+    return result
+
+
+def _snapshot_targets(
+    settings: Settings, snapshot: Mapping[str, ProviderSnapshot]
+) -> list[DnsTarget]:
+    """In-memory providers holding the snapshot, each behind its TXT registry."""
+    targets: list[DnsTarget] = []
+    for entry in settings.providers:
+        held = snapshot[entry.name]
+        provider = InMemoryProvider(name=entry.name, zones=held.zones, records=held.records)
+        targets.append(DnsTarget(provider=provider, registry=_registry(provider, settings)))
+    return targets
+
+
+def _save_zones(targets: Sequence[DnsTarget], path: Path) -> None:
+    """Write what every provider holds (as this pass read it) for a later ``plan --zones``."""
+    snapshot = {
+        t.provider.name: ProviderSnapshot(
+            zones=tuple(t.provider.zones()), records=tuple(t.provider.records())
+        )
+        for t in targets
+    }
+    try:
+        path.write_text(snapshot_json(snapshot), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--save-zones: cannot write {str(path)!r} ({exc.strerror})") from None
 
 
 def _log_summary(report: PassReport, *, command: str, dry_run: bool) -> None:
@@ -999,10 +1116,10 @@ def main(
             ingress_loader=ingress_loader,
         )
     except ConfigError as exc:
-        err.write(f"ingress-reconciler: configuration error: {exc}\n")
+        err.write(f"ingress-reconciler: configuration error: {printable(str(exc))}\n")
         return EXIT_USAGE
     except ReconcilerError as exc:
-        err.write(f"ingress-reconciler: error: {exc}\n")
+        err.write(f"ingress-reconciler: error: {printable(str(exc))}\n")
         return EXIT_FAILURE
     finally:
         if args.command != "run":

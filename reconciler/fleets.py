@@ -216,16 +216,16 @@ class FleetSpec:
     ) -> FleetSpec:
         """A validated spec; ConfigError naming ``fleets[<name>].<key>`` when a value is wrong."""
         key = f"fleets[{name}]"
-        if not _DNS_LABEL.match(name) or len(name) > MAX_FLEET_NAME:
+        if not _DNS_LABEL.fullmatch(name) or len(name) > MAX_FLEET_NAME:
             raise ConfigError(
                 f"{key}.name: {name!r} must be a DNS label (a-z, 0-9, '-') of at most "
                 f"{MAX_FLEET_NAME} characters"
             )
-        if not _DNS_SUBDOMAIN.match(ingress_class_name):
+        if not _DNS_SUBDOMAIN.fullmatch(ingress_class_name):
             raise ConfigError(
                 f"{key}.ingressClassName: {ingress_class_name!r} must be a DNS subdomain name"
             )
-        if not _DNS_LABEL.match(namespace):
+        if not _DNS_LABEL.fullmatch(namespace):
             raise ConfigError(f"{key}.namespace: {namespace!r} must be a DNS label")
         view = _enum(Visibility, visibility, f"{key}.visibility")
         mode = _enum(LoadBalancerMode, lb_mode, f"{key}.loadBalancer.mode")

@@ -24,7 +24,7 @@ from reconciler.dnssync import DnsPassResult
 from reconciler.endpoint import Endpoint
 from reconciler.sources.ingress import Rejection
 
-__all__ = ["plan_document", "render_json", "render_table"]
+__all__ = ["plan_document", "printable", "render_json", "render_table"]
 
 REJECTED = "rejected"
 """Conflict reason of a source rejection (bad Ingress data)."""
@@ -144,7 +144,19 @@ def _ttl(record: dict[str, Any]) -> str:
     return "-" if record["ttl"] is None else str(record["ttl"])
 
 
+def printable(text: str) -> str:
+    """``text`` with every control or other non-printable character shown as an escape.
+
+    Host names, resource names and server messages come from users and servers; raw, an ANSI
+    escape sequence in one would recolour or clear the reader's terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _columns(rows: list[list[str]]) -> list[str]:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -158,10 +170,19 @@ def render_table(
     *,
     dry_run: bool = True,
     refusals: Sequence[Mapping[str, Any]] = (),
+    zones: str = "",
 ) -> str:
-    """A human-readable table of the pass: changes, then conflicts, then errors, then a summary."""
+    """A human-readable table of the pass: changes, then conflicts, then errors, then a summary.
+
+    ``zones`` says what the plan compared against when it was not the providers themselves (a
+    zone snapshot, empty zones); it heads the table. Every cell is passed through
+    :func:`printable`.
+    """
     doc = plan_document(result, rejections, refusals)
     lines: list[str] = []
+    if zones:
+        lines.append(f"Planned against {printable(zones)}, not the DNS servers.")
+        lines.append("")
     rows = [["PROVIDER", "CHANGE", "NAME", "TYPE", "TTL", "TARGETS"]]
     rows.extend(
         [r["provider"], "create", r["name"], r["type"], _ttl(r), _targets(r)] for r in doc["create"]
@@ -180,6 +201,14 @@ def render_table(
     )
     if len(rows) > 1:
         lines.extend(_columns(rows))
+    elif doc["errors"]:
+        failed = sorted({e["provider"] for e in doc["errors"]})
+        lines.append(
+            f"Incomplete: {len(failed)} provider(s) could not be read or written "
+            f"({printable(', '.join(failed))}); their changes are unknown."
+        )
+    elif zones:
+        lines.append(f"No changes against {printable(zones)}.")
     else:
         lines.append("No changes: DNS is in sync.")
     if doc["conflicts"]:
@@ -195,7 +224,8 @@ def render_table(
         lines.append("")
         lines.append(f"Errors ({len(doc['errors'])}):")
         lines.extend(
-            f"  {e['provider']}: {e['error']}" + (" (will retry)" if e["transient"] else "")
+            f"  {printable(e['provider'])}: {printable(e['error'])}"
+            + (" (will retry)" if e["transient"] else "")
             for e in doc["errors"]
         )
     if dry_run:

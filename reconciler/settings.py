@@ -24,6 +24,7 @@ tenancy rules of :func:`reconciler.tenancy.validate_tenancy` hold. The helpers
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import re
@@ -32,7 +33,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -59,6 +59,7 @@ from reconciler.tenancy import (
     Tenant,
     validate_tenancy,
 )
+from reconciler.yaml_text import load_yaml_text
 
 __all__ = [
     "ENV_PREFIX",
@@ -194,7 +195,7 @@ class _ProviderBase(_Model):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _PROVIDER_NAME.match(value):
+        if not _PROVIDER_NAME.fullmatch(value):
             raise ValueError("use lower-case letters, digits and '-' (at most 63)")
         return value
 
@@ -331,14 +332,14 @@ class FleetSettings(_Model):
     @field_validator("name", "namespace")
     @classmethod
     def _check_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value):
+        if not _DNS_LABEL.fullmatch(value):
             raise ValueError("use a DNS label: lower-case letters, digits and '-' (at most 63)")
         return value
 
     @field_validator("ingress_class_name")
     @classmethod
     def _check_class(cls, value: str) -> str:
-        if not _DNS_SUBDOMAIN.match(value):
+        if not _DNS_SUBDOMAIN.fullmatch(value):
             raise ValueError("use a DNS subdomain name: lower-case letters, digits, '-' and '.'")
         return value
 
@@ -476,7 +477,7 @@ class Settings(BaseSettings):
     @field_validator("owner_id")
     @classmethod
     def _check_owner(cls, value: str) -> str:
-        if not _OWNER_ID.match(value):
+        if not _OWNER_ID.fullmatch(value):
             raise ValueError(
                 "use 1-63 letters, digits, '.', '_' or '-' (it is written inside TXT values, "
                 "so no quotes, commas, '=' or spaces)"
@@ -512,7 +513,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_affix(cls, value: str) -> str:
         probe = value.replace("%{record_type}", "a")
-        if probe and not re.match(r"^[A-Za-z0-9._-]+$", probe):
+        if probe and not re.fullmatch(r"[A-Za-z0-9._-]+", probe):
             raise ValueError("use letters, digits, '.', '_', '-' and %{record_type} only")
         return value
 
@@ -746,7 +747,7 @@ def _set_path(data: dict[str, Any], path: list[str | int], value: Any, env_name:
 
 def _from_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """A deep copy of ``data`` with every ``INGRESS_RECONCILER_*`` variable applied on top."""
-    merged: dict[str, Any] = json.loads(json.dumps(data))
+    merged: dict[str, Any] = copy.deepcopy(data)
     for name in sorted(env):
         if not name.upper().startswith(ENV_PREFIX):
             continue
@@ -763,10 +764,11 @@ def _read_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--config: cannot read {str(path)!r} ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--config: {str(path)!r} is not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"--config: {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    data = load_yaml_text(text, what=f"--config: {str(path)!r}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -789,10 +791,14 @@ def _location(loc: tuple[str | int, ...]) -> str:
     return text or "(top level)"
 
 
-def _explain(error: ValidationError) -> str:
+def _explain(error: ValidationError, from_env: Mapping[tuple[str | int, ...], str] = {}) -> str:
     lines: list[str] = []
     for item in error.errors(include_url=False, include_input=False):
         where = _location(tuple(item["loc"]))
+        loc = tuple(item["loc"])
+        variable = next((name for path, name in from_env.items() if loc[: len(path)] == path), None)
+        if variable is not None:
+            where = f"{where} (set by the environment variable {variable})"
         kind = item["type"]
         message = str(item["msg"])
         if kind == "extra_forbidden":
@@ -818,4 +824,15 @@ def load_settings(path: Path | str | None, env: Mapping[str, str]) -> Settings:
     try:
         return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc)) from None
+        raise ConfigError(_explain(exc, _environment_paths(env))) from None
+
+
+def _environment_paths(env: Mapping[str, str]) -> dict[tuple[str | int, ...], str]:
+    """The key path each ``INGRESS_RECONCILER_*`` variable sets, to name it in errors."""
+    paths: dict[tuple[str | int, ...], str] = {}
+    for name in env:
+        if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            segments = name[len(ENV_PREFIX) :].split(_ENV_DELIMITER)
+            if all(segments):
+                paths[tuple(_env_key(s) for s in segments)] = name
+    return paths

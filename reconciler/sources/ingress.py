@@ -129,9 +129,9 @@ def _resource_problem(ingress: Mapping[str, Any]) -> str | None:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         return "metadata.name is missing"
-    if not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace):
+    if not isinstance(namespace, str) or not _DNS1123_LABEL.fullmatch(namespace):
         return "metadata.namespace is not a valid namespace name (lower-case DNS label)"
-    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
         return (
             "metadata.name is not a valid object name (lower-case DNS subdomain); it would be "
             "written into the TXT ownership value"

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from reconciler.errors import ConfigError
 from reconciler.k8stypes import IngressDict
+from reconciler.yaml_text import load_yaml_text
 
 __all__ = ["MANIFEST_SUFFIXES", "ingresses_from_text", "read_ingresses"]
 
@@ -47,10 +46,7 @@ def _walk(obj: object) -> Iterator[dict[str, Any]]:
 
 def ingresses_from_text(text: str, *, origin: str = "<text>") -> list[IngressDict]:
     """Every Ingress in a (multi-document) YAML text; ConfigError naming ``origin`` when invalid."""
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--manifests: {origin} is not valid YAML: {exc}") from exc
+    documents = load_yaml_text(text, what=f"--manifests: {origin}", many=True)
     result: list[IngressDict] = []
     for document in documents:
         for obj in _walk(document):
@@ -75,7 +71,11 @@ def read_ingresses(path: Path | str) -> list[IngressDict]:
     for file in _files(Path(path)):
         try:
             text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"--manifests: {str(file)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
         result.extend(ingresses_from_text(text, origin=repr(str(file))))
     return result
