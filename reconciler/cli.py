@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import boto3
-import yaml
 from prometheus_client import CollectorRegistry
 
 from providers.elbv2 import Elbv2LoadBalancers
@@ -101,7 +100,7 @@ from reconciler.reconcile import (
 from reconciler.registry import TxtRegistry
 from reconciler.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
 from reconciler.sources.ingress import SourceResult, endpoints_from_ingresses
-from reconciler.sources.manifest import read_ingresses
+from reconciler.sources.manifest import read_ingresses, read_objects
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -338,24 +337,7 @@ def _load_client(kubeconfig: str | None, env: Mapping[str, str]) -> KubeClient:
 
 def _manifest_objects(path: str) -> list[JsonObject]:
     """Every object (Lists unpacked) of the manifest file or directory ``path``."""
-    root = Path(path)
-    files = (
-        sorted(f for f in root.rglob("*") if f.suffix.lower() in (".yaml", ".yml", ".json"))
-        if root.is_dir()
-        else [root]
-    )
-    found: list[JsonObject] = []
-    for file in files:
-        try:
-            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc}") from exc
-        for doc in documents:
-            if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
-                found.extend(i for i in doc.get("items") or () if isinstance(i, dict))
-            elif isinstance(doc, dict):
-                found.append(doc)
-    return found
+    return read_objects(path)
 
 
 class ListedState:

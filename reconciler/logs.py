@@ -7,7 +7,10 @@ Callers log with a constant message and pass what varies through ``extra=``::
 which :class:`JsonFormatter` prints as
 ``{"time": "...", "level": "info", "logger": "...", "msg": "record written",
 "record": "www.example.org A", "provider": "bind"}``. Fields whose name says they hold a secret
-(``password``, ``token``, ``tsig_secret`` ...) print as ``"[redacted]"``, whatever their value.
+(``password``, ``token``, ``tsig_secret`` ...) print as ``"[redacted]"``, whatever their value, and
+credentials inside any text (an AWS session token or Authorization header in a library's request
+dump, a bearer token) are replaced the same way. botocore, urllib3 and the kubernetes client log
+at WARNING or above whatever the level: at DEBUG they print request headers.
 
 Only the composition root calls :func:`configure`; library modules just use
 ``logging.getLogger(__name__)``.
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import IO, Final
 
-__all__ = ["REDACTED", "JsonFormatter", "configure", "is_secret_field", "redact"]
+__all__ = ["REDACTED", "JsonFormatter", "configure", "is_secret_field", "redact", "scrub"]
 
 REDACTED: Final = "[redacted]"
 """What a secret field's value is replaced with."""
@@ -38,6 +41,15 @@ _STANDARD_ATTRS: Final = frozenset(
 _SECRET_NAME: Final = re.compile(
     r"(secret|password|passwd|token|credential|authorization|private[_-]?key|api[_-]?key)",
     re.IGNORECASE,
+)
+
+# Credentials as they appear inside text (a library's request dump, an exception message):
+# the header or key name, then its value, which is replaced.
+_SECRET_IN_TEXT: Final = re.compile(
+    r"(?i)((?:x-amz-security-token|authorization|x-amz-credential|aws_secret_access_key|"
+    r"aws_session_token|secretaccesskey|sessiontoken)['\"]?\s*[:=]\s*)"
+    r"(?:b?'[^']*'|b?\"[^\"]*\"|[^\r\n'\"}]+)"
+    r"|(\bbearer\s+)\S+"
 )
 
 # Field names the formatter writes itself; an ``extra`` with the same name is kept under ``field_``.
@@ -59,7 +71,15 @@ def _redact_value(key: str, value: object) -> object:
         return REDACTED
     if isinstance(value, Mapping):
         return {str(k): _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, str):
+        return scrub(value)
     return value
+
+
+def scrub(text: str) -> str:
+    """``text`` with credential values (session tokens, Authorization headers, secret keys,
+    bearer tokens) replaced by :data:`REDACTED`, their names kept."""
+    return _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
 
 
 def _jsonable(value: object) -> object:
@@ -89,7 +109,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": scrub(record.getMessage()),
         }
         extras = {
             key: value
@@ -99,7 +119,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in redact(extras).items():
             entry[f"field_{key}" if key in _RESERVED else key] = _jsonable(value)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -118,7 +138,16 @@ def configure(*, level: int | str = logging.INFO, stream: IO[str] | None = None)
     handler._ingress_reconciler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # The kubernetes client and urllib3 log request details (headers included) at DEBUG.
-    for noisy in ("urllib3", "kubernetes", "apscheduler.executors", "apscheduler.scheduler"):
+    # The kubernetes client, urllib3 and botocore log request details (headers, the session
+    # token among them) at DEBUG: they stay at WARNING whatever the level.
+    for noisy in (
+        "urllib3",
+        "kubernetes",
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "apscheduler.executors",
+        "apscheduler.scheduler",
+    ):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
     return handler

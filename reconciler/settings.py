@@ -173,6 +173,11 @@ class TsigSettings(_Model):
                 f"tsig.secretFile: cannot read {str(self.secret_file)!r} ({exc.strerror}); "
                 "point it at a readable file holding the base64 TSIG secret"
             ) from exc
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"tsig.secretFile: {str(self.secret_file)!r} is not text; it must hold the "
+                "base64 TSIG secret"
+            ) from None
         if not text:
             raise ConfigError(f"tsig.secretFile: {str(self.secret_file)!r} is empty")
         return SecretStr(text)
@@ -795,7 +800,13 @@ def _explain(error: ValidationError, from_env: Mapping[tuple[str | int, ...], st
     lines: list[str] = []
     for item in error.errors(include_url=False, include_input=False):
         where = _location(tuple(item["loc"]))
-        loc = tuple(item["loc"])
+        loc = tuple(
+            part
+            for index, part in enumerate(item["loc"])
+            if not (
+                index and isinstance(item["loc"][index - 1], int) and part in ("rfc2136", "route53")
+            )
+        )
         variable = next((name for path, name in from_env.items() if loc[: len(path)] == path), None)
         if variable is not None:
             where = f"{where} (set by the environment variable {variable})"

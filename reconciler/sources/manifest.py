@@ -17,7 +17,13 @@ from reconciler.errors import ConfigError
 from reconciler.k8stypes import IngressDict
 from reconciler.yaml_text import load_yaml_text
 
-__all__ = ["MANIFEST_SUFFIXES", "ingresses_from_text", "read_ingresses"]
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "ingresses_from_text",
+    "objects_from_text",
+    "read_ingresses",
+    "read_objects",
+]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """File name endings read from a directory."""
@@ -44,15 +50,17 @@ def _walk(obj: object) -> Iterator[dict[str, Any]]:
     yield obj
 
 
+def objects_from_text(text: str, *, origin: str = "<text>") -> list[dict[str, Any]]:
+    """Every object of a (multi-document) YAML text, Lists unpacked; ConfigError when invalid."""
+    documents = load_yaml_text(text, what=f"--manifests: {origin}", many=True)
+    return [obj for document in documents for obj in _walk(document)]
+
+
 def ingresses_from_text(text: str, *, origin: str = "<text>") -> list[IngressDict]:
     """Every Ingress in a (multi-document) YAML text; ConfigError naming ``origin`` when invalid."""
-    documents = load_yaml_text(text, what=f"--manifests: {origin}", many=True)
-    result: list[IngressDict] = []
-    for document in documents:
-        for obj in _walk(document):
-            if _is_ingress(obj):
-                result.append(cast(IngressDict, obj))
-    return result
+    return [
+        cast(IngressDict, obj) for obj in objects_from_text(text, origin=origin) if _is_ingress(obj)
+    ]
 
 
 def _files(path: Path) -> list[Path]:
@@ -65,9 +73,9 @@ def _files(path: Path) -> list[Path]:
     raise ConfigError(f"--manifests: {str(path)!r} is neither a file nor a directory")
 
 
-def read_ingresses(path: Path | str) -> list[IngressDict]:
-    """Every Ingress in the file or directory ``path``, in file order."""
-    result: list[IngressDict] = []
+def read_objects(path: Path | str) -> list[dict[str, Any]]:
+    """Every object in the file or directory ``path`` (Lists unpacked), in file order."""
+    result: list[dict[str, Any]] = []
     for file in _files(Path(path)):
         try:
             text = file.read_text(encoding="utf-8")
@@ -77,5 +85,10 @@ def read_ingresses(path: Path | str) -> list[IngressDict]:
             raise ConfigError(
                 f"--manifests: {str(file)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
             ) from None
-        result.extend(ingresses_from_text(text, origin=repr(str(file))))
+        result.extend(objects_from_text(text, origin=repr(str(file))))
     return result
+
+
+def read_ingresses(path: Path | str) -> list[IngressDict]:
+    """Every Ingress in the file or directory ``path``, in file order."""
+    return [cast(IngressDict, obj) for obj in read_objects(path) if _is_ingress(obj)]

@@ -186,4 +186,27 @@ def test_public_surface() -> None:
         "configure",
         "is_secret_field",
         "redact",
+        "scrub",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("headers={'X-Amz-Security-Token': b'FQoGZXIvYXdzEXAMPLE'}", "FQoGZXIvYXdzEXAMPLE"),
+        ("Authorization: AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=abc", "Signature=abc"),
+        ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi"),
+        ("using bearer eyJhbGciOi.payload.sig now", "eyJhbGciOi"),
+        ("aws_secret_access_key=wJalrXUtnFEMI", "wJalrXUtnFEMI"),
+        ('{"SessionToken": "tok123456"}', "tok123456"),
+    ],
+)
+def test_scrub_removes_credentials_from_text(text: str, secret: str) -> None:
+    scrubbed = logs.scrub(text)
+    assert secret not in scrubbed
+    assert logs.REDACTED in scrubbed
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    text = "record written: www.example.test A 192.0.2.1 (token bucket refilled)"
+    assert logs.scrub(text) == text

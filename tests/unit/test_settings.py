@@ -209,7 +209,10 @@ def test_bad_files(tmp_path: Path, text: str, message: str) -> None:
         ({"INGRESS_RECONCILER_PROVIDERS__5__PORT": "1"}, "index 5 does not exist"),
         ({"INGRESS_RECONCILER_OWNER_ID__X": "1"}, "is not inside an object"),
         ({"INGRESS_RECONCILER_": "1"}, "malformed variable name"),
-        ({"INGRESS_RECONCILER_COLOUR": "blue"}, "colour: unknown key"),
+        (
+            {"INGRESS_RECONCILER_COLOUR": "blue"},
+            "colour \\(set by the environment variable INGRESS_RECONCILER_COLOUR\\): unknown key",
+        ),
     ],
 )
 def test_bad_environment(tmp_path: Path, env: dict[str, str], message: str) -> None:
