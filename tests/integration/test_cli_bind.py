@@ -356,3 +356,83 @@ def test_annotation_prefixes_match_an_external_dns_deployment(
     assert {"extra-current.example.test", "extra-alpha.example.test"} <= {
         r["name"] for r in json.loads(out)["create"]
     }
+
+
+def test_plan_against_a_saved_snapshot_equals_the_live_plan(
+    bind: BindServer, tmp_path: Path
+) -> None:
+    manifests = write(tmp_path / "m", ingress("app", "app.example.test", ip="192.0.2.1"))
+    assert invoke(bind, "once", manifests=manifests)[0] == 0
+    bind.update(
+        "example.test", add=[ZoneRecord("foreign.example.test", "A", 300, ("198.51.100.1",))]
+    )
+    write(
+        manifests,
+        ingress("app", "app.example.test", ip="192.0.2.2"),
+        ingress("new", "new.example.test", ip="192.0.2.3"),
+        ingress("foreign", "foreign.example.test", ip="192.0.2.4"),
+    )
+    snapshot = tmp_path / "zones.json"
+    code, live, err = invoke(
+        bind, "plan", "--output", "json", "--save-zones", str(snapshot), manifests=manifests
+    )
+    assert code == 0, err
+    # offline: no DNS server at all (the provider points at a closed port)
+    code, offline, err = invoke(
+        bind,
+        "plan",
+        "--output",
+        "json",
+        "--zones",
+        str(snapshot),
+        manifests=manifests,
+        INGRESS_RECONCILER_PROVIDERS__0__PORT="1",
+    )
+    assert code == 0, err
+    assert json.loads(offline) == json.loads(live)
+    doc = json.loads(live)
+    assert [r["name"] for r in doc["create"]] == ["new.example.test"]
+    assert [u["new"]["targets"] for u in doc["update"]] == [["192.0.2.2"]]
+    assert [c["name"] for c in doc["conflicts"]] == ["foreign.example.test"]
+
+
+def test_plan_against_empty_zones_and_zone_files(bind: BindServer, tmp_path: Path) -> None:
+    manifests = write(
+        tmp_path / "m",
+        ingress("app", "app.example.test", ip="192.0.2.1"),
+        ingress("dash", "dash.private.example.test", ip="10.0.0.1"),
+    )
+    closed = {
+        "INGRESS_RECONCILER_PROVIDERS__0__PORT": "1",
+        "INGRESS_RECONCILER_PROVIDERS__0__TIMEOUT": "0.5",
+    }
+    code, out, err = invoke(bind, "plan", "--zones", "empty", manifests=manifests, **closed)
+    assert code == 0, err
+    assert out.startswith("Planned against empty zones, not the DNS servers.")
+    assert "app.example.test" in out
+    assert "dash.private.example.test" in out
+
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "example.test.zone").write_text(
+        "$TTL 300\n"
+        "@ IN SOA ns.example.test. admin.example.test. 1 3600 600 86400 300\n"
+        "@ IN NS ns.example.test.\n"
+        "app IN A 192.0.2.9\n"
+        'a-app IN TXT "heritage=external-dns,external-dns/owner=sample-cluster,'
+        'external-dns/resource=ingress/web/app"\n'
+    )
+    code, out, err = invoke(
+        bind, "plan", "--output", "json", "--zones", str(zones), manifests=manifests, **closed
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [(u["old"]["targets"], u["new"]["targets"]) for u in doc["update"]] == [
+        (["192.0.2.9"], ["192.0.2.1"])
+    ]
+    assert {r["name"] for r in doc["create"]} == {"dash.private.example.test"}
+
+    code, out, err = invoke(bind, "plan", manifests=manifests, **closed)
+    assert code == 1
+    assert out.startswith("Incomplete: 1 provider(s) could not be read")
+    assert "in sync" not in out
