@@ -247,6 +247,16 @@ class Route53Settings(_ProviderBase):
     evaluate_target_health: bool = True
     """EvaluateTargetHealth of the ALIAS records written."""
 
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        return _aws_region(value)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        return _endpoint_url(value)
+
     @property
     def effective_view(self) -> View | None:
         """``view``, else the zone type when that is public or private."""
@@ -266,6 +276,20 @@ class Route53Settings(_ProviderBase):
         return value
 
 
+def _aws_region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", value):
+        raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+    return value
+
+
+def _endpoint_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
 ProviderSettings = Annotated[Rfc2136Settings | Route53Settings, Field(discriminator="type")]
 """One entry of ``providers``, told apart by its ``type``."""
 
@@ -277,6 +301,16 @@ class AwsSettings(_Model):
     """AWS region of the ELBv2 and EC2 clients."""
     endpoint_url: str | None = None
     """API endpoint override (moto, LocalStack)."""
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        return _aws_region(value)
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        return _endpoint_url(value)
 
 
 class FleetPortSettings(_Model):

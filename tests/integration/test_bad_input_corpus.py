@@ -589,3 +589,91 @@ def test_no_credential_in_any_output_at_any_log_level(
         )["ResourceRecordSets"]
     }
     assert "www.example.org." in names
+
+
+P1 = ("providers", 1)
+ROUTE53_CASES = [
+    Case("r53-zone-type", 2, ("zoneType",), config=setter(*P1, "zoneType", value="everything")),
+    Case(
+        "r53-endpoint-not-url",
+        2,
+        ("endpointUrl",),
+        config=setter(*P1, "endpointUrl", value="not a url"),
+    ),
+    Case("r53-region-bad", 2, ("region",), config=setter(*P1, "region", value="../etc")),
+    Case(
+        "r53-evaluate-health",
+        2,
+        ("evaluateTargetHealth",),
+        config=setter(*P1, "evaluateTargetHealth", value="maybe"),
+    ),
+    Case(
+        "r53-zone-id-unknown",
+        1,
+        ("zoneIds", "Z404NOTFOUND"),
+        config=setter(*P1, "zoneIds", value=["Z404NOTFOUND"]),
+    ),
+    Case(
+        "r53-nothing-listens",
+        1,
+        ("aws",),
+        config=setter(*P1, "endpointUrl", value="http://127.0.0.1:1"),
+    ),
+    Case("r53-duplicate-name", 2, ("bind",), config=setter(*P1, "name", value="bind")),
+    Case(
+        "r53-domain-filter-bad",
+        2,
+        ("domainFilter",),
+        config=setter(*P1, "domainFilter", value=["bad domain"]),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ROUTE53_CASES, ids=lambda c: c.id)
+def test_bad_route53_input(
+    case: Case, bind: BindServer, moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIACORPUSEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    route53 = boto3.client("route53", **aws_client_kwargs(moto))
+    zone = route53.create_hosted_zone(Name="example.org", CallerReference=case.id)["HostedZone"]
+    foreign = {
+        "Name": "foreign.example.org.",
+        "Type": "A",
+        "TTL": 300,
+        "ResourceRecords": [{"Value": "198.51.100.9"}],
+    }
+    route53.change_resource_record_sets(
+        HostedZoneId=zone["Id"],
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": foreign}]},
+    )
+    config = base_config(bind)
+    config["providers"].append(
+        {"name": "aws", "type": "route53", "zoneType": "public", "endpointUrl": moto.endpoint_url}
+    )
+    assert case.config is not None
+    case.config(config, tmp_path)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "m.yaml").write_text(yaml.safe_dump_all([GOOD, ingress("web", "www.example.org")]))
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--config", str(path), "--manifests", str(manifests), "--output", "table", "once"]
+    code = cli.main(argv, env={}, stdout=out, stderr=err)
+    text = out.getvalue() + err.getvalue()
+    assert code == case.code, text
+    assert "Traceback" not in text
+    assert SECRET_KEY not in text
+    for word in case.words:
+        assert word.lower() in text.lower(), (word, text)
+    listed = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert foreign in listed
+    # Without fleets every provider may hold every name: while the aws provider's zones are
+    # unknown, BIND is held too (a name must not land in a parent zone by mistake).
+    assert ((GOOD_HOST, "A") in _records(bind)) == (case.code == 0)
+
+
+def test_the_route53_cases_bring_the_corpus_over_100() -> None:
+    total = len(CONFIG_CASES) + len(ENV_CASES) + len(MANIFEST_CASES) + len(ROUTE53_CASES)
+    assert total >= 100
