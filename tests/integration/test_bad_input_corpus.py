@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -25,6 +25,9 @@ from e2e.servers.bind import BindServer, ZoneRecord
 from e2e.servers.moto import MotoServer
 from reconciler import cli
 from tests.fixtures.moto import aws_client_kwargs
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53.type_defs import ResourceRecordSetTypeDef
 
 pytestmark = pytest.mark.integration
 
@@ -637,7 +640,7 @@ def test_bad_route53_input(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     route53 = boto3.client("route53", **aws_client_kwargs(moto))
     zone = route53.create_hosted_zone(Name="example.org", CallerReference=case.id)["HostedZone"]
-    foreign = {
+    foreign: ResourceRecordSetTypeDef = {
         "Name": "foreign.example.org.",
         "Type": "A",
         "TTL": 300,
