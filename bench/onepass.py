@@ -2,7 +2,7 @@
 
 ``python -m bench.onepass --ingresses 10000 --zones 4`` builds N Ingress objects (as the API
 returns them: one host each, an address in status), then runs the project's DNS pass
-(:func:`reconciler.cli.run_dns_pass`: source -> plan -> TXT registry -> provider) against an
+(:func:`reconciler.app.cli.run_dns_pass`: source -> plan -> TXT registry -> provider) against an
 in-memory provider twice: the first pass creates every record, the second finds nothing to do
 (the quiet pass). It prints one JSON object: CPU seconds of each pass (``time.process_time``),
 wall seconds, and the process's peak RSS (``resource.getrusage``) before and after, so the RSS is
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import run_dns_pass
-from reconciler.dnssync import DnsTarget
-from reconciler.memory import InMemoryProvider
-from reconciler.registry import TxtRegistry
-from reconciler.settings import load_settings
+from reconciler.app.cli import run_dns_pass
+from reconciler.app.settings import load_settings
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import DnsTarget
 
 __all__ = ["ingress_address", "ingress_host", "ingress_object", "main", "measure", "zone_names"]
 

@@ -34,9 +34,9 @@ from e2e.observe import Observer
 from e2e.servers.apiserver import ApiServer, free_tcp_port
 from e2e.servers.bind import BindServer
 from e2e.servers.moto import MotoServer
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.resources import INGRESS, NAMESPACE, ResourceKind, kind_for
+from reconciler.model.errors import KubernetesError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -247,7 +247,7 @@ class LocalGround:
         return [
             sys.executable,
             "-m",
-            "reconciler.cli",
+            "reconciler.app.cli",
             "run",
             "--config",
             str(self.config_path),

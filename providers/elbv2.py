@@ -1,6 +1,6 @@
 """Network load balancers through the ELBv2 and EC2 APIs (``elbv2`` load-balancer mode).
 
-``Elbv2LoadBalancers`` implements ``reconciler.lbtypes.LoadBalancerBackend``:
+``Elbv2LoadBalancers`` implements ``reconciler.model.load_balancer.LoadBalancerBackend``:
 
 - **Names** are deterministic and within AWS's 32-character limit:
   ``ir-<cluster[:8]>-<fleet[:8]>-<hash10>`` for the load balancer and
@@ -51,9 +51,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from reconciler.endpoint import FrozenMap
-from reconciler.errors import PermanentProviderError, ProviderError, TransientProviderError
-from reconciler.lbtypes import (
+from reconciler.model.endpoint import FrozenMap
+from reconciler.model.errors import PermanentProviderError, ProviderError, TransientProviderError
+from reconciler.model.load_balancer import (
     CLUSTER_TAG_KEY,
     FLEET_TAG_KEY,
     OWNER_TAG_KEY,

@@ -20,9 +20,10 @@ that does not start with ``"`` is taken as one raw string (and reads back quoted
 
 All network I/O goes through one seam, :class:`DnsTransport`; the default is
 :class:`DnspythonTransport`. dnspython's exceptions never leave this module: they become
-:class:`~reconciler.errors.TransientProviderError` (timeouts, connection failures, SERVFAIL, a
+:class:`~reconciler.model.errors.TransientProviderError` (timeouts, connection failures, SERVFAIL, a
 failed prerequisite: a concurrent edit the next pass re-reads) or
-:class:`~reconciler.errors.PermanentProviderError` (refused, bad key or signature), whose message
+:class:`~reconciler.model.errors.PermanentProviderError` (refused, bad key or signature), whose
+message
 names the server, the zone and the key name, never the secret.
 """
 
@@ -53,7 +54,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from reconciler.endpoint import (
+from reconciler.model.endpoint import (
     Changes,
     Endpoint,
     InvalidNameError,
@@ -62,13 +63,13 @@ from reconciler.endpoint import (
     Update,
     normalize_name,
 )
-from reconciler.errors import (
+from reconciler.model.errors import (
     ConfigError,
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
 )
-from reconciler.zones import zone_for
+from reconciler.model.zones import zone_for
 
 __all__ = [
     "SUPPORTED_TSIG_ALGORITHMS",

@@ -61,7 +61,7 @@ from botocore.exceptions import (
 
 from providers.aws_hosted_zones import canonical_hosted_zone_id, is_aws_load_balancer
 from providers.throttle import Retrier, TokenBucket
-from reconciler.endpoint import (
+from reconciler.model.endpoint import (
     Changes,
     Endpoint,
     FrozenMap,
@@ -70,8 +70,8 @@ from reconciler.endpoint import (
     RecordType,
     normalize_name,
 )
-from reconciler.errors import ConfigError, PermanentProviderError, TransientProviderError
-from reconciler.zones import is_within, zone_for
+from reconciler.model.errors import ConfigError, PermanentProviderError, TransientProviderError
+from reconciler.model.zones import is_within, zone_for
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
@@ -410,7 +410,7 @@ class _ZoneCache:
 
 
 class Route53Provider:
-    """A :class:`reconciler.provider.Provider` for AWS Route53.
+    """A :class:`reconciler.dns.provider.Provider` for AWS Route53.
 
     ``client`` (and the optional ``elbv2_client``, used to read load balancers' canonical hosted
     zone ids) are made by the composition root. ``limiter`` should be one bucket shared by every

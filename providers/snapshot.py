@@ -28,8 +28,8 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 
-from reconciler.endpoint import Endpoint, InvalidNameError, normalize_name
-from reconciler.errors import ConfigError
+from reconciler.model.endpoint import Endpoint, InvalidNameError, normalize_name
+from reconciler.model.errors import ConfigError
 
 __all__ = ["SNAPSHOT_KIND", "ProviderSnapshot", "read_snapshot", "read_zone_files", "snapshot_json"]
 

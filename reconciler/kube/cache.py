@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from reconciler.errors import KubernetesError
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from reconciler.kube.client import KubeClient, WatchStream
-from reconciler.kube.protocols import ChangeType, JsonObject, ObjectChange
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE, ResourceKind
+from reconciler.model.cluster import ChangeType, JsonObject, ObjectChange
+from reconciler.model.errors import KubernetesError
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 
 __all__ = ["Backoff", "CacheStats", "ClusterCache", "WatchCache"]
 

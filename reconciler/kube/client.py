@@ -6,7 +6,8 @@ configuration, authentication (tokens, client certs, exec plugins, token refresh
 connection pool, and sends requests with the raw response kept (no snake_case models): every
 object it returns is the API's JSON, camelCase keys exactly as served.
 
-Every failure leaves as ``reconciler.errors.KubernetesError`` with ``status`` (HTTP status, or None
+Every failure leaves as ``reconciler.model.errors.KubernetesError`` with ``status`` (HTTP status,
+or None
 when no response arrived) and ``transient`` (429, 5xx, timeouts and connection errors: retry later).
 No kubernetes or urllib3 exception leaves this module (``translate_error`` does the wrapping).
 """
@@ -28,9 +29,9 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException, OpenApiException
 from kubernetes.config.config_exception import ConfigException
 
-from reconciler.errors import KubernetesError
-from reconciler.kube.protocols import JsonObject
 from reconciler.kube.resources import ResourceKind, kind_for
+from reconciler.model.cluster import JsonObject
+from reconciler.model.errors import KubernetesError
 
 __all__ = [
     "APPLY_PATCH",

@@ -18,10 +18,10 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import MERGE_PATCH, KubeClient
-from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
 from reconciler.kube.resources import EVENT
+from reconciler.model.cluster import EventType, JsonObject, ObjectRef
+from reconciler.model.errors import KubernetesError
 
 _EXPIRY_SWEEP = timedelta(seconds=1)
 """How often, at most, series older than the window are swept out."""

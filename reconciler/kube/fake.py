@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from reconciler.errors import KubernetesError
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
-from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
+from reconciler.model.cluster import EventType, JsonObject, ObjectRef
+from reconciler.model.errors import KubernetesError
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 
 __all__ = ["FakeCluster", "RecordedEvent"]
 

@@ -3,7 +3,7 @@
 Reads and writes one Lease through :class:`reconciler.kube.client.KubeClient` (raw JSON).
 Updates are full replacements carrying the resourceVersion that was read, so the apiserver
 refuses (409) a write based on a stale read: the optimistic concurrency leader election relies
-on. Every failure leaves as :class:`reconciler.errors.KubernetesError` (``status`` when the
+on. Every failure leaves as :class:`reconciler.model.errors.KubernetesError` (``status`` when the
 apiserver answered; ``transient`` for timeouts, connection errors, 429 and 5xx): the client wraps
 transport errors, this module wraps unreadable answers.
 
@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient
-from reconciler.leader import LeaseRecord
+from reconciler.model.errors import KubernetesError
+from reconciler.runtime.leader import LeaseRecord
 
 __all__ = ["KubeLeaseStore", "format_micro_time", "parse_micro_time"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from reconciler.errors import KubernetesError
+from reconciler.model.errors import KubernetesError
 
 __all__ = [
     "CLUSTER_ROLE",

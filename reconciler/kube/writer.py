@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.kube.client import APPLY_PATCH, MERGE_PATCH, KubeClient
-from reconciler.kube.protocols import JsonObject
 from reconciler.kube.resources import INGRESS, SERVICE, ResourceKind, kind_for
+from reconciler.model.cluster import JsonObject
 
 __all__ = ["FIELD_MANAGER", "KubeWriter"]
 

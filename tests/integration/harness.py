@@ -23,8 +23,7 @@ import pytest
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer, free_port
-from reconciler import cli
-from reconciler.errors import KubernetesError
+from reconciler.app import cli
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
@@ -32,6 +31,7 @@ from reconciler.kube.resources import (
     INGRESS_CLASS,
     ResourceKind,
 )
+from reconciler.model.errors import KubernetesError
 
 __all__ = [
     "ROOT",
@@ -149,7 +149,8 @@ def health(port: int) -> dict[str, Any]:
 def start_run(
     config: Path, kubeconfig: Path, log: Path, *, env: Mapping[str, str]
 ) -> subprocess.Popen[bytes]:
-    """``python -m reconciler.cli run`` with ``env`` (plus PATH and HOME), output into ``log``."""
+    """``python -m reconciler.app.cli run`` with ``env`` (plus PATH and HOME), output into
+    ``log``."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -158,7 +159,7 @@ def start_run(
     command = [
         sys.executable,
         "-m",
-        "reconciler.cli",
+        "reconciler.app.cli",
         "run",
         "--config",
         str(config),

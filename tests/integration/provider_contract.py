@@ -18,8 +18,8 @@ an object with this interface (:class:`ProviderHarness`)::
 TXT targets are in presentation form (every character-string double-quoted), which is how
 external-dns writes its ownership records.
 
-The ownership cases drive the real registry and planner (``reconciler.registry.TxtRegistry``,
-``reconciler.plan.calculate``) over the provider, so they prove that a zone external-dns manages
+The ownership cases drive the real registry and planner (``reconciler.dns.registry.TxtRegistry``,
+``reconciler.dns.plan.calculate``) over the provider, so they prove that a zone external-dns manages
 can be taken over without a single change, and that foreign records are never touched.
 """
 
@@ -30,11 +30,11 @@ from typing import Protocol
 
 import pytest
 
-from reconciler.endpoint import Changes, Endpoint, Label, Update
-from reconciler.errors import ProviderError
-from reconciler.plan import ConflictReason, Plan, calculate
-from reconciler.provider import Provider
-from reconciler.registry import TxtRegistry
+from reconciler.dns.plan import ConflictReason, Plan, calculate
+from reconciler.dns.provider import Provider
+from reconciler.dns.registry import TxtRegistry
+from reconciler.model.endpoint import Changes, Endpoint, Label, Update
+from reconciler.model.errors import ProviderError
 
 __all__ = [
     "ProviderContract",

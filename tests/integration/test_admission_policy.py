@@ -3,7 +3,8 @@
 Two sets of namespaces per run, each with the corpus's tenants (tests/unit/test_tenancy_attacks.py):
 
 * ``enforced``: the ValidatingAdmissionPolicy, its binding and its parameter ConfigMap from
-  :func:`reconciler.tenancy.render_admission_policy` are installed, bound to these namespaces only
+  :func:`reconciler.dns.tenancy.render_admission_policy` are installed, bound to these namespaces
+  only
   (by a label unique to the run, so other tests sharing the apiserver are not affected). Every
   legitimate Ingress is admitted; every attack is rejected at create time with the rule's reason
   in the message; the stored Ingresses, run through the source and tenancy, publish exactly what
@@ -28,8 +29,8 @@ import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
-from reconciler.registry import AffixNameMapper, reserved_name_patterns
-from reconciler.tenancy import (
+from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
+from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     Refusal,
     TenancyConfig,

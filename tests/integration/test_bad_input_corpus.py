@@ -23,7 +23,7 @@ import yaml
 
 from e2e.servers.bind import BindServer, ZoneRecord
 from e2e.servers.moto import MotoServer
-from reconciler import cli
+from reconciler.app import cli
 from tests.fixtures.moto import aws_client_kwargs
 
 if TYPE_CHECKING:

@@ -3,7 +3,8 @@
 - ``helm lint --strict`` and ``helm template`` with helm 3 and helm 4, on the minimal values (the
   defaults plus the one value a user must set, ``ownerId``) and on a full example; assertions on
   the rendered objects; the rendered configuration is loaded with
-  ``reconciler.settings.load_settings`` (the reconciler's own validation, not a copy of its rules).
+  ``reconciler.app.settings.load_settings`` (the reconciler's own validation, not a copy of its
+  rules).
 - Impossible combinations fail at render time with a message saying what to change.
 - ``helm install`` into the test apiserver: the objects exist; NOTES tell owner id, fleets, checks.
 - RBAC proof: after ``helm install``, one full pass (fleets → Ingress status → DNS into BIND) runs
@@ -31,8 +32,8 @@ import yaml
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
 from e2e.servers.moto import MotoServer
-from reconciler import cli
-from reconciler.settings import Rfc2136Settings, Settings, load_settings
+from reconciler.app import cli
+from reconciler.app.settings import Rfc2136Settings, Settings, load_settings
 from tests.fixtures.moto import aws_client_kwargs
 from tests.integration.test_elbv2 import make_network
 
@@ -766,7 +767,7 @@ class Fleet:
 
     @property
     def workload(self) -> str:
-        """The fleet's Service/Deployment name (reconciler.fleets.workload_name)."""
+        """The fleet's Service/Deployment name (reconciler.fleets.spec.workload_name)."""
         return f"ingress-{self.name}"
 
     @property

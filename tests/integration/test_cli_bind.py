@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from e2e.servers.bind import BindServer, ZoneRecord
-from reconciler import cli
+from reconciler.app import cli
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS
 
@@ -185,7 +185,7 @@ def test_wrong_key_is_a_clear_runtime_error(bind: BindServer, tmp_path: Path) ->
 
 def test_real_command_exit_codes(bind: BindServer) -> None:
     script = shutil.which("ingress-reconciler", path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "reconciler.cli"]
+    command = [script] if script else [sys.executable, "-m", "reconciler.app.cli"]
     env = {**env_for(bind), "PATH": "/usr/bin:/bin"}
     base = ["--config", str(SAMPLES / "config.yaml"), "--manifests", str(SAMPLES / "manifests")]
     done = subprocess.run(
@@ -224,7 +224,7 @@ def test_run_converges_and_stops_on_sigterm(bind: BindServer, tmp_path: Path) ->
     log = tmp_path / "run.log"  # a file, not a pipe: nobody reads a pipe while run logs
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.cli", *argv, "run"],
+            [sys.executable, "-m", "reconciler.app.cli", *argv, "run"],
             env=env,
             cwd=ROOT,
             stdout=sink,

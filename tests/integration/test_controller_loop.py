@@ -22,17 +22,19 @@ from prometheus_client import CollectorRegistry
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer, ZoneRecord
-from reconciler.cli import build_targets, run_dns_pass
-from reconciler.dnssync import DnsTarget
-from reconciler.endpoint import Changes, Endpoint
-from reconciler.errors import KubernetesError
-from reconciler.health import HealthServer, HealthState
+from reconciler.app.cli import build_targets, run_dns_pass
+from reconciler.app.settings import load_settings
+from reconciler.dns.plan import Conflict
+from reconciler.dns.sync import DnsTarget
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import load_client
 from reconciler.kube.lease import KubeLeaseStore
-from reconciler.kube.protocols import ObjectChange
-from reconciler.leader import ElectionConfig, LeaderElector, LeaseRecord
-from reconciler.loop import (
+from reconciler.model.cluster import ObjectChange
+from reconciler.model.endpoint import Changes, Endpoint
+from reconciler.model.errors import KubernetesError
+from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.leader import ElectionConfig, LeaderElector, LeaseRecord
+from reconciler.runtime.loop import (
     ChangeCount,
     Controller,
     LoopConfig,
@@ -41,9 +43,7 @@ from reconciler.loop import (
     run,
     utc_now,
 )
-from reconciler.metrics import Metrics
-from reconciler.plan import Conflict
-from reconciler.settings import load_settings
+from reconciler.runtime.metrics import Metrics
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from e2e.servers.moto import MotoServer
 from providers.elbv2 import Elbv2LoadBalancers, load_balancer_name, ownership_tags
-from reconciler.errors import PermanentProviderError
-from reconciler.lbtypes import LoadBalancerPort, LoadBalancerSpec, Scheme
+from reconciler.model.errors import PermanentProviderError
+from reconciler.model.load_balancer import LoadBalancerPort, LoadBalancerSpec, Scheme
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 
 from e2e.servers.apiserver import ApiServer
-from reconciler.errors import KubernetesError
-from reconciler.fleets import (
+from reconciler.fleets.ingress_status import publish_ingress_status
+from reconciler.fleets.spec import (
     ELBV2_LOAD_BALANCER_CLASS,
     LABEL_OWNER,
     LB_TYPE_ANNOTATION,
@@ -24,11 +24,9 @@ from reconciler.fleets import (
     converge_fleets,
     fleet_service_address,
 )
-from reconciler.ingress_status import publish_ingress_status
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from reconciler.kube.client import MERGE_PATCH, KubeClient
 from reconciler.kube.events import KubeEventRecorder
-from reconciler.kube.fleetkube import KubeFleetKube
+from reconciler.kube.fleet_objects import KubeFleetKube
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
@@ -44,6 +42,8 @@ from reconciler.kube.resources import (
     ResourceKind,
 )
 from reconciler.kube.writer import KubeWriter
+from reconciler.model.errors import KubernetesError
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration

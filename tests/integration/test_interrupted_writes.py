@@ -22,11 +22,11 @@ from e2e.servers.moto import MotoServer
 from providers import route53
 from providers.rfc2136 import DnspythonTransport, Rfc2136Provider
 from providers.route53 import Route53Provider
-from reconciler.dnssync import DnsTarget, sync_dns
-from reconciler.endpoint import Endpoint, Label
-from reconciler.plan import DomainFilter, Policy
-from reconciler.provider import Provider
-from reconciler.registry import TxtRegistry, parse_ownership
+from reconciler.dns.plan import DomainFilter, Policy
+from reconciler.dns.provider import Provider
+from reconciler.dns.registry import TxtRegistry, parse_ownership
+from reconciler.dns.sync import DnsTarget, sync_dns
+from reconciler.model.endpoint import Endpoint, Label
 from tests.fixtures.moto import aws_client_kwargs
 
 pytestmark = pytest.mark.integration

@@ -61,7 +61,7 @@ def test_kill_9_between_update_messages_then_one_pass_converges(
         command = [
             sys.executable,
             "-m",
-            "reconciler.cli",
+            "reconciler.app.cli",
             "--config",
             str(SAMPLES / "config.yaml"),
             "--manifests",

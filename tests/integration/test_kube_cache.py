@@ -11,8 +11,8 @@ import pytest
 from e2e.servers.apiserver import ApiServer
 from reconciler.kube.cache import Backoff, ClusterCache, WatchCache
 from reconciler.kube.client import KubeClient, load_client
-from reconciler.kube.protocols import ChangeType, ObjectChange
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS
+from reconciler.model.cluster import ChangeType, ObjectChange
 from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration

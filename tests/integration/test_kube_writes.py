@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 
 from e2e.servers.apiserver import ApiServer, free_tcp_port
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.events import KubeEventRecorder
-from reconciler.kube.protocols import EventType, ObjectRef
 from reconciler.kube.resources import (
     DEPLOYMENT,
     EVENT,
@@ -21,6 +19,8 @@ from reconciler.kube.resources import (
     SERVICE,
 )
 from reconciler.kube.writer import FIELD_MANAGER, KubeWriter
+from reconciler.model.cluster import EventType, ObjectRef
+from reconciler.model.errors import KubernetesError
 from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,10 @@ from typing import IO, Any
 import pytest
 
 from e2e.servers.apiserver import ApiServer, free_tcp_port
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.lease import KubeLeaseStore, format_micro_time, parse_micro_time
-from reconciler.leader import LeaseRecord, acquired_record, released_record
+from reconciler.model.errors import KubernetesError
+from reconciler.runtime.leader import LeaseRecord, acquired_record, released_record
 
 pytestmark = pytest.mark.integration
 
@@ -273,8 +273,8 @@ def _candidate_main(kubeconfig: str, namespace: str) -> int:
     """Run the real loop + elector; the pass appends our identity to the ConfigMap's log."""
     from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
-    from reconciler.leader import ElectionConfig, LeaderElector, pod_identity  # noqa: PLC0415
-    from reconciler.loop import (  # noqa: PLC0415
+    from reconciler.runtime.leader import ElectionConfig, LeaderElector, pod_identity  # noqa: PLC0415
+    from reconciler.runtime.loop import (  # noqa: PLC0415
         Controller,
         LoopConfig,
         PassRequest,
@@ -283,7 +283,7 @@ def _candidate_main(kubeconfig: str, namespace: str) -> int:
         run,
         utc_now,
     )
-    from reconciler.metrics import Metrics  # noqa: PLC0415
+    from reconciler.runtime.metrics import Metrics  # noqa: PLC0415
 
     def say(event: str) -> None:
         print(event, flush=True)

@@ -11,14 +11,7 @@ import pytest
 
 from e2e.servers.moto import MotoServer
 from providers.elbv2 import Elbv2LoadBalancers
-from reconciler.errors import KubernetesError
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
-from reconciler.kube.client import KubeClient
-from reconciler.kube.fake import FakeCluster
-from reconciler.kube.lbkube import KubeLbAdapter
-from reconciler.kube.resources import SERVICE
-from reconciler.kube.writer import KubeWriter
-from reconciler.loadbalancers import (
+from reconciler.fleets.load_balancers import (
     FINALIZER,
     LOAD_BALANCER_CLASS,
     SCHEME_ANNOTATION,
@@ -28,6 +21,13 @@ from reconciler.loadbalancers import (
     Scheme,
     converge_load_balancers,
 )
+from reconciler.kube.client import KubeClient
+from reconciler.kube.fake import FakeCluster
+from reconciler.kube.resources import SERVICE
+from reconciler.kube.service_status import KubeLbAdapter
+from reconciler.kube.writer import KubeWriter
+from reconciler.model.errors import KubernetesError
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from tests.integration.test_elbv2 import CLUSTER, OWNER, make_network
 
 if TYPE_CHECKING:

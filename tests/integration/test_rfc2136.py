@@ -15,9 +15,9 @@ import pytest
 
 from e2e.servers.bind import BindServer, ZoneRecord
 from providers.rfc2136 import DnspythonTransport, Rfc2136Provider, read_tsig_secret
-from reconciler.endpoint import Changes, Endpoint, Update
-from reconciler.errors import PermanentProviderError, ProviderError, TransientProviderError
-from reconciler.provider import Provider
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import Changes, Endpoint, Update
+from reconciler.model.errors import PermanentProviderError, ProviderError, TransientProviderError
 from tests.integration.provider_contract import ProviderContract, by_key, only_names
 
 pytestmark = pytest.mark.integration

@@ -16,10 +16,10 @@ from providers.route53 import (
     Route53Provider,
     endpoint_from_record_set,
 )
-from reconciler.endpoint import Changes, Endpoint, FrozenMap, Label, Update
-from reconciler.errors import ConfigError, PermanentProviderError
-from reconciler.plan import calculate
-from reconciler.registry import TxtRegistry
+from reconciler.dns.plan import calculate
+from reconciler.dns.registry import TxtRegistry
+from reconciler.model.endpoint import Changes, Endpoint, FrozenMap, Label, Update
+from reconciler.model.errors import ConfigError, PermanentProviderError
 from tests.integration.test_route53_contract import Route53Harness
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from providers.route53 import Route53Provider, endpoint_from_record_set, record_set_from_endpoint
-from reconciler.endpoint import Changes, Endpoint
-from reconciler.provider import Provider
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import Changes, Endpoint
 from tests.integration.provider_contract import (
     ProviderContract,
     ProviderHarness,

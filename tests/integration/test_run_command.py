@@ -16,9 +16,9 @@ import yaml
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS, SERVICE, ResourceKind
+from reconciler.model.errors import KubernetesError
 from tests.fixtures.kube import wait_until
 from tests.integration.harness import (
     ZONE,

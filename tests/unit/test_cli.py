@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import cli
-from reconciler.dnssync import DnsPassResult, DnsTarget, ProviderResult
-from reconciler.endpoint import Changes, Endpoint, Update
-from reconciler.errors import ReconcilerError, TransientProviderError
-from reconciler.kube.protocols import EventType, ObjectRef
-from reconciler.memory import InMemoryProvider
-from reconciler.output import render_json, render_table
-from reconciler.plan import Conflict, ConflictReason
-from reconciler.reconcile import RefreshableState
-from reconciler.registry import TxtRegistry
-from reconciler.settings import Settings, load_settings
-from reconciler.sources.ingress import Rejection
+from reconciler.app import cli
+from reconciler.app.output import render_json, render_table
+from reconciler.app.pipeline import RefreshableState
+from reconciler.app.settings import Settings, load_settings
+from reconciler.dns.ingress_source import Rejection
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import Conflict, ConflictReason
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import DnsPassResult, DnsTarget, ProviderResult
+from reconciler.model.cluster import EventType, ObjectRef
+from reconciler.model.endpoint import Changes, Endpoint, Update
+from reconciler.model.errors import ReconcilerError, TransientProviderError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from reconciler.dnssync import (
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import ConflictReason, DomainFilter, Policy
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import (
     DnsPassResult,
     DnsTarget,
     EndpointGroup,
@@ -15,11 +18,8 @@ from reconciler.dnssync import (
     route_groups,
     sync_dns,
 )
-from reconciler.endpoint import Endpoint
-from reconciler.errors import PermanentProviderError, TransientProviderError
-from reconciler.memory import InMemoryProvider
-from reconciler.plan import ConflictReason, DomainFilter, Policy
-from reconciler.registry import TxtRegistry
+from reconciler.model.endpoint import Endpoint
+from reconciler.model.errors import PermanentProviderError, TransientProviderError
 
 OWNER = "cluster-a"
 TYPES = frozenset({"A", "AAAA", "CNAME"})
@@ -326,7 +326,7 @@ def test_per_provider_lines_are_debug_failures_warn(caplog: pytest.LogCaptureFix
     endpoints = [desired("a.example.test", "192.0.2.1"), desired("b.other.test", "192.0.2.2")]
     caplog.set_level(logging.DEBUG, logger="reconciler")
     run([target(broken), target(healthy)], endpoints)
-    mine = [r for r in caplog.records if r.name == "reconciler.dnssync"]
+    mine = [r for r in caplog.records if r.name == "reconciler.dns.sync"]
     done = [r for r in mine if r.getMessage() == "dns pass done"]
     assert [(r.levelno, r.__dict__["provider"]) for r in done] == [
         (logging.DEBUG, "broken"),

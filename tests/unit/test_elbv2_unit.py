@@ -21,9 +21,9 @@ from providers.elbv2 import (
     ownership_tags,
     target_group_name,
 )
-from reconciler.endpoint import FrozenMap
-from reconciler.errors import PermanentProviderError, ProviderError, TransientProviderError
-from reconciler.lbtypes import LoadBalancerPort, LoadBalancerSpec, Scheme
+from reconciler.model.endpoint import FrozenMap
+from reconciler.model.errors import PermanentProviderError, ProviderError, TransientProviderError
+from reconciler.model.load_balancer import LoadBalancerPort, LoadBalancerSpec, Scheme
 
 _AWS_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 

@@ -1,11 +1,12 @@
-"""Normalisation of names, targets and maps in reconciler.endpoint: equal meaning, equal value."""
+"""Normalisation of names, targets and maps in reconciler.model.endpoint: equal meaning, equal
+value."""
 
 from __future__ import annotations
 
 import pytest
 
-import reconciler.endpoint as endpoint_module
-from reconciler.endpoint import (
+import reconciler.model.endpoint as endpoint_module
+from reconciler.model.endpoint import (
     Changes,
     Endpoint,
     FrozenMap,
@@ -15,7 +16,7 @@ from reconciler.endpoint import (
     normalize_name,
     normalize_target,
 )
-from reconciler.errors import ReconcilerError
+from reconciler.model.errors import ReconcilerError
 
 LABEL_63 = "a" * 63
 NAME_253 = ".".join([LABEL_63, LABEL_63, LABEL_63, "b" * 61])

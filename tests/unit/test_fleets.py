@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import fleets
-from reconciler.errors import ConfigError, KubernetesError
-from reconciler.fleets import (
+from reconciler.fleets import spec as fleets
+from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
     LABEL_FLEET,
@@ -37,11 +36,12 @@ from reconciler.fleets import (
     is_owned,
     scheme_for,
 )
-from reconciler.k8stypes import IngressClassDict, IngressDict
 from reconciler.kube.fake import FakeCluster
-from reconciler.kube.fleetkube import FLEET_KINDS, owned_selector
-from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
-from reconciler.tenancy import Visibility
+from reconciler.kube.fleet_objects import FLEET_KINDS, owned_selector
+from reconciler.model.cluster import EventType, JsonObject, ObjectRef
+from reconciler.model.errors import ConfigError, KubernetesError
+from reconciler.model.ingress import Visibility
+from reconciler.model.k8s_json import IngressClassDict, IngressDict
 
 NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
 OWNER = "cluster-a"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler import health as health_module
-from reconciler import metrics as metrics_module
-from reconciler.errors import ConfigError
-from reconciler.health import HealthServer, HealthState, is_healthy
-from reconciler.metrics import Metrics
+from reconciler.model.errors import ConfigError
+from reconciler.runtime import health as health_module
+from reconciler.runtime import metrics as metrics_module
+from reconciler.runtime.health import HealthServer, HealthState, is_healthy
+from reconciler.runtime.metrics import Metrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

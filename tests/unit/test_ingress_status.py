@@ -8,13 +8,13 @@ from typing import Any, cast
 
 import pytest
 
-from reconciler import ingress_status
-from reconciler.errors import KubernetesError
-from reconciler.fleets import FleetSpec
-from reconciler.ingress_status import desired_status, ingress_address, publish_ingress_status
-from reconciler.k8stypes import IngressDict
+from reconciler.fleets import ingress_status
+from reconciler.fleets.ingress_status import desired_status, ingress_address, publish_ingress_status
+from reconciler.fleets.spec import FleetSpec
 from reconciler.kube.fake import FakeCluster
-from reconciler.kube.protocols import JsonObject
+from reconciler.model.cluster import JsonObject
+from reconciler.model.errors import KubernetesError
+from reconciler.model.k8s_json import IngressDict
 
 PUBLIC = FleetSpec.of(
     name="public", ingress_class_name="public", visibility="public", namespace="ingress-public"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.cache import Backoff, ClusterCache, WatchCache
 from reconciler.kube.client import KubeClient, WatchStream
-from reconciler.kube.protocols import ChangeType, ClusterState, JsonObject, ObjectChange
 from reconciler.kube.resources import INGRESS, ResourceKind
+from reconciler.model.cluster import ChangeType, ClusterState, JsonObject, ObjectChange
+from reconciler.model.errors import KubernetesError
 
 FAST = Backoff(initial=0.001, maximum=0.01)
 

@@ -24,10 +24,10 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import KubeClient, load_client, translate_error
 from reconciler.kube.resources import INGRESS
 from reconciler.kube.writer import KubeWriter
+from reconciler.model.errors import KubernetesError
 
 
 def response(status: int, body: bytes) -> Any:

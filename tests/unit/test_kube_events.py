@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import JSON, KubeClient
 from reconciler.kube.events import KubeEventRecorder, microtime
-from reconciler.kube.protocols import EventType, JsonObject, ObjectRef
+from reconciler.model.cluster import EventType, JsonObject, ObjectRef
+from reconciler.model.errors import KubernetesError
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 REF = ObjectRef("networking.k8s.io/v1", "Ingress", "web", "shop", uid="u-1", resource_version="7")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler import leader as leader_module
-from reconciler.errors import ConfigError, KubernetesError
-from reconciler.leader import (
+from reconciler.model.errors import ConfigError, KubernetesError
+from reconciler.runtime import leader as leader_module
+from reconciler.runtime.leader import (
     ElectionConfig,
     LeaderElector,
     LeaseRecord,

@@ -14,13 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reconciler.loadbalancers as lbs
-from reconciler.endpoint import FrozenMap
-from reconciler.errors import KubernetesError, PermanentProviderError, TransientProviderError
-from reconciler.k8stypes import ServiceDict
-from reconciler.kube.fake import FakeCluster
-from reconciler.lbtypes import CLUSTER_TAG_KEY, FLEET_TAG_KEY, OWNER_TAG_KEY
-from reconciler.loadbalancers import (
+import reconciler.fleets.load_balancers as lbs
+from reconciler.fleets.load_balancers import (
     CLASS_MISMATCH_REFUSED,
     FINALIZER,
     LOAD_BALANCER_CLASS,
@@ -35,6 +30,11 @@ from reconciler.loadbalancers import (
     desired_service_status,
     scheme_for_visibility,
 )
+from reconciler.kube.fake import FakeCluster
+from reconciler.model.endpoint import FrozenMap
+from reconciler.model.errors import KubernetesError, PermanentProviderError, TransientProviderError
+from reconciler.model.k8s_json import ServiceDict
+from reconciler.model.load_balancer import CLUSTER_TAG_KEY, FLEET_TAG_KEY, OWNER_TAG_KEY
 
 NOW = datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
 OWNER = "cluster-a"
@@ -579,18 +579,6 @@ def test_service_of_another_load_balancer_class_gets_nothing_from_us(lb_class: s
     assert "delete the Service" in event.note
 
 
-def test_class_constant_matches_the_fleet_stage() -> None:
-    from reconciler import fleets  # noqa: PLC0415 - only this test couples the two stages
-
-    assert LOAD_BALANCER_CLASS == fleets.ELBV2_LOAD_BALANCER_CLASS
-    assert FINALIZER == fleets.LOAD_BALANCER_FINALIZER
-    assert lbs.FLEET_LABEL == fleets.LABEL_FLEET
-    assert lbs.OWNER_LABEL == fleets.LABEL_OWNER
-    assert lbs.MANAGED_BY_LABEL == fleets.LABEL_MANAGED_BY
-    assert lbs.MANAGED_BY_VALUE == fleets.MANAGED_BY
-    assert SCHEME_ANNOTATION == fleets.SCHEME_ANNOTATION
-
-
 def test_one_failing_fleet_does_not_stop_the_others() -> None:
     cluster = FakeCluster([service("a"), service("b")])
     backend = FakeBackend()
@@ -659,7 +647,7 @@ def test_exported_surface() -> None:
 
 def test_every_log_line_is_emittable(caplog: pytest.LogCaptureFixture) -> None:
     # extra keys that clash with LogRecord attributes (created, name, msg...) raise at emit time
-    caplog.set_level(logging.DEBUG, logger="reconciler.loadbalancers")
+    caplog.set_level(logging.DEBUG, logger="reconciler.fleets.load_balancers")
     cluster = FakeCluster([service("a"), service("b", finalizers=[FINALIZER])])
     backend = FakeBackend(lb_state("b"), lb_state("orphan"))
     converge(cluster, backend, spec("a"), spec("b", Scheme.INTERNAL))

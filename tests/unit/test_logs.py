@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler import logs
-from reconciler.logs import REDACTED, JsonFormatter, configure, is_secret_field, redact
-from reconciler.loop import ChangeCount, Controller, LoopConfig, PassRequest, PassResult
-from reconciler.metrics import Metrics
+from reconciler.runtime import logs
+from reconciler.runtime.logs import REDACTED, JsonFormatter, configure, is_secret_field, redact
+from reconciler.runtime.loop import ChangeCount, Controller, LoopConfig, PassRequest, PassResult
+from reconciler.runtime.metrics import Metrics
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_one_summary_line_per_pass() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    loop_logger = logging.getLogger("reconciler.loop")
+    loop_logger = logging.getLogger("reconciler.runtime.loop")
     loop_logger.addHandler(handler)
     saved = loop_logger.level
     loop_logger.setLevel(logging.INFO)

@@ -15,11 +15,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
-from reconciler import loop as loop_module
-from reconciler.errors import ConfigError, TransientProviderError
-from reconciler.health import HealthServer, HealthState
-from reconciler.leader import ElectionConfig, LeaderElector, LeaseRecord
-from reconciler.loop import (
+from reconciler.model.errors import ConfigError, TransientProviderError
+from reconciler.runtime import loop as loop_module
+from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.leader import ElectionConfig, LeaderElector, LeaseRecord
+from reconciler.runtime.loop import (
     EARLY_JOB,
     EXIT_LEADERSHIP_LOST,
     EXIT_OK,
@@ -37,7 +37,7 @@ from reconciler.loop import (
     once,
     run,
 )
-from reconciler.metrics import Metrics
+from reconciler.runtime.metrics import Metrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.endpoint import Changes, Endpoint, Update
-from reconciler.errors import PermanentProviderError, TransientProviderError
-from reconciler.memory import InMemoryProvider
-from reconciler.provider import Provider
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import Changes, Endpoint, Update
+from reconciler.model.errors import PermanentProviderError, TransientProviderError
 
 ZONE = "example.test"
 

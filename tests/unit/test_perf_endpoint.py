@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.endpoint import (
+from reconciler.dns.ingress_source import _check_host
+from reconciler.model.endpoint import (
     Endpoint,
     FrozenMap,
     InvalidNameError,
@@ -18,8 +19,7 @@ from reconciler.endpoint import (
     normalize_name,
     normalize_target,
 )
-from reconciler.sources.ingress import _check_host
-from reconciler.zones import zone_for
+from reconciler.model.zones import zone_for
 
 _NAME_CHARS = st.sampled_from([*"abcxyzABCZ019-_*.", " ", "\t", "\x7f", "é", "\u3002", "~"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.endpoint import FrozenMap
-from reconciler.registry import _ownership_labels, ownership_value, parse_ownership
+from reconciler.dns.registry import _ownership_labels, ownership_value, parse_ownership
+from reconciler.model.endpoint import FrozenMap
 
 _VALUE_CHARS = st.sampled_from([*'"=,/ab', "heritage", "external-dns", "owner", "resource"])
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.endpoint import Changes, Endpoint
-from reconciler.plan import DomainFilter, Plan, Policy, calculate
+from reconciler.dns.plan import DomainFilter, Plan, Policy, calculate
+from reconciler.model.endpoint import Changes, Endpoint
 
 ME = "me"
 NAMES = ("a.example.com", "b.example.com", "c.other.org")

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-import reconciler.plan as plan_module
-from reconciler.endpoint import Changes, Endpoint, InvalidNameError, Update
-from reconciler.errors import ConfigError
-from reconciler.memory import InMemoryProvider
-from reconciler.plan import (
+import reconciler.dns.plan as plan_module
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import (
     DEFAULT_MANAGED_TYPES,
     Conflict,
     ConflictReason,
@@ -26,7 +24,9 @@ from reconciler.plan import (
     Policy,
     calculate,
 )
-from reconciler.registry import TxtRegistry, ownership_value
+from reconciler.dns.registry import TxtRegistry, ownership_value
+from reconciler.model.endpoint import Changes, Endpoint, InvalidNameError, Update
+from reconciler.model.errors import ConfigError
 
 ME = "me"
 OTHER = "other"

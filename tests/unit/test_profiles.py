@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from reconciler import profiles
-from reconciler.errors import ConfigError
-from reconciler.profiles import (
+from reconciler.fleets import profiles
+from reconciler.fleets.profiles import (
     INGRESS_NGINX,
     PROFILES,
     ControllerContext,
     PolicyRule,
     profile_named,
 )
+from reconciler.model.errors import ConfigError
 
 CTX = ControllerContext(
     fleet="public",

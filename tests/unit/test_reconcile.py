@@ -11,19 +11,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler import loop
-from reconciler.cli import run_dns_pass
-from reconciler.dnssync import DnsTarget
-from reconciler.endpoint import Changes, Endpoint
-from reconciler.errors import KubernetesError, PermanentProviderError, TransientProviderError
-from reconciler.fleets import FleetSpec, fleet_labels, service_name
-from reconciler.kube.fake import FakeCluster
-from reconciler.kube.protocols import ClusterState, EventType
-from reconciler.memory import InMemoryProvider
-from reconciler.metrics import Metrics
-from reconciler.output import plan_document
-from reconciler.plan import Policy
-from reconciler.reconcile import (
+from reconciler.app.cli import run_dns_pass
+from reconciler.app.output import plan_document
+from reconciler.app.pipeline import (
     DNS_RECORD_CONFLICT,
     DNS_WRITE_FAILED,
     INVALID_HOST,
@@ -36,9 +26,19 @@ from reconciler.reconcile import (
     published_ingresses,
     reconcile,
 )
-from reconciler.registry import TxtRegistry
-from reconciler.settings import Settings
-from reconciler.tenancy import TenancyConfig, Tenant
+from reconciler.app.settings import Settings
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import Policy
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import DnsTarget
+from reconciler.dns.tenancy import TenancyConfig, Tenant
+from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
+from reconciler.kube.fake import FakeCluster
+from reconciler.model.cluster import ClusterState, EventType
+from reconciler.model.endpoint import Changes, Endpoint
+from reconciler.model.errors import KubernetesError, PermanentProviderError, TransientProviderError
+from reconciler.runtime import loop
+from reconciler.runtime.metrics import Metrics
 
 OWNER = "cluster-a"
 NOW = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -629,7 +629,7 @@ def test_a_pass_logs_exactly_one_info_summary(caplog: pytest.LogCaptureFixture) 
     assert result.converged
     loud = [r for r in caplog.records if r.levelno >= logging.INFO]
     assert [(r.name, r.levelname, r.getMessage()) for r in loud] == [
-        ("reconciler.loop", "INFO", "pass finished")
+        ("reconciler.runtime.loop", "INFO", "pass finished")
     ]
     assert {r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG} >= {
         "dns pass done",

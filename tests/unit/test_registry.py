@@ -6,12 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reconciler.registry as registry_module
-from reconciler.endpoint import Changes, Endpoint, FrozenMap, Update
-from reconciler.errors import ConfigError, ProviderError
-from reconciler.memory import InMemoryProvider
-from reconciler.plan import ConflictReason, Plan, calculate
-from reconciler.registry import (
+import reconciler.dns.registry as registry_module
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import ConflictReason, Plan, calculate
+from reconciler.dns.registry import (
     AffixNameMapper,
     OwnershipError,
     TxtRegistry,
@@ -20,6 +18,8 @@ from reconciler.registry import (
     parse_ownership,
     serialize_labels,
 )
+from reconciler.model.endpoint import Changes, Endpoint, FrozenMap, Update
+from reconciler.model.errors import ConfigError, ProviderError
 
 ZONE = "example.test"
 ME = "cluster-a"

@@ -32,14 +32,14 @@ from providers.rfc2136 import (
     Rfc2136Provider,
     read_tsig_secret,
 )
-from reconciler.endpoint import Changes, Endpoint, Label, Update
-from reconciler.errors import (
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import Changes, Endpoint, Label, Update
+from reconciler.model.errors import (
     ConfigError,
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
 )
-from reconciler.provider import Provider
 
 SECRET = "dGhpcy1pcy1hLXRlc3Qtc2VjcmV0LW9mLTMyLWJ5dGVzISE="
 KEY = "ddns-key"

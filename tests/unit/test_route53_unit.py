@@ -32,8 +32,8 @@ from providers.route53 import (
     record_set_from_endpoint,
 )
 from providers.throttle import Backoff, Retrier, TokenBucket
-from reconciler.endpoint import Changes, Endpoint, FrozenMap, Label, Update
-from reconciler.errors import (
+from reconciler.model.endpoint import Changes, Endpoint, FrozenMap, Label, Update
+from reconciler.model.errors import (
     ConfigError,
     PermanentProviderError,
     ProviderError,

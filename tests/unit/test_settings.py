@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from reconciler.errors import ConfigError
-from reconciler.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
+from reconciler.app.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
+from reconciler.model.errors import ConfigError
 
 SECRET = "c2VjcmV0LXZhbHVlLW5ldmVyLXByaW50ZWQ="
 

@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.endpoint import Endpoint
-from reconciler.errors import ConfigError
-from reconciler.sources.ingress import (
+from reconciler.dns.ingress_source import (
     Rejection,
     SourceResult,
     endpoints_from_ingress,
     endpoints_from_ingresses,
-    ingress_class_of,
     parse_ttl,
 )
-from reconciler.sources.manifest import ingresses_from_text, read_ingresses
+from reconciler.dns.manifest_source import ingresses_from_text, read_ingresses
+from reconciler.model.endpoint import Endpoint
+from reconciler.model.errors import ConfigError
+from reconciler.model.ingress import ingress_class_of
 
 RES = "ingress/web/shop"
 

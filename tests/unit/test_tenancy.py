@@ -12,10 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import tenancy
-from reconciler.endpoint import Endpoint, normalize_name
-from reconciler.errors import ConfigError
-from reconciler.tenancy import (
+from reconciler.dns import tenancy
+from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     DENY,
     Decision,
@@ -24,7 +22,6 @@ from reconciler.tenancy import (
     RefusalReason,
     TenancyConfig,
     Tenant,
-    Visibility,
     admission_parameters,
     decide,
     decide_all,
@@ -34,6 +31,9 @@ from reconciler.tenancy import (
     tenant_of,
     validate_tenancy,
 )
+from reconciler.model.endpoint import Endpoint, normalize_name
+from reconciler.model.errors import ConfigError
+from reconciler.model.ingress import Visibility
 
 PUBLIC_LB = "lb-public.elb.example.net"
 PRIVATE_LB = "10.1.0.1"
@@ -372,7 +372,6 @@ def test_public_surface_is_pinned() -> None:
             "DENY",
             "DEFAULT_PUBLIC_EXCLUDED_NETS",
             "HOSTNAME_ANNOTATIONS",
-            "LEGACY_CLASS_ANNOTATION",
             "TARGET_ANNOTATIONS",
             "Decision",
             "DomainPrecedence",
@@ -382,7 +381,6 @@ def test_public_surface_is_pinned() -> None:
             "RefusalReason",
             "TenancyConfig",
             "Tenant",
-            "Visibility",
             "admission_parameters",
             "decide",
             "decide_all",
@@ -523,7 +521,7 @@ def test_helm_template_carries_the_current_cel() -> None:
         / "tenancy-policy.yaml"
     )
     text = template.read_text()
-    start = text.index("# ---- generated from reconciler/tenancy.py")
+    start = text.index("# ---- generated from reconciler/dns/tenancy.py")
     end = text.index("# ---- end of generated part ----")
     generated = textwrap.dedent(text[start:end].split("\n", 1)[1])
     _, policy, _ = render_admission_policy(CONFIG, FLEETS, namespace="ir")

@@ -20,19 +20,19 @@ from typing import Any
 
 import pytest
 
-from reconciler.endpoint import Endpoint, Label, normalize_name
-from reconciler.registry import AffixNameMapper, reserved_name_patterns
-from reconciler.sources.ingress import endpoints_from_ingress, ingress_class_of
-from reconciler.tenancy import (
+from reconciler.dns.ingress_source import endpoints_from_ingress
+from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
+from reconciler.dns.tenancy import (
     Fleet,
     Namespace,
     Refusal,
     RefusalReason,
     TenancyConfig,
     Tenant,
-    Visibility,
     decide_all,
 )
+from reconciler.model.endpoint import Endpoint, Label, normalize_name
+from reconciler.model.ingress import Visibility, ingress_class_of
 
 TEAM_LABEL = "tenancy.example.test/tenant"
 PUBLIC_LB = "public-lb.elb.example.net"

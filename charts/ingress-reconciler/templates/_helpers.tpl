@@ -100,7 +100,7 @@ view takes its zoneType when that is public or private (as the reconciler does).
 {{- end }}
 
 {{/*
-The reconciler's configuration file: exactly the keys reconciler/settings.py reads. Chart-only
+The reconciler's configuration file: exactly the keys reconciler/app/settings.py reads. Chart-only
 keys (tsig.secretRef, aws.credentialsSecret, tenancy.admissionPolicy) are turned into what the
 reconciler reads (secretFile paths) or left out.
 */}}
@@ -146,7 +146,7 @@ reconciler reads (secretFile paths) or left out.
 {{- end }}
 
 {{/*
-Name of a fleet's controller ClusterRole/ClusterRoleBinding (reconciler/profiles.py uses the same
+Name of a fleet's controller ClusterRole/ClusterRoleBinding (reconciler/fleets/profiles.py uses the same
 convention): ingress-reconciler-<fleet>.
 */}}
 {{- define "ingress-reconciler.fleetObjectName" -}}

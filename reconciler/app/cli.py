@@ -43,51 +43,8 @@ from providers.rfc2136 import Rfc2136Provider
 from providers.route53 import Route53Provider, client_config
 from providers.snapshot import ProviderSnapshot, read_snapshot, read_zone_files, snapshot_json
 from providers.throttle import TokenBucket
-from reconciler import loop
-from reconciler.dnssync import DnsPassResult, DnsTarget, sync_dns
-from reconciler.endpoint import normalize_name
-from reconciler.errors import (
-    ConfigError,
-    KubernetesError,
-    ReconcilerError,
-    TransientProviderError,
-)
-from reconciler.fleets import FleetSpec, LoadBalancerMode, converge_fleets, fleet_service_address
-from reconciler.health import HealthServer, HealthState
-from reconciler.ingress_status import publish_ingress_status
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
-from reconciler.kube.cache import ClusterCache
-from reconciler.kube.client import KubeClient, load_client
-from reconciler.kube.events import KubeEventRecorder
-from reconciler.kube.fleetkube import KubeFleetKube
-from reconciler.kube.lbkube import KubeLbAdapter
-from reconciler.kube.lease import KubeLeaseStore
-from reconciler.kube.protocols import (
-    ClusterState,
-    EventRecorder,
-    EventType,
-    JsonObject,
-    ObjectChange,
-    ObjectRef,
-)
-from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE
-from reconciler.kube.writer import KubeWriter
-from reconciler.lbtypes import (
-    LoadBalancerPort,
-    LoadBalancerSpec,
-    LoadBalancerState,
-    scheme_for_visibility,
-)
-from reconciler.leader import LeaderElector, pod_identity
-from reconciler.loadbalancers import converge_load_balancers
-from reconciler.logs import configure
-from reconciler.loop import ReasonCount
-from reconciler.memory import InMemoryProvider
-from reconciler.metrics import Metrics
-from reconciler.output import printable, render_json, render_table
-from reconciler.plan import DomainFilter, Policy
-from reconciler.provider import Provider
-from reconciler.reconcile import (
+from reconciler.app.output import printable, render_json, render_table
+from reconciler.app.pipeline import (
     GuardedRegistry,
     Observed,
     PassConfig,
@@ -97,10 +54,58 @@ from reconciler.reconcile import (
     conflict_entries,
     reconcile,
 )
-from reconciler.registry import TxtRegistry
-from reconciler.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
-from reconciler.sources.ingress import SourceResult, endpoints_from_ingresses
-from reconciler.sources.manifest import read_ingresses, read_objects
+from reconciler.app.settings import Rfc2136Settings, Route53Settings, Settings, load_settings
+from reconciler.dns.ingress_source import SourceResult, endpoints_from_ingresses
+from reconciler.dns.manifest_source import read_ingresses, read_objects
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import DomainFilter, Policy
+from reconciler.dns.provider import Provider
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import DnsPassResult, DnsTarget, sync_dns
+from reconciler.fleets.ingress_status import publish_ingress_status
+from reconciler.fleets.load_balancers import converge_load_balancers
+from reconciler.fleets.spec import (
+    FleetSpec,
+    LoadBalancerMode,
+    converge_fleets,
+    fleet_service_address,
+)
+from reconciler.kube.cache import ClusterCache
+from reconciler.kube.client import KubeClient, load_client
+from reconciler.kube.events import KubeEventRecorder
+from reconciler.kube.fleet_objects import KubeFleetKube
+from reconciler.kube.lease import KubeLeaseStore
+from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE
+from reconciler.kube.service_status import KubeLbAdapter
+from reconciler.kube.writer import KubeWriter
+from reconciler.model.cluster import (
+    ClusterState,
+    EventRecorder,
+    EventType,
+    JsonObject,
+    ObjectChange,
+    ObjectRef,
+)
+from reconciler.model.endpoint import normalize_name
+from reconciler.model.errors import (
+    ConfigError,
+    KubernetesError,
+    ReconcilerError,
+    TransientProviderError,
+)
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
+from reconciler.model.load_balancer import (
+    LoadBalancerPort,
+    LoadBalancerSpec,
+    LoadBalancerState,
+    scheme_for_visibility,
+)
+from reconciler.runtime import loop
+from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.leader import LeaderElector, pod_identity
+from reconciler.runtime.logs import configure
+from reconciler.runtime.loop import ReasonCount
+from reconciler.runtime.metrics import Metrics
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -345,7 +350,7 @@ class ListedState:
     taken from manifest files (``--manifests``: Namespaces and fleet Services found there give
     tenant selectors their labels and fleets their addresses).
 
-    Listed from the API it is a :class:`~reconciler.reconcile.RefreshableState`: the pass lists
+    Listed from the API it is a :class:`~reconciler.app.pipeline.RefreshableState`: the pass lists
     again after a stage that wrote something, so ``once`` converges in one run."""
 
     def __init__(
@@ -693,7 +698,7 @@ def run_dns_pass(
     dry_run: bool,
 ) -> PassOutcome:
     """Source → route → plan → apply for the given Ingresses and providers (no fleets, no
-    tenancy: the issue-2 DNS pass; :func:`reconciler.reconcile.reconcile` is the full one)."""
+    tenancy: the issue-2 DNS pass; :func:`reconciler.app.pipeline.reconcile` is the full one)."""
     source = endpoints_from_ingresses(ingresses, ingress_class_names=settings.ingress_class_names)
     for rejection in source.rejections:
         log.warning(

@@ -8,7 +8,7 @@ The core and its unit tests depend on these, never on the kubernetes client:
 - ``EventRecorder``: Kubernetes Events on the object concerned.
 
 Objects are plain JSON dicts with the API's camelCase keys (``JsonObject``; the ClusterState
-readers are typed with the TypedDicts of ``reconciler.k8stypes``); treat them as read-only.
+readers are typed with the TypedDicts of ``reconciler.model.k8s_json``); treat them as read-only.
 ``reconciler.kube.fake.FakeCluster`` implements all four in memory for unit tests.
 """
 
@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from reconciler.k8stypes import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 
 __all__ = [
     "ChangeType",

@@ -18,7 +18,7 @@ from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from reconciler.errors import ConfigError
+from reconciler.model.errors import ConfigError
 
 __all__ = ["HealthServer", "HealthState", "is_healthy"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar, overload
 
-from reconciler.errors import ReconcilerError
+from reconciler.model.errors import ReconcilerError
 
 __all__ = [
     "Changes",

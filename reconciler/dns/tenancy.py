@@ -15,7 +15,7 @@ policy or slip through a policy set to warn):
   that matches two tenants is refused outright: guessing would hand it one tenant's names.
 * Every host has at most one rightful owner: the tenant with the most specific domain that
   contains it. A tenant may publish a host only if it is that owner. Names are compared after
-  :func:`reconciler.endpoint.normalize_name` (case, trailing dot, IDN to punycode), so an IDN
+  :func:`reconciler.model.endpoint.normalize_name` (case, trailing dot, IDN to punycode), so an IDN
   look-alike of another tenant's domain is simply a different name, owned by nobody.
 * A wildcard host ``*.D`` must lie inside the tenant's domains and must not cover another
   tenant's (more specific) domain.
@@ -40,15 +40,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.endpoint import Endpoint, FrozenMap, InvalidNameError, Label, normalize_name
-from reconciler.errors import ConfigError
-from reconciler.zones import is_within
+from reconciler.model.endpoint import Endpoint, FrozenMap, InvalidNameError, Label, normalize_name
+from reconciler.model.errors import ConfigError
+from reconciler.model.ingress import (
+    LEGACY_CLASS_ANNOTATION,
+    Visibility,
+    annotations_of,
+    namespace_of,
+    resource_of,
+)
+from reconciler.model.zones import is_within
 
 __all__ = [
     "DEFAULT_PUBLIC_EXCLUDED_NETS",
     "DENY",
     "HOSTNAME_ANNOTATIONS",
-    "LEGACY_CLASS_ANNOTATION",
     "TARGET_ANNOTATIONS",
     "Decision",
     "DomainPrecedence",
@@ -58,7 +64,6 @@ __all__ = [
     "RefusalReason",
     "TenancyConfig",
     "Tenant",
-    "Visibility",
     "admission_parameters",
     "decide",
     "decide_all",
@@ -73,8 +78,6 @@ __all__ = [
 DENY = "deny"
 """The ``unassigned`` rule that lets namespaces in no tenant publish nothing (the default)."""
 
-LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-"""The pre-IngressClass annotation some controllers still honour; it must never widen access."""
 
 HOSTNAME_ANNOTATIONS = (
     "external-dns.kubernetes.io/hostname",
@@ -87,13 +90,6 @@ TARGET_ANNOTATIONS = (
     "external-dns.alpha.kubernetes.io/target",
 )
 """external-dns's annotations replacing targets (comma-separated), under both of its prefixes."""
-
-
-class Visibility(StrEnum):
-    """Which DNS view a fleet publishes into: public zones or private (split-horizon) zones."""
-
-    PUBLIC = "public"
-    PRIVATE = "private"
 
 
 DEFAULT_PUBLIC_EXCLUDED_NETS: tuple[str, ...] = (
@@ -228,7 +224,7 @@ class TenancyConfig:
     unassigned: str = DENY
     """``"deny"`` (namespaces in no tenant publish nothing) or the name of a tenant to follow."""
     reserved_names: tuple[str, ...] = ()
-    """Patterns of the ownership namespace (:func:`reconciler.registry.reserved_name_patterns`):
+    """Patterns of the ownership namespace (:func:`reconciler.dns.registry.reserved_name_patterns`):
     no tenant may publish a host matching one."""
 
     def tenant(self, name: str) -> Tenant | None:
@@ -543,23 +539,6 @@ def _is_allowed_target(
     return owner is not None and owner[0].name == tenant.name
 
 
-def _annotation(ingress: Mapping[str, Any], key: str) -> str | None:
-    metadata = ingress.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    value = annotations.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _namespace_name(ingress: Mapping[str, Any]) -> str:
-    # The API's default namespace, as the source assumes for an object without one.
-    return str((ingress.get("metadata") or {}).get("namespace") or "default")
-
-
-def _resource(ingress: Mapping[str, Any]) -> str:
-    metadata = ingress.get("metadata") or {}
-    return f"ingress/{_namespace_name(ingress)}/{metadata.get('name', '')}"
-
-
 def _choose_fleet(
     tenant: Tenant, fleets: Sequence[Fleet], ingress: Mapping[str, Any]
 ) -> Fleet | tuple[RefusalReason, str]:
@@ -570,7 +549,7 @@ def _choose_fleet(
     """
     spec = ingress.get("spec") or {}
     class_name = spec.get("ingressClassName") or ""
-    legacy = _annotation(ingress, LEGACY_CLASS_ANNOTATION) or ""
+    legacy = annotations_of(ingress).get(LEGACY_CLASS_ANNOTATION) or ""
     if legacy and class_name and legacy != class_name:
         return (
             RefusalReason.FLEET_NOT_ALLOWED,
@@ -609,7 +588,7 @@ def decide(
     WildcardTooWide) or its targets (TargetNotAllowed); the whole Ingress is refused for its
     namespace (NamespaceNotInTenant) or its class (FleetNotAllowed).
     """
-    resource = _resource(ingress)
+    resource = resource_of(ingress)
     desired = tuple(endpoints)
     tenant, why = tenant_of(config, namespace)
     if tenant is None:
@@ -686,7 +665,7 @@ def decide_all(
     views: dict[Visibility, list[Endpoint]] = {v: [] for v in Visibility}
     refusals: list[Refusal] = []
     for ingress, endpoints in ingresses:
-        ns_name = _namespace_name(ingress)
+        ns_name = namespace_of(ingress)
         namespace = namespaces.get(ns_name, Namespace(ns_name))
         decision = decide(
             config, fleets=fleets, namespace=namespace, ingress=ingress, endpoints=endpoints

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import KubernetesError
-from reconciler.fleets import LABEL_FLEET, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY
+from reconciler.fleets.spec import LABEL_FLEET, LABEL_MANAGED_BY, LABEL_OWNER, MANAGED_BY
 from reconciler.kube.client import KubeClient
-from reconciler.kube.protocols import JsonObject, ObjectRef
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
@@ -31,6 +29,8 @@ from reconciler.kube.resources import (
     kind_for,
 )
 from reconciler.kube.writer import KubeWriter
+from reconciler.model.cluster import JsonObject, ObjectRef
+from reconciler.model.errors import KubernetesError
 
 __all__ = ["FLEET_KINDS", "KubeFleetKube", "owned_selector"]
 

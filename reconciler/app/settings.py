@@ -8,7 +8,8 @@ changes the port of the first provider. A value that parses as a JSON list or ob
 
 :func:`load_settings` assembles the file and an *injected* environment mapping itself (never
 ``os.environ`` behind the caller's back), validates once, and turns every validation failure into
-one :class:`~reconciler.errors.ConfigError` that names each bad key and what to do. Unknown keys are
+one :class:`~reconciler.model.errors.ConfigError` that names each bad key and what to do. Unknown
+keys are
 errors that name the key. Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither
 is ever printed.
 
@@ -17,7 +18,7 @@ Round 2 keys: ``fleets`` (IngressClass + controller + load balancer per fleet), 
 ``health``, and ``view`` on every provider (``public``/``private``; a Route53 entry defaults to its
 ``zoneType`` when that is public or private). Cross-key rules: a fleet's ``dnsProviders`` exist and
 have the fleet's view; no two fleets share a class; tenants need fleets, and theirs exist; the
-tenancy rules of :func:`reconciler.tenancy.validate_tenancy` hold. The helpers
+tenancy rules of :func:`reconciler.dns.tenancy.validate_tenancy` hold. The helpers
 :meth:`Settings.fleet_specs`, :meth:`Settings.tenancy_config`, :meth:`Settings.tenancy_fleets` and
 :meth:`Settings.election_config` map the file onto the core's values.
 """
@@ -45,13 +46,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from reconciler.endpoint import InvalidNameError, RecordType, normalize_name
-from reconciler.errors import ConfigError
-from reconciler.fleets import FleetPort, FleetSpec
-from reconciler.leader import ElectionConfig
-from reconciler.registry import AffixNameMapper, reserved_name_patterns
-from reconciler.sources.ingress import ANNOTATION_PREFIXES
-from reconciler.tenancy import (
+from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
+from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     DENY,
     Fleet,
@@ -59,7 +55,12 @@ from reconciler.tenancy import (
     Tenant,
     validate_tenancy,
 )
-from reconciler.yaml_text import load_yaml_text
+from reconciler.fleets.spec import FleetPort, FleetSpec
+from reconciler.model.endpoint import InvalidNameError, RecordType, normalize_name
+from reconciler.model.errors import ConfigError
+from reconciler.model.ingress import ANNOTATION_PREFIXES
+from reconciler.model.yaml_text import load_yaml_text
+from reconciler.runtime.leader import ElectionConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -668,7 +669,8 @@ class Settings(BaseSettings):
             ) from None
 
     def fleet_specs(self) -> tuple[FleetSpec, ...]:
-        """The fleets as :class:`reconciler.fleets.FleetSpec` values (ConfigError when invalid)."""
+        """The fleets as :class:`reconciler.fleets.spec.FleetSpec` values (ConfigError when
+        invalid)."""
         return tuple(
             FleetSpec.of(
                 name=f.name,
@@ -689,7 +691,7 @@ class Settings(BaseSettings):
         )
 
     def tenancy_config(self) -> TenancyConfig:
-        """The tenants and the unassigned rule as :mod:`reconciler.tenancy` values."""
+        """The tenants and the unassigned rule as :mod:`reconciler.dns.tenancy` values."""
         return TenancyConfig(
             tenants=tuple(
                 Tenant.of(

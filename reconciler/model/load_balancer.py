@@ -1,6 +1,7 @@
 """Load-balancer contracts the core and providers/elbv2.py share (no Kubernetes, no boto3).
 
-``reconciler.loadbalancers`` (the consumer) re-exports every name here; this module exists so
+``reconciler.fleets.load_balancers`` (the consumer) re-exports every name here; this module exists
+so
 that providers can import the contract without importing ``reconciler.kube`` (an import-linter
 rule keeps providers away from the Kubernetes layer).
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from reconciler.endpoint import FrozenMap
+from reconciler.model.endpoint import FrozenMap
 
 __all__ = [
     "CLUSTER_TAG_KEY",

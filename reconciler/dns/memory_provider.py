@@ -1,6 +1,6 @@
 """An in-memory DNS provider: a first-class test double that is as strict as real DNS.
 
-It implements :class:`reconciler.provider.Provider` and enforces the rules Route53 and RFC2136
+It implements :class:`reconciler.dns.provider.Provider` and enforces the rules Route53 and RFC2136
 servers enforce, so that planner and registry bugs fail in unit tests instead of in production:
 
 - a create over an existing record set (same name, type and set identifier) fails;
@@ -22,9 +22,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from reconciler.endpoint import Changes, Endpoint, FrozenMap, RecordType, Update, normalize_name
-from reconciler.errors import PermanentProviderError, ProviderError
-from reconciler.zones import zone_for
+from reconciler.model.endpoint import (
+    Changes,
+    Endpoint,
+    FrozenMap,
+    RecordType,
+    Update,
+    normalize_name,
+)
+from reconciler.model.errors import PermanentProviderError, ProviderError
+from reconciler.model.zones import zone_for
 
 __all__ = ["InMemoryProvider"]
 

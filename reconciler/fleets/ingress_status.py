@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.errors import KubernetesError
-from reconciler.fleets import FleetSpec
-from reconciler.k8stypes import IngressDict
-from reconciler.kube.protocols import ClusterState, ObjectRef, StatusWriter
-from reconciler.sources.ingress import ingress_class_of
+from reconciler.fleets.spec import FleetSpec
+from reconciler.model.cluster import ClusterState, ObjectRef, StatusWriter
+from reconciler.model.errors import KubernetesError
+from reconciler.model.ingress import ingress_class_of
+from reconciler.model.k8s_json import IngressDict
 
 __all__ = [
     "StatusError",

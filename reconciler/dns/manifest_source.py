@@ -4,7 +4,7 @@
 ``*.yaml``/``*.yml``/``*.json`` files (read in sorted order, sub-directories included). Files may
 hold several documents, and ``kind: List`` objects are unpacked. Objects that are not
 networking.k8s.io Ingresses are ignored; an unreadable file or invalid YAML is a
-:class:`~reconciler.errors.ConfigError` naming the file.
+:class:`~reconciler.model.errors.ConfigError` naming the file.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from reconciler.errors import ConfigError
-from reconciler.k8stypes import IngressDict
-from reconciler.yaml_text import load_yaml_text
+from reconciler.model.errors import ConfigError
+from reconciler.model.k8s_json import IngressDict
+from reconciler.model.yaml_text import load_yaml_text
 
 __all__ = [
     "MANIFEST_SUFFIXES",

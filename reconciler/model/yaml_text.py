@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.errors import ConfigError
+from reconciler.model.errors import ConfigError
 
 __all__ = ["load_yaml_text"]
 

@@ -20,9 +20,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.dnssync import DnsPassResult
-from reconciler.endpoint import Endpoint
-from reconciler.sources.ingress import Rejection
+from reconciler.dns.ingress_source import Rejection
+from reconciler.dns.sync import DnsPassResult
+from reconciler.model.endpoint import Endpoint
 
 __all__ = ["plan_document", "printable", "render_json", "render_table"]
 

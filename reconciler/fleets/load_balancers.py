@@ -22,7 +22,8 @@ In ``elbv2`` mode no cloud controller watches the fleet Services, so this stage 
 
 The decisions are a pure function, :func:`decide_load_balancers` (specs, Services, owned NLBs ->
 :class:`LbDecision`\\ s); :func:`converge_load_balancers` executes them through the injected
-:class:`LoadBalancerBackend` (providers/elbv2.py) and :class:`LbKube` (reconciler/kube/lbkube.py)
+:class:`LoadBalancerBackend` (providers/elbv2.py) and :class:`LbKube`
+(reconciler/kube/service_status.py)
 and returns an :class:`LbReport`. A failure of one fleet is reported (Warning Event, report entry)
 and never stops the others.
 """
@@ -36,11 +37,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from reconciler import fleets
-from reconciler.errors import KubernetesError, ProviderError
-from reconciler.k8stypes import ServiceDict
-from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, ObjectRef
-from reconciler.lbtypes import (
+from reconciler.fleets import spec as fleets
+from reconciler.model.cluster import ClusterState, EventRecorder, EventType, ObjectRef
+from reconciler.model.errors import KubernetesError, ProviderError
+from reconciler.model.k8s_json import ServiceDict
+from reconciler.model.load_balancer import (
     CLUSTER_TAG_KEY,
     FLEET_TAG_KEY,
     OWNER_TAG_KEY,
@@ -112,7 +113,7 @@ _ACTION = "ReconcileLoadBalancer"
 
 
 class LbKube(Protocol):
-    """The Kubernetes writes this stage makes (reconciler.kube.lbkube.KubeLbAdapter)."""
+    """The Kubernetes writes this stage makes (reconciler.kube.service_status.KubeLbAdapter)."""
 
     def patch_service_status(
         self, namespace: str, name: str, load_balancer: Sequence[Mapping[str, Any]]

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from reconciler.errors import ConfigError
-from reconciler.kube.protocols import JsonObject
+from reconciler.model.cluster import JsonObject
+from reconciler.model.errors import ConfigError
 
 __all__ = [
     "CONTROLLER_CLASS_PREFIX",

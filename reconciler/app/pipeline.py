@@ -8,12 +8,13 @@ them and owns the DNS stage:
 1. **source**: the Ingresses, each seen with the status the pass publishes for it (its fleet
    Service's ``status.loadBalancer.ingress``; the Ingress's own status while the Service has no
    address yet), → desired endpoints and source rejections;
-2. **tenancy** (only with tenants configured): :func:`reconciler.tenancy.decide` per Ingress, with
+2. **tenancy** (only with tenants configured): :func:`reconciler.dns.tenancy.decide` per Ingress,
+with
    each fleet's addresses read from its Service; refused hosts are dropped, the rest kept unchanged;
 3. **split horizon** (only with fleets configured): an Ingress's endpoints go to its fleet's
-   ``dnsProviders`` only (an :class:`reconciler.dnssync.EndpointGroup` each), so a private fleet's
+   ``dnsProviders`` only (an :class:`reconciler.dns.sync.EndpointGroup` each), so a private fleet's
    names never reach a public provider; Ingresses of classes that are no fleet's are not ours;
-4. registry → plan → apply, per provider (:func:`reconciler.dnssync.sync_dns`).
+4. registry → plan → apply, per provider (:func:`reconciler.dns.sync.sync_dns`).
 
 **One pass converges** whatever can converge in it: each stage reads what the stages before it
 wrote. After a stage that changed something, the pass *re-observes* before the next stage: a
@@ -34,11 +35,12 @@ logs at INFO. The pass's one INFO summary, ``pass finished``, is written from
 :meth:`PassReport.loop_result` by its caller: the loop under ``run``, the CLI for ``once``/``plan``.
 
 Everything refused becomes a Warning Event on the Ingress concerned (when an
-:class:`~reconciler.kube.protocols.EventRecorder` is given): tenancy refusals under their own
+:class:`~reconciler.model.cluster.EventRecorder` is given): tenancy refusals under their own
 reason (``HostnameNotAllowed``, ``HostnameConflict``, ``FleetNotAllowed``, ``TargetNotAllowed``,
 …), source rejections as ``InvalidHost``, planner conflicts as ``DNSRecordConflict``, and failed
 DNS writes as ``DNSWriteFailed``. The same counts by reason go into the loop's
-:class:`~reconciler.loop.PassResult` (hence the metrics), and :func:`conflict_entries` lists them
+:class:`~reconciler.runtime.loop.PassResult` (hence the metrics), and :func:`conflict_entries`
+lists them
 for ``plan --output json``.
 """
 
@@ -52,33 +54,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.dnssync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
-from reconciler.endpoint import Changes, Endpoint, Label
-from reconciler.errors import KubernetesError, ReconcilerError, TransientProviderError
-from reconciler.fleets import FleetSpec, fleet_service_address
-from reconciler.ingress_status import ingress_address
-from reconciler.kube.protocols import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
-from reconciler.loop import ChangeCount, PassResult, ReasonCount
-from reconciler.plan import Conflict, DomainFilter, Policy
-from reconciler.settings import Settings
-from reconciler.sources.ingress import (
-    ANNOTATION_PREFIXES,
-    Rejection,
-    SourceResult,
-    endpoints_from_ingresses,
-    ingress_class_of,
-    resource_of,
-)
-from reconciler.tenancy import (
+from reconciler.app.settings import Settings
+from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingresses
+from reconciler.dns.plan import Conflict, DomainFilter, Policy
+from reconciler.dns.sync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
+from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     Fleet,
     Namespace,
     Refusal,
     RefusalReason,
     TenancyConfig,
-    Visibility,
     decide,
 )
+from reconciler.fleets.ingress_status import ingress_address
+from reconciler.fleets.spec import FleetSpec, fleet_service_address
+from reconciler.model.cluster import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
+from reconciler.model.endpoint import Changes, Endpoint, Label
+from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
+from reconciler.model.ingress import (
+    ANNOTATION_PREFIXES,
+    Visibility,
+    annotations_of,
+    external_dns_annotation,
+    ingress_class_of,
+    namespace_of,
+    resource_of,
+)
+from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount
 
 __all__ = [
     "DNS_ACTION",
@@ -132,7 +135,7 @@ class PassConfig:
     annotation_prefixes: tuple[str, ...] = ANNOTATION_PREFIXES
     """external-dns annotation prefixes read (hostname, target, ttl)."""
     reserved_names: tuple[str, ...] = ()
-    """Patterns of the ownership namespace (:func:`reconciler.registry.reserved_name_patterns`):
+    """Patterns of the ownership namespace (:func:`reconciler.dns.registry.reserved_name_patterns`):
     hosts matching one are rejected at the source."""
 
     @classmethod
@@ -342,8 +345,7 @@ def _by_resource(ingresses: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[st
 
 
 def _has_target_annotation(ingress: Mapping[str, Any], prefixes: Sequence[str]) -> bool:
-    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
-    return any(f"{prefix}target" in annotations for prefix in prefixes)
+    return external_dns_annotation(annotations_of(ingress), "target", prefixes) is not None
 
 
 def _excluded(target: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -435,7 +437,7 @@ def _dns_groups(
         ):
             endpoints = [e if not e.targets else e.with_targets(()) for e in endpoints]
         if config.tenancy is not None:
-            ns_name = str((ingress.get("metadata") or {}).get("namespace") or "default")
+            ns_name = namespace_of(ingress)
             decision = decide(
                 config.tenancy,
                 fleets=tenancy_fleets,
@@ -653,7 +655,8 @@ def reconcile(
 
 
 def conflict_entries(report: PassReport) -> list[JsonObject]:
-    """Tenancy refusals as conflict entries of ``plan --output json`` (see reconciler.output)."""
+    """Tenancy refusals as conflict entries of ``plan --output json`` (see
+    reconciler.app.output)."""
     return [
         {
             "name": r.host or None,

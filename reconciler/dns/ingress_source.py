@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.endpoint import (
+from reconciler.model.endpoint import (
     Endpoint,
     FrozenMap,
     InvalidNameError,
@@ -32,30 +32,29 @@ from reconciler.endpoint import (
     RecordType,
     normalize_name,
 )
+from reconciler.model.ingress import (
+    ANNOTATION_PREFIXES,
+    annotations_of,
+    external_dns_annotation,
+    ingress_class_of,
+    resource_of,
+)
 
 __all__ = [
-    "ANNOTATION_PREFIXES",
-    "LEGACY_CLASS_ANNOTATION",
     "MAX_TTL",
     "Rejection",
     "SourceResult",
     "endpoints_from_ingress",
     "endpoints_from_ingresses",
-    "ingress_class_of",
     "is_selected",
     "parse_ttl",
-    "resource_of",
 ]
 
-ANNOTATION_PREFIXES = ("external-dns.kubernetes.io/", "external-dns.alpha.kubernetes.io/")
-"""Annotation prefixes read, in order of precedence."""
-LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
-"""The pre-IngressClass annotation, read when ``spec.ingressClassName`` is unset."""
 MAX_TTL = 2**31 - 1
 """Largest TTL a record may carry (RFC 2181)."""
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-# An IPv4 address in its canonical text (no leading zeros), as in reconciler.endpoint.
+# An IPv4 address in its canonical text (no leading zeros), as in reconciler.model.endpoint.
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _HOST_LABEL_BODY = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -112,16 +111,6 @@ def _string_map(value: object) -> dict[str, str]:
     return {k: v for k, v in _mapping(value).items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def resource_of(ingress: Mapping[str, Any]) -> str:
-    """``ingress/<namespace>/<name>`` as written into TXT ownership records."""
-    meta = _mapping(ingress.get("metadata"))
-    namespace = meta.get("namespace") or "default"
-    name = meta.get("name")
-    if not isinstance(namespace, str) or not isinstance(name, str) or not name:
-        return "ingress/?/?"
-    return f"ingress/{namespace}/{name}"
-
-
 def _resource_problem(ingress: Mapping[str, Any]) -> str | None:
     """Why namespace/name cannot go into a TXT value, or None when they can."""
     meta = _mapping(ingress.get("metadata"))
@@ -137,18 +126,6 @@ def _resource_problem(ingress: Mapping[str, Any]) -> str | None:
             "written into the TXT ownership value"
         )
     return None
-
-
-def ingress_class_of(ingress: Mapping[str, Any]) -> str | None:
-    """``spec.ingressClassName``, else the legacy ``kubernetes.io/ingress.class`` annotation."""
-    spec = _mapping(ingress.get("spec"))
-    name = spec.get("ingressClassName")
-    if isinstance(name, str) and name:
-        return name
-    legacy = _string_map(_mapping(ingress.get("metadata")).get("annotations")).get(
-        LEGACY_CLASS_ANNOTATION
-    )
-    return legacy or None
 
 
 def is_selected(ingress: Mapping[str, Any], class_names: Collection[str]) -> bool:
@@ -182,13 +159,7 @@ def parse_ttl(text: str) -> int:
 
 
 def _annotation(annotations: Mapping[str, str], key: str) -> str | None:
-    if not annotations:  # most Ingresses carry none of ours
-        return None
-    for prefix in ANNOTATION_PREFIXES:
-        value = annotations.get(prefix + key)
-        if value is not None:
-            return value
-    return None
+    return external_dns_annotation(annotations, key)
 
 
 def _split_list(value: str) -> list[str]:
@@ -359,7 +330,7 @@ def endpoints_from_ingress(
     if problem is not None:
         return SourceResult(rejections=(Rejection(resource, "", problem),))
 
-    annotations = _string_map(_mapping(ingress.get("metadata")).get("annotations"))
+    annotations = annotations_of(ingress)
     if annotations and len(annotation_prefixes) < len(ANNOTATION_PREFIXES):
         ignored = tuple(p for p in ANNOTATION_PREFIXES if p not in annotation_prefixes)
         annotations = {k: v for k, v in annotations.items() if not k.startswith(ignored)}

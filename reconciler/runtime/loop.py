@@ -27,10 +27,10 @@ from typing import Any, Final, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.health import HealthServer, HealthState
-from reconciler.leader import LeaderElector
-from reconciler.metrics import Metrics
+from reconciler.model.errors import ConfigError, ReconcilerError
+from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.leader import LeaderElector
+from reconciler.runtime.metrics import Metrics
 
 __all__ = [
     "EARLY_JOB",

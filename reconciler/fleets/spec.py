@@ -5,7 +5,7 @@ the pure intent of one fleet: Namespace, ServiceAccount, ClusterRole + binding, 
 IngressClass, Deployment and a Service of type LoadBalancer, every one labelled
 ``app.kubernetes.io/managed-by: ingress-reconciler``, ``ingress-reconciler.io/owner: <ownerId>`` and
 ``ingress-reconciler.io/fleet: <fleet>``. The controller's image, args and RBAC come from the
-fleet's profile (``reconciler.profiles``).
+fleet's profile (``reconciler.fleets.profiles``).
 
 ``converge_fleets`` applies every intent each pass (server-side apply, field manager
 ``ingress-reconciler``: a hand-edited field is set back, an unchanged object is left as is), deletes
@@ -35,19 +35,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from reconciler.endpoint import FrozenMap
-from reconciler.errors import ConfigError, KubernetesError
-from reconciler.k8stypes import IngressClassDict, IngressDict
-from reconciler.kube.protocols import (
+from reconciler.fleets.profiles import ControllerContext, Profile, profile_named
+from reconciler.model.cluster import (
     ClusterState,
     EventRecorder,
     EventType,
     JsonObject,
     ObjectRef,
 )
-from reconciler.profiles import ControllerContext, Profile, profile_named
-from reconciler.sources.ingress import ingress_class_of
-from reconciler.tenancy import Visibility
+from reconciler.model.endpoint import FrozenMap
+from reconciler.model.errors import ConfigError, KubernetesError
+from reconciler.model.ingress import Visibility, ingress_class_of
+from reconciler.model.k8s_json import IngressClassDict, IngressDict
 
 __all__ = [
     "DEFAULT_CLASS_ANNOTATION",
@@ -180,7 +179,7 @@ class FleetSpec:
     is_default: bool = False
     """Mark the IngressClass as the cluster default."""
     profile: str = "ingress-nginx"
-    """Controller profile name (``reconciler.profiles.PROFILES``)."""
+    """Controller profile name (``reconciler.fleets.profiles.PROFILES``)."""
     image: str | None = None
     """Override of the profile's image."""
     replicas: int = 2
@@ -459,7 +458,7 @@ def fleet_service_address(spec: FleetSpec, state: ClusterState) -> tuple[dict[st
 
 
 class FleetKube(Protocol):
-    """What the fleet stage needs to write (``reconciler.kube.fleetkube.KubeFleetKube``)."""
+    """What the fleet stage needs to write (``reconciler.kube.fleet_objects.KubeFleetKube``)."""
 
     def apply(self, obj: Mapping[str, Any]) -> JsonObject:
         """Server-side apply ``obj`` with our field manager (forced); return the result."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from reconciler.endpoint import Changes, Endpoint
+from reconciler.model.endpoint import Changes, Endpoint
 
 __all__ = ["Provider"]
 
@@ -16,7 +16,7 @@ class Provider(Protocol):
 
     ``records`` returns every record set in the provider's zones, TXT ownership records included,
     normalised through :meth:`Endpoint.of`. ``apply`` writes one :class:`Changes` (which may span
-    zones) and raises :class:`reconciler.errors.ProviderError` with the names that failed.
+    zones) and raises :class:`reconciler.model.errors.ProviderError` with the names that failed.
     """
 
     @property

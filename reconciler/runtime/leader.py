@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from reconciler.errors import ConfigError, KubernetesError
+from reconciler.model.errors import ConfigError, KubernetesError
 
 __all__ = [
     "ElectionConfig",

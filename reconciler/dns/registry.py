@@ -1,6 +1,6 @@
 """The TXT ownership registry, byte-compatible with external-dns v0.22.
 
-The registry wraps a :class:`~reconciler.provider.Provider`. On the way up it reads the TXT
+The registry wraps a :class:`~reconciler.dns.provider.Provider`. On the way up it reads the TXT
 ownership records into ``owner``/``resource`` labels of the record sets they own; on the way down
 it writes a TXT ownership record beside every record set it creates and removes ours beside every
 record set it deletes. It never updates or deletes a record, or touches a TXT value, that is not
@@ -30,7 +30,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from reconciler.endpoint import (
+from reconciler.dns.plan import Conflict, ConflictReason
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import (
     MAX_LABEL_LENGTH,
     MAX_NAME_LENGTH,
     Changes,
@@ -42,10 +44,8 @@ from reconciler.endpoint import (
     Update,
     normalize_name,
 )
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.plan import Conflict, ConflictReason
-from reconciler.provider import Provider
-from reconciler.zones import is_within, zone_for
+from reconciler.model.errors import ConfigError, ReconcilerError
+from reconciler.model.zones import is_within, zone_for
 
 __all__ = [
     "APEX_LABEL",

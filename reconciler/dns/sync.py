@@ -1,7 +1,8 @@
 """One DNS pass: route desired endpoints to providers, plan per provider, apply (unless dry run).
 
 Each desired endpoint goes to the provider(s) holding the longest zone that contains its name
-(:func:`reconciler.zones.zone_for` over its candidate providers' zones; two providers holding the
+(:func:`reconciler.model.zones.zone_for` over its candidate providers' zones; two providers holding
+the
 same zone both receive it). The candidates of a plain ``desired`` endpoint are every provider; an
 :class:`EndpointGroup` names its own (split horizon: a fleet's endpoints may go only to that fleet's
 ``dnsProviders``, so a private name can never land in a public zone).
@@ -13,14 +14,14 @@ planned or applied for it in this pass, and it reports an error (the pass does n
 
 Then, per provider: ``registry.records()`` → ``registry.screen`` (names whose ownership record
 cannot be written are refused as conflicts, the rest go on) → ``provider.adjust_endpoints`` →
-:func:`reconciler.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
+:func:`reconciler.dns.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
 fails is reported in its own result and never stops the others; when the failure is the write
 (``apply``), the result keeps the planned changes and the planner's conflicts (``applied`` False,
 the error set), so the pass still reports the conflicts (Events, ``--output json``). Providers and
 registries are injected; nothing here builds a client.
 
 Logging: one DEBUG line per provider (``dns pass done``) and a WARNING per failure; the pass's
-single INFO summary is written by its caller (``pass finished`` in :mod:`reconciler.loop`).
+single INFO summary is written by its caller (``pass finished`` in :mod:`reconciler.runtime.loop`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from reconciler.endpoint import Changes, Endpoint
-from reconciler.errors import ProviderError, ReconcilerError
-from reconciler.plan import Conflict, DomainFilter, Policy, calculate
-from reconciler.provider import Provider
-from reconciler.zones import zone_for
+from reconciler.dns.plan import Conflict, DomainFilter, Policy, calculate
+from reconciler.dns.provider import Provider
+from reconciler.model.endpoint import Changes, Endpoint
+from reconciler.model.errors import ProviderError, ReconcilerError
+from reconciler.model.zones import zone_for
 
 __all__ = [
     "DnsPassResult",

@@ -17,7 +17,8 @@ these differences, all in the direction of touching less:
   Records of other types without owner (MX, SPF TXT, CAA, the apex NS) are left alone and do
   not stand in the way, as in external-dns; see docs/planner.md.
 - A change of record type of our own records (CNAME to A/AAAA or back) is a delete and a create
-  in the same :class:`~reconciler.endpoint.Changes`; when every such create is refused, the old
+  in the same :class:`~reconciler.model.endpoint.Changes`; when every such create is refused, the
+  old
   record stays rather than leaving the name empty. Policies that forbid deletes forbid the pair
   and say so with a :attr:`ConflictReason.POLICY_BLOCKED` conflict.
 - Rules about "the name" apply per (name, set identifier), like external-dns's plan rows, with
@@ -37,8 +38,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from reconciler.endpoint import Changes, Endpoint, Label, RecordType, Update, normalize_name
-from reconciler.errors import ConfigError
+from reconciler.model.endpoint import Changes, Endpoint, Label, RecordType, Update, normalize_name
+from reconciler.model.errors import ConfigError
 
 __all__ = [
     "DEFAULT_MANAGED_TYPES",
@@ -136,7 +137,7 @@ class DomainFilter:
     leading dot (``.example.com``) matches only names below it. No include entry means every
     name; an excluded name never matches. Entries are normalised like names (case, trailing
     dot, IDN); empty entries are ignored, and an entry that is no DNS name raises
-    :class:`~reconciler.endpoint.InvalidNameError`.
+    :class:`~reconciler.model.endpoint.InvalidNameError`.
     """
 
     include: tuple[str, ...] = ()

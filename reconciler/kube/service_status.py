@@ -1,6 +1,6 @@
 """``LbKube`` on the real API: Service status patches and finalizers.
 
-``KubeLbAdapter`` implements ``reconciler.loadbalancers.LbKube``:
+``KubeLbAdapter`` implements ``reconciler.fleets.load_balancers.LbKube``:
 
 - ``patch_service_status`` delegates to a ``StatusWriter`` (``KubeWriter``: the status
   subresource, ``status.loadBalancer.ingress`` written whole);
@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import KubernetesError
 from reconciler.kube.client import MERGE_PATCH, KubeClient
-from reconciler.kube.protocols import JsonObject, StatusWriter
 from reconciler.kube.resources import SERVICE
+from reconciler.model.cluster import JsonObject, StatusWriter
+from reconciler.model.errors import KubernetesError
 
 __all__ = ["KubeLbAdapter"]
 

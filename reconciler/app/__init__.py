@@ -1,0 +1,1 @@
+"""The composition root: the CLI, settings, wiring of clients and stages, output."""

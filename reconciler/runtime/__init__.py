@@ -1,0 +1,2 @@
+"""Running the controller: the loop (events, debounce, resync), leader election, health,
+metrics and logs."""

@@ -1,1 +1,0 @@
-"""Sources: where desired endpoints come from (Ingresses in a cluster, manifest files)."""
