@@ -122,7 +122,9 @@ def _bare(value: str) -> str:
 
 
 def snapshot(observer: Observer) -> Snapshot:
-    """Read the ground once."""
+    """Read the ground once: the convergence check first, so that a report said to be converged
+    shows what made it so (records written between two reads appear in the second)."""
+    missing = converged(observer)
     fleets = tuple(
         f"{v.fleet:<8} Service {v.namespace}/{v.service:<24} {v.scheme or '-':<16} "
         f"{', '.join(v.addresses) or '(no address yet)'}"
@@ -139,7 +141,6 @@ def snapshot(observer: Observer) -> Snapshot:
         f"{r.namespace + '/' + r.ingress:<18} {r.reason}: {r.note}"
         for r in observer.refusals(sample.NAMESPACES)
     )
-    missing = converged(observer)
     return Snapshot(fleets, ingresses, public, private, refusals, not missing, missing)
 
 
