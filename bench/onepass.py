@@ -2,10 +2,10 @@
 
 ``python -m bench.onepass --ingresses 10000 --zones 4`` builds N Ingress objects (as the API
 returns them: one host each, an address in status), then runs the project's DNS pass
-(:func:`reconciler.app.cli.run_dns_pass`: source -> plan -> TXT registry -> provider) against an
-in-memory provider twice: the first pass creates every record, the second finds nothing to do
-(the quiet pass). It prints one JSON object: CPU seconds of each pass (``time.process_time``),
-wall seconds, and the process's peak RSS (``resource.getrusage``) before and after, so the RSS is
+(:func:`reconciler.app.pipeline.reconcile`, the pass users run: source -> plan -> TXT registry ->
+provider) against an in-memory provider twice: the first pass creates every record, the second
+finds nothing to do (the quiet pass). It prints one JSON object: CPU seconds of each pass
+(``time.process_time``), wall seconds, and the process's peak RSS (``resource.getrusage``) before and after, so the RSS is
 this process's own and not the benchmark driver's.
 """
 
@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.app.cli import run_dns_pass
+from reconciler.app.pipeline import Observed, PassConfig, reconcile
 from reconciler.app.settings import load_settings
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import DnsTarget
+from reconciler.runtime.loop import utc_now
 
 __all__ = ["ingress_address", "ingress_host", "ingress_object", "main", "measure", "zone_names"]
 
@@ -119,7 +120,12 @@ def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
     passes: list[dict[str, Any]] = []
     for label in ("create", "quiet"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        outcome = run_dns_pass(settings, ingresses=objects, targets=targets, dry_run=False)
+        outcome = reconcile(
+            config=PassConfig.from_settings(settings),
+            observed=Observed(ingresses=tuple(objects)),
+            targets=targets,
+            now=utc_now(),
+        )
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         result = outcome.dns.providers[0]
         passes.append(

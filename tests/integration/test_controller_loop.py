@@ -22,7 +22,8 @@ from prometheus_client import CollectorRegistry
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer, ZoneRecord
-from reconciler.app.cli import build_targets, run_dns_pass
+from reconciler.app.cli import build_targets
+from reconciler.app.pipeline import Observed, PassConfig, reconcile
 from reconciler.app.settings import load_settings
 from reconciler.dns.plan import Conflict
 from reconciler.dns.sync import DnsTarget
@@ -177,10 +178,11 @@ class Reconciler:
         self.controller.trigger(change.kind)
 
     def _pass(self, request: PassRequest) -> PassResult:
-        outcome = run_dns_pass(
-            self.settings,
-            ingresses=self.cache.ingresses(),
+        outcome = reconcile(
+            config=PassConfig.from_settings(self.settings),
+            observed=Observed(ingresses=tuple(self.cache.ingresses())),
             targets=self.targets,
+            now=utc_now(),
             dry_run=not request.may_write(),
         )
         result = PassResult(

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.app.cli import run_dns_pass
 from reconciler.app.output import plan_document
 from reconciler.app.pipeline import (
     DNS_RECORD_CONFLICT,
@@ -179,7 +178,7 @@ def test_fleet_address_is_published_whole_and_kept_while_empty() -> None:
     assert old["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.1"}]  # input untouched
 
 
-def test_without_fleets_the_issue2_pass_is_unchanged() -> None:
+def test_without_fleets_the_class_filter_decides_and_every_provider_is_a_candidate() -> None:
     ingresses = [
         ingress("a", "a.example.test", cls="public", ip="192.0.2.1"),
         ingress("b", "b.example.test", cls="private", ip="192.0.2.2"),
@@ -191,22 +190,22 @@ def test_without_fleets_the_issue2_pass_is_unchanged() -> None:
         ingress_class_names=("public", "private"),
         providers=(),
     )
-    old_world = Providers()
-    old = run_dns_pass(settings, ingresses=ingresses, targets=old_world.targets(), dry_run=False)
-    new_world = Providers()
-    new = reconcile(
+    world = Providers()
+    report = reconcile(
         config=PassConfig.from_settings(settings),
         observed=Observed(ingresses=tuple(ingresses)),
-        targets=new_world.targets(),
+        targets=world.targets(),
         now=NOW,
     )
-    assert new.dns == old.dns
-    assert new.source == old.source
-    assert names(new_world.public) == names(old_world.public)
+    assert report.ok
+    assert names(world.public) == {
+        ("a.example.test", "A", ("192.0.2.1",)),
+        ("b.example.test", "A", ("192.0.2.2",)),
+    }
     # without fleets every provider is a candidate: both hold example.test, both get the names
-    assert names(new_world.private) == names(new_world.public)
-    assert len(names(new_world.public)) == 2
-    assert new.refusals == ()
+    assert names(world.private) == names(world.public)
+    assert [r.host for r in report.source.rejections] == ["-bad-.example.test"]
+    assert report.refusals == ()
 
 
 def tenancy() -> TenancyConfig:

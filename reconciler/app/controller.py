@@ -1,0 +1,190 @@
+"""``run``: the controller process (leader election, watch caches, the loop, health server)."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+
+from reconciler.app.exit_codes import EXIT_OK
+from reconciler.app.guards import WriteGuard, always_leader, guarded_targets
+from reconciler.app.pipeline import (
+    Observed,
+    PassConfig,
+    Stage,
+    reconcile,
+)
+from reconciler.app.settings import Settings
+from reconciler.app.wiring import IngressLoader, build_stages, load_cluster_client
+from reconciler.dns.sync import DnsTarget
+from reconciler.kube.cache import ClusterCache
+from reconciler.kube.client import KubeClient
+from reconciler.kube.events import KubeEventRecorder
+from reconciler.kube.lease import KubeLeaseStore
+from reconciler.kube.listed import ListedState
+from reconciler.model.cluster import (
+    ClusterState,
+    EventRecorder,
+    ObjectChange,
+)
+from reconciler.model.errors import (
+    ConfigError,
+    ReconcilerError,
+)
+from reconciler.runtime import loop
+from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.leader import LeaderElector, pod_identity
+from reconciler.runtime.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def _lease_namespace(settings: Settings, env: Mapping[str, str]) -> str:
+    namespace = settings.leader_election.lease_namespace or env.get("POD_NAMESPACE", "")
+    if not namespace:
+        raise ConfigError(
+            "leaderElection.leaseNamespace: not set and POD_NAMESPACE is empty; set one of them "
+            "(or leaderElection.enabled: false for a single replica)"
+        )
+    return namespace
+
+
+def run_controller(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    env: Mapping[str, str],
+    targets: Sequence[DnsTarget],
+    ingress_loader: IngressLoader | None,
+) -> int:
+    """``run``: caches → debounced passes, leader election, probes, until SIGTERM or lease loss."""
+    config = PassConfig.from_settings(settings)
+    metrics = Metrics.create(CollectorRegistry())
+    health = HealthState(
+        clock=loop.utc_now,
+        interval=timedelta(seconds=settings.interval),
+        tolerated_intervals=settings.health.tolerated_intervals,
+    )
+    identity = pod_identity(dict(env))
+    offline = ingress_loader is not None or args.manifests is not None
+    client: KubeClient | None = None if offline else load_cluster_client(args.kubeconfig, env)
+    elector = _elector(settings, client, env, identity)
+    may_write: Callable[[], bool] = elector.is_leader if elector is not None else always_leader
+    guard = WriteGuard(may_write)
+    writing_targets = guarded_targets(targets, may_write)
+    cache: ClusterCache | None = None
+    stages: list[Stage] = []
+    events: EventRecorder | None = None
+    controller: loop.Controller | None = None
+    if client is not None:
+        recorder = KubeEventRecorder(client, reporting_instance=identity)
+        events = guard.events(recorder)
+        stages = build_stages(settings, client=client, events=recorder, guard=guard)
+
+        def changed(change: ObjectChange) -> None:
+            if controller is not None:
+                controller.trigger(change.kind)
+
+        cache = ClusterCache(client, on_change=changed)
+
+    def run_pass(request: loop.PassRequest) -> loop.PassResult:
+        dry_run = bool(args.dry_run) or not request.may_write()
+        if cache is not None:
+            observed = Observed.from_state(cache, config.fleets)
+            state: ClusterState | None = cache
+        else:
+            try:
+                observed = (
+                    Observed(ingresses=tuple(ingress_loader()))
+                    if ingress_loader is not None
+                    else Observed.from_state(
+                        ListedState.from_manifests(args.manifests), config.fleets
+                    )
+                )
+            except ReconcilerError as exc:
+                return loop.PassResult(converged=False, errors=(str(exc),))
+            state = None
+        report = reconcile(
+            config=config,
+            observed=observed,
+            targets=writing_targets,
+            now=request.started,
+            state=state,
+            stages=() if dry_run else stages,
+            events=events,
+            dry_run=dry_run,
+        )
+        return report.loop_result()
+
+    controller = loop.Controller(
+        run_pass=run_pass,
+        config=_loop_config(settings),
+        metrics=metrics,
+        health=health,
+        may_write=may_write,
+    )
+    health_server = HealthServer(
+        state=health,
+        registry=metrics.registry,
+        host=settings.health.host,
+        port=settings.health.port,
+    )
+    stop = threading.Event()
+    loop.install_signal_handlers(stop)
+    # Probes are served from the start (a long first sync must not fail liveness); /readyz
+    # turns 200 once the caches have synced.
+    health_server.start()
+    try:
+        if cache is not None and not _wait_synced(cache, stop):
+            return EXIT_OK
+        health.mark_synced()
+        # The first listing is long-lived; moving it out of the collector's view keeps full
+        # collections from walking it on every pass (~0.1 CPU s a pass at 10,000 Ingresses).
+        gc.freeze()
+        log.info(
+            "controller starting",
+            extra={"identity": identity, "leader_election": elector is not None},
+        )
+        return loop.run(controller, stop=stop, elector=elector)
+    finally:
+        if cache is not None:
+            cache.stop()
+        health_server.stop()
+
+
+def _loop_config(settings: Settings) -> loop.LoopConfig:
+    debounce = timedelta(seconds=settings.debounce)
+    return loop.LoopConfig(
+        interval=timedelta(seconds=settings.interval),
+        debounce=debounce,
+        max_debounce=max(timedelta(seconds=5), debounce),
+        resync_period=timedelta(seconds=settings.resync_period),
+    )
+
+
+def _wait_synced(cache: ClusterCache, stop: threading.Event) -> bool:
+    """Start the caches and wait until they have listed everything; False when stopped first."""
+    cache.start()
+    while not cache.wait_synced(1.0):
+        if stop.is_set():
+            return False
+    return True
+
+
+def _elector(
+    settings: Settings, client: KubeClient | None, env: Mapping[str, str], identity: str
+) -> LeaderElector | None:
+    """The Lease elector when election is enabled and there is a cluster, else None."""
+    if client is None or not settings.leader_election.enabled:
+        return None
+    store = KubeLeaseStore(
+        client=client,
+        namespace=_lease_namespace(settings, env),
+        name=settings.leader_election.lease_name,
+    )
+    return LeaderElector(store=store, config=settings.election_config(identity), clock=loop.utc_now)

@@ -1,0 +1,95 @@
+"""A cluster state read once: listed from the API, or taken from manifest files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from reconciler.dns.manifest_source import read_ingresses, read_objects
+from reconciler.kube.client import KubeClient
+from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE
+from reconciler.model.cluster import (
+    JsonObject,
+)
+from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
+
+
+def manifest_objects(path: str) -> list[JsonObject]:
+    """Every object (Lists unpacked) of the manifest file or directory ``path``."""
+    return read_objects(path)
+
+
+class ListedState:
+    """A ClusterState read once: listed from the API (``once``/``plan`` against a cluster) or
+    taken from manifest files (``--manifests``: Namespaces and fleet Services found there give
+    tenant selectors their labels and fleets their addresses).
+
+    Listed from the API it is a :class:`~reconciler.app.pipeline.RefreshableState`: the pass lists
+    again after a stage that wrote something, so ``once`` converges in one run."""
+
+    def __init__(
+        self,
+        *,
+        ingresses: Sequence[Mapping[str, Any]] = (),
+        ingress_classes: Sequence[Mapping[str, Any]] = (),
+        services: Sequence[Mapping[str, Any]] = (),
+        namespaces: Sequence[Mapping[str, Any]] = (),
+        client: KubeClient | None = None,
+    ) -> None:
+        self._client = client
+        self._ingresses = tuple(ingresses)
+        self._classes = tuple(ingress_classes)
+        self._services = tuple(services)
+        self._namespaces = tuple(namespaces)
+
+    @classmethod
+    def from_client(cls, client: KubeClient) -> ListedState:
+        """List the four kinds from the API server."""
+        return cls(
+            ingresses=client.list(INGRESS)[0],
+            ingress_classes=client.list(INGRESS_CLASS)[0],
+            services=client.list(SERVICE)[0],
+            namespaces=client.list(NAMESPACE)[0],
+            client=client,
+        )
+
+    def refreshed(self) -> ListedState:
+        """Listed again from the API server; manifests do not change, so ``self`` for them."""
+        if self._client is None:
+            return self
+        return ListedState.from_client(self._client)
+
+    @classmethod
+    def from_manifests(cls, path: str) -> ListedState:
+        """Ingresses (as the manifest source reads them), Services and Namespaces of ``path``."""
+        objects = manifest_objects(path)
+
+        def of_kind(kind: str) -> list[JsonObject]:
+            return [o for o in objects if o.get("kind") == kind]
+
+        return cls(
+            ingresses=read_ingresses(path),
+            ingress_classes=of_kind("IngressClass"),
+            services=of_kind("Service"),
+            namespaces=of_kind("Namespace"),
+        )
+
+    def has_synced(self) -> bool:
+        """Always: everything was read at construction."""
+        return True
+
+    def ingresses(self) -> Sequence[IngressDict]:
+        """The Ingresses."""
+        return cast(Sequence[IngressDict], self._ingresses)
+
+    def ingress_classes(self) -> Sequence[IngressClassDict]:
+        """The IngressClasses."""
+        return cast(Sequence[IngressClassDict], self._classes)
+
+    def services(self) -> Sequence[ServiceDict]:
+        """The Services."""
+        return cast(Sequence[ServiceDict], self._services)
+
+    def namespaces(self) -> Sequence[NamespaceDict]:
+        """The Namespaces."""
+        return cast(Sequence[NamespaceDict], self._namespaces)
