@@ -5,8 +5,8 @@ returns them: one host each, an address in status), then runs the project's DNS 
 (:func:`reconciler.app.pipeline.reconcile`, the pass users run: source -> plan -> TXT registry ->
 provider) against an in-memory provider twice: the first pass creates every record, the second
 finds nothing to do (the quiet pass). It prints one JSON object: CPU seconds of each pass
-(``time.process_time``), wall seconds, and the process's peak RSS (``resource.getrusage``) before and after, so the RSS is
-this process's own and not the benchmark driver's.
+(``time.process_time``), wall seconds, and the process's peak RSS (``resource.getrusage``) before
+and after, so the RSS is this process's own and not the benchmark driver's.
 """
 
 from __future__ import annotations
