@@ -733,11 +733,6 @@ class Settings(BaseSettings):
             retry_period=timedelta(seconds=le.retry_period),
         )
 
-    def dump_public(self) -> dict[str, Any]:
-        """The settings as camelCase JSON-able data, secrets masked (for diagnostics)."""
-        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
-        return data
-
 
 def _env_key(segment: str) -> str | int:
     """One ``__``-separated segment of an environment variable name as a key of the file."""

@@ -34,7 +34,6 @@ from reconciler.runtime.metrics import Metrics
 
 __all__ = [
     "EARLY_JOB",
-    "EXIT_FAILED",
     "EXIT_LEADERSHIP_LOST",
     "EXIT_OK",
     "INTERVAL_JOB",
@@ -50,7 +49,6 @@ __all__ = [
     "RecordCount",
     "install_signal_handlers",
     "is_resync_due",
-    "once",
     "run",
     "utc_now",
 ]
@@ -64,8 +62,6 @@ EARLY_JOB: Final = "reconcile-early"
 
 EXIT_OK: Final = 0
 """Process exit code: stopped cleanly (or ``once`` converged)."""
-EXIT_FAILED: Final = 1
-"""Process exit code: ``once`` did not converge."""
 EXIT_LEADERSHIP_LOST: Final = 3
 """Process exit code: the lease was lost; the pod restarts as a standby."""
 
@@ -394,12 +390,6 @@ class Controller:
                 "errors": list(result.errors),
             },
         )
-
-
-def once(controller: Controller) -> bool:
-    """Run one full pass now; did it converge? (``run_now`` with ``full_resync``.)"""
-    result = controller.run_now(reason="once", full_resync=True)
-    return result is not None and result.converged
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

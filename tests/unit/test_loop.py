@@ -34,7 +34,6 @@ from reconciler.runtime.loop import (
     RecordCount,
     install_signal_handlers,
     is_resync_due,
-    once,
     run,
 )
 from reconciler.runtime.metrics import Metrics
@@ -490,30 +489,6 @@ def test_a_crashing_pass_does_not_stop_the_loop(clock: FakeClock, metrics: Metri
 # --- once and run ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("result", "error", "expected"),
-    [
-        (PassResult(converged=True), None, True),
-        (PassResult(converged=False), None, False),
-        (None, TransientProviderError("down"), False),
-    ],
-)
-def test_once_reports_convergence(
-    clock: FakeClock,
-    metrics: Metrics,
-    result: PassResult | None,
-    error: Exception | None,
-    expected: bool,
-) -> None:
-    passes = Passes(result)
-    passes.error = error
-    controller, sched = make(clock, metrics, passes)
-    assert once(controller) is expected
-    assert passes.requests[0].reason == "once"
-    assert passes.requests[0].full_resync
-    assert not sched.started
-
-
 def test_run_stops_cleanly_when_asked(clock: FakeClock, metrics: Metrics) -> None:
     controller, sched = make(clock, metrics, Passes())
     stop = threading.Event()
@@ -679,7 +654,6 @@ def test_public_surface() -> None:
         "Controller",
         "Debounce",
         "EARLY_JOB",
-        "EXIT_FAILED",
         "EXIT_LEADERSHIP_LOST",
         "EXIT_OK",
         "INTERVAL_JOB",
@@ -692,7 +666,6 @@ def test_public_surface() -> None:
         "RecordCount",
         "install_signal_handlers",
         "is_resync_due",
-        "once",
         "run",
         "utc_now",
     ]
