@@ -3,12 +3,11 @@
 Two sets of namespaces per run, each with the corpus's tenants (tests/unit/test_tenancy_attacks.py):
 
 * ``enforced``: the ValidatingAdmissionPolicy, its binding and its parameter ConfigMap from
-  :func:`reconciler.dns.tenancy.render_admission_policy` are installed, bound to these namespaces
-  only
-  (by a label unique to the run, so other tests sharing the apiserver are not affected). Every
-  legitimate Ingress is admitted; every attack is rejected at create time with the rule's reason
-  in the message; the stored Ingresses, run through the source and tenancy, publish exactly what
-  the owners publish alone.
+  :func:`reconciler.dns.admission_policy.render_admission_policy` are installed, bound to these
+  namespaces only (by a label unique to the run, so other tests sharing the apiserver are not
+  affected). Every legitimate Ingress is admitted; every attack is rejected at create time with
+  the rule's reason in the message; the stored Ingresses, run through the source and tenancy,
+  publish exactly what the owners publish alone.
 * ``unguarded``: no policy applies. Every attack is stored; the reconciler alone (source then
   tenancy over what the apiserver returns) refuses each one, and the owners' records are unchanged.
 """
@@ -29,14 +28,9 @@ import pytest
 import yaml
 
 from e2e.servers.apiserver import ApiServer
+from reconciler.dns.admission_policy import render_admission_policy
 from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
-from reconciler.dns.tenancy import (
-    DEFAULT_PUBLIC_EXCLUDED_NETS,
-    Refusal,
-    TenancyConfig,
-    Tenant,
-    render_admission_policy,
-)
+from reconciler.dns.tenancy import DEFAULT_PUBLIC_EXCLUDED_NETS, Refusal, TenancyConfig, Tenant
 from tests.unit.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,
