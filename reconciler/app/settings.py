@@ -46,7 +46,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     DENY,
@@ -55,6 +54,7 @@ from reconciler.dns.tenancy import (
     Tenant,
     validate_tenancy,
 )
+from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
 from reconciler.fleets.spec import FleetPort, FleetSpec
 from reconciler.model.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.model.errors import ConfigError

@@ -4,26 +4,12 @@ The registry wraps a :class:`~reconciler.dns.provider.Provider`. On the way up i
 ownership records into ``owner``/``resource`` labels of the record sets they own; on the way down
 it writes a TXT ownership record beside every record set it creates and removes ours beside every
 record set it deletes. It never updates or deletes a record, or touches a TXT value, that is not
-ours (see docs/ownership.md).
-
-TXT values are in presentation form, exactly as external-dns writes them through Route53::
-
-    "heritage=external-dns,external-dns/owner=<owner>,external-dns/resource=ingress/<ns>/<name>"
-
-TXT names follow external-dns's affix name mapper: ``<type>-<first label>.<rest>`` (for example
-``a-www.example.test``), the prefix/suffix attached to the first label, ``%{record_type}`` in an
-affix replacing the ``<type>-`` marker, and a leading ``*`` replaced when a wildcard replacement is
-configured. One deliberate difference: external-dns names the apex's TXT ``a-example.test``, which
-is outside the zone ``example.test`` (external-dns issue #449); we name it after the reserved label
-``_apex`` instead (``a-_apex.example.test``), inside the zone.
-
-The pure helpers (:func:`ownership_txt_name`, :func:`ownership_value`, :func:`parse_ownership`,
-:func:`serialize_labels`, :class:`AffixNameMapper`) are for anyone who needs the format.
+ours (see docs/ownership.md). The format of the values and names is
+:mod:`reconciler.dns.txt_format`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,9 +18,16 @@ from typing import Final
 
 from reconciler.dns.plan import Conflict, ConflictReason
 from reconciler.dns.provider import Provider
+from reconciler.dns.txt_format import (
+    APEX_LABEL,
+    AffixNameMapper,
+    ownership_labels,
+    ownership_limits,
+    ownership_value,
+    reserved_name_patterns,
+    txt_name_in_zone,
+)
 from reconciler.model.endpoint import (
-    MAX_LABEL_LENGTH,
-    MAX_NAME_LENGTH,
     Changes,
     Endpoint,
     FrozenMap,
@@ -45,42 +38,18 @@ from reconciler.model.endpoint import (
     normalize_name,
 )
 from reconciler.model.errors import ConfigError, ReconcilerError
-from reconciler.model.zones import is_within, zone_for
+from reconciler.model.zones import zone_for
 
 __all__ = [
-    "APEX_LABEL",
     "DEFAULT_MANAGED_TYPES",
-    "HERITAGE",
-    "RECORD_TYPE_TEMPLATE",
-    "AffixNameMapper",
     "OwnershipError",
     "TxtRegistry",
-    "ownership_txt_name",
-    "ownership_value",
-    "parse_ownership",
-    "reserved_name_patterns",
-    "serialize_labels",
 ]
 
 log = logging.getLogger(__name__)
 
-HERITAGE: Final = "external-dns"
-"""The ``heritage=`` value that marks a TXT record as an ownership record."""
-
-RECORD_TYPE_TEMPLATE: Final = "%{record_type}"
-"""Placeholder in a TXT prefix/suffix that the lower-case record type replaces."""
-
-APEX_LABEL: Final = "_apex"
-"""Stand-in first label for a zone apex, so that the apex's ownership TXT lies inside the zone."""
-
 DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
 """Record types the registry reports claims for unless told otherwise."""
-
-# external-dns's mapper.supportedRecords, in its order (the order decides which type wins when
-# a %{record_type} affix matches more than one).
-_SUPPORTED_TYPES: Final = ("A", "AAAA", "CNAME", "NS", "MX", "PTR", "SRV", "NAPTR", "TXT", "DNAME")
-
-_TXT_STRING_BYTES: Final = 255
 
 # Provider properties of a record that must not be copied onto its TXT (they describe an alias).
 _ALIAS_PROPERTIES: Final = frozenset(
@@ -97,225 +66,6 @@ class OwnershipError(ReconcilerError):
     def __init__(self, message: str, *, names: Iterable[str]) -> None:
         self.names: tuple[str, ...] = tuple(sorted(set(names)))
         super().__init__(f"{message}: {', '.join(self.names)}")
-
-
-# -- the value -------------------------------------------------------------------------------
-
-
-def serialize_labels(labels: Mapping[str, str]) -> str:
-    """External-dns's ``Labels.Serialize(withQuotes=true)``: heritage first, keys sorted, quoted."""
-    tokens = [f"heritage={HERITAGE}"]
-    tokens += [f"{HERITAGE}/{key}={labels[key]}" for key in sorted(labels)]
-    return '"' + ",".join(tokens) + '"'
-
-
-def ownership_value(owner_id: str, resource: str = "") -> str:
-    """The TXT value for a record owned by ``owner_id`` for ``resource`` (e.g. ``ingress/ns/n``)."""
-    labels = {Label.OWNER.value: owner_id}
-    if resource:
-        labels[Label.RESOURCE.value] = resource
-    return serialize_labels(labels)
-
-
-def parse_ownership(value: str) -> dict[str, str] | None:
-    """Labels of an ownership TXT value, or None when its heritage is not external-dns.
-
-    Mirrors external-dns's ``NewLabelsFromStringPlain``: surrounding quotes dropped, tokens split
-    at commas, a token counts only with exactly one ``=``, keys under ``external-dns/`` kept.
-    """
-    labels: dict[str, str] = {}
-    found_heritage = False
-    for token in value.strip('"').split(","):
-        parts = token.split("=")
-        if len(parts) != 2:
-            continue
-        key, val = parts
-        if key == "heritage":
-            if val != HERITAGE:
-                return None
-            found_heritage = True
-            continue
-        if key.startswith(HERITAGE):
-            labels[key.removeprefix(HERITAGE + "/")] = val
-    return labels if found_heritage else None
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _ownership_labels(value: str) -> FrozenMap | None:
-    """:func:`parse_ownership` as an immutable map, or None; cached.
-
-    Every pass reads every ownership value again, and a quiet pass reads the very same ones.
-    Pure (a function of the string alone); bounded at 65,536 values, under 40 MB at most.
-    """
-    labels = parse_ownership(value)
-    return None if labels is None else FrozenMap(labels)
-
-
-# -- the name --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AffixNameMapper:
-    """External-dns's affix name mapper: record name and type to TXT name, and back."""
-
-    prefix: str = ""
-    """Attached before the first label (``%{record_type}`` allowed)."""
-    suffix: str = ""
-    """Attached after the first label (``%{record_type}`` allowed); exclusive with ``prefix``."""
-    wildcard_replacement: str = ""
-    """Replaces a leading ``*`` label in TXT names; empty keeps the ``*``."""
-
-    @classmethod
-    def of(
-        cls, prefix: str = "", suffix: str = "", wildcard_replacement: str = ""
-    ) -> AffixNameMapper:
-        """A mapper with lower-cased affixes (as external-dns lower-cases them)."""
-        if prefix and suffix:
-            raise ConfigError("txt prefix and txt suffix are mutually exclusive: set only one")
-        return cls(prefix.lower(), suffix.lower(), wildcard_replacement.lower())
-
-    @property
-    def record_type_in_affix(self) -> bool:
-        """Does an affix carry the ``%{record_type}`` placeholder?"""
-        return RECORD_TYPE_TEMPLATE in self.prefix or RECORD_TYPE_TEMPLATE in self.suffix
-
-    def to_txt_name(self, name: str, record_type: str) -> str:
-        """The TXT name external-dns writes for record ``name`` of ``record_type``."""
-        first, dot, rest = name.partition(".")
-        rtype = record_type.lower()
-        prefix = self.prefix.replace(RECORD_TYPE_TEMPLATE, rtype)
-        suffix = self.suffix.replace(RECORD_TYPE_TEMPLATE, rtype)
-        if self.wildcard_replacement and first == "*":
-            first = self.wildcard_replacement
-        if not self.record_type_in_affix:
-            first = f"{rtype}-{first}"
-        if not dot:
-            return prefix + first + suffix
-        return f"{prefix}{first}{suffix}.{rest}"
-
-    def to_record_name(self, txt_name: str) -> tuple[str, str] | None:
-        """(record name, record type) that a TXT name stands for; type ``""`` for the old format.
-
-        None when the name does not carry this mapper's affix.
-        """
-        lower = txt_name.lower()
-        if not self.suffix:
-            return self._drop_affix(lower)
-        if self.prefix:
-            return None
-        dots = self.suffix.count(".")
-        parts = lower.split(".", 1 + dots)
-        if len(parts) <= dots:
-            return None
-        found = self._drop_affix(".".join(parts[: 1 + dots]))
-        if found is None or len(parts) <= 1 + dots:
-            return found
-        return f"{found[0]}.{parts[1 + dots]}", found[1]
-
-    def _drop_affix(self, name: str) -> tuple[str, str] | None:
-        prefix, suffix = self.prefix, self.suffix
-        if self.record_type_in_affix:
-            for rtype in _SUPPORTED_TYPES:
-                typed_prefix = prefix.replace(RECORD_TYPE_TEMPLATE, rtype.lower())
-                typed_suffix = suffix.replace(RECORD_TYPE_TEMPLATE, rtype.lower())
-                if not suffix and name.startswith(typed_prefix):
-                    return name.removeprefix(typed_prefix), rtype
-                if suffix and name.endswith(typed_suffix):
-                    return name[: len(name) - len(typed_suffix)], rtype
-            # names written before the template was configured
-            prefix = prefix.replace(RECORD_TYPE_TEMPLATE, "")
-            suffix = suffix.replace(RECORD_TYPE_TEMPLATE, "")
-        if not suffix and name.startswith(prefix):
-            return _split_type_marker(name.removeprefix(prefix))
-        if suffix and name.endswith(suffix):
-            return _split_type_marker(name[: len(name) - len(suffix)])
-        return None
-
-
-def _split_type_marker(name: str) -> tuple[str, str]:
-    """``a-foo.example`` → (``foo.example``, ``A``); a name without a known marker → (name, "")."""
-    head = name.split("-", 1)[0]
-    for rtype in _SUPPORTED_TYPES:
-        if head == rtype.lower():
-            return name.removeprefix(head + "-"), rtype
-    return name, ""
-
-
-def ownership_txt_name(
-    name: str,
-    record_type: str,
-    zone: str | None = None,
-    *,
-    prefix: str = "",
-    suffix: str = "",
-    wildcard_replacement: str = "",
-) -> str:
-    """The name of the ownership TXT for record ``name`` of ``record_type`` in ``zone``.
-
-    External-dns's name, except at the apex of ``zone`` when that name would fall outside the
-    zone: then the apex is mapped as if it were ``_apex.<zone>`` (``a-_apex.example.test``).
-    """
-    mapper = AffixNameMapper.of(prefix, suffix, wildcard_replacement)
-    return _txt_name(mapper, normalize_name(name), record_type, zone)
-
-
-def _txt_name(mapper: AffixNameMapper, name: str, record_type: str, zone: str | None) -> str:
-    txt = mapper.to_txt_name(name, record_type)
-    if zone is not None and name == zone and not is_within(txt, zone):
-        txt = mapper.to_txt_name(f"{APEX_LABEL}.{zone}", record_type)
-    return txt
-
-
-_MARK: Final = "zzownedzz"
-_REGEX_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
-
-
-def reserved_name_patterns(
-    mapper: AffixNameMapper, managed_types: Iterable[str]
-) -> tuple[str, ...]:
-    """Regular expressions (RE2 and Python alike) of the names that ownership TXTs may take.
-
-    A host matching one is refused: it is, or could be, the ownership TXT name of another record
-    (``a-www.example.test`` holds the ownership of ``www.example.test``), and a record there
-    would let its owner delete or squat the other record's ownership. One pattern per managed
-    type from the configured affixes, plus the wildcard replacement label (the TXT of
-    ``*.example.test`` is also that of ``<replacement>.example.test``). Names are matched
-    lower-case, without the final dot. The admission policy uses the same patterns.
-    """
-    patterns: set[str] = set()
-    for rtype in sorted({t.upper() for t in managed_types}):
-        head, _, tail = mapper.to_txt_name(_MARK, rtype).partition(_MARK)
-        patterns.add(f"^{_quote_meta(head)}[^.]*{_quote_meta(tail)}(\\.|$)")
-    if mapper.wildcard_replacement:
-        patterns.add(f"^{_quote_meta(mapper.wildcard_replacement)}(\\.|$)")
-    return tuple(sorted(patterns))
-
-
-def _quote_meta(text: str) -> str:
-    """Go's ``regexp.QuoteMeta`` (Helm's ``regexQuoteMeta``), so the chart renders the same."""
-    return "".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in text)
-
-
-def _ownership_limits(txt_name: str, value: str) -> str | None:
-    """Why an ownership TXT of this name and value cannot be written, or None."""
-    labels = txt_name.split(".")
-    if len(labels[0]) > MAX_LABEL_LENGTH:
-        return (
-            f"its ownership TXT name {labels[0][:24]}… would have a first label of "
-            f"{len(labels[0])} bytes (DNS allows 63): shorten the first label of the host"
-        )
-    if len(txt_name) > MAX_NAME_LENGTH:
-        return (
-            f"its ownership TXT name would be {len(txt_name)} bytes long (DNS allows 253): "
-            "shorten the host"
-        )
-    size = len(value.strip('"').encode())
-    if size > _TXT_STRING_BYTES:
-        return (
-            f"its ownership TXT value would be {size} bytes (one TXT string holds 255): "
-            "shorten the namespace or name of the resource, or the owner id"
-        )
-    return None
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -413,7 +163,7 @@ class TxtRegistry:
     def txt_name(self, name: str, record_type: str) -> str:
         """The ownership TXT name for a record, knowing the provider's zones (for the apex)."""
         normalised = normalize_name(name)
-        return _txt_name(
+        return txt_name_in_zone(
             self._mapper, normalised, record_type, zone_for(normalised, self._provider.zones())
         )
 
@@ -452,8 +202,8 @@ class TxtRegistry:
             if why is None and endpoint.record_type in self._managed_types:
                 reason = ConflictReason.OWNERSHIP_UNENCODABLE
                 zone = zone_for(endpoint.name, zones)
-                txt_name = _txt_name(self._mapper, endpoint.name, endpoint.record_type, zone)
-                why = _ownership_limits(txt_name, self.value_for(endpoint.labels))
+                txt_name = txt_name_in_zone(self._mapper, endpoint.name, endpoint.record_type, zone)
+                why = ownership_limits(txt_name, self.value_for(endpoint.labels))
             if why is None:
                 kept.append(endpoint)
                 continue
@@ -521,7 +271,7 @@ class TxtRegistry:
         # other text in an ownership TXT's record set (one rrset in DNS) is shown as a plain
         # TXT of nobody's, so the planner sees it (a CNAME may not join it)
         for txt in txts.values():
-            other_text = [v for v in txt.targets if _ownership_labels(v) is None]
+            other_text = [v for v in txt.targets if ownership_labels(v) is None]
             if other_text:
                 labelled[txt.key] = txt.with_targets(other_text).with_labels({})
         # an ownership TXT name holding only other data cannot take our value (apply refuses
@@ -567,7 +317,7 @@ class TxtRegistry:
         found = [
             _Ownership(txt, value, labels)
             for value in txt.targets
-            if (labels := _ownership_labels(value)) is not None
+            if (labels := ownership_labels(value)) is not None
         ]
         if not found:
             return None
@@ -711,7 +461,7 @@ class TxtRegistry:
             raise OwnershipError("another owner's ownership record claims", names=claimed)
 
     def _new_format_key(self, record: Endpoint, snapshot: _Snapshot) -> TxtKey:
-        name = _txt_name(
+        name = txt_name_in_zone(
             self._mapper, record.name, record.record_type, zone_for(record.name, snapshot.zones)
         )
         return normalize_name(name), record.set_identifier
@@ -757,9 +507,9 @@ class TxtRegistry:
         zone = zone_for(record.name, snapshot.zones)
         names: list[str] = []
         if new:
-            names.append(_txt_name(self._mapper, record.name, record.record_type, zone))
+            names.append(txt_name_in_zone(self._mapper, record.name, record.record_type, zone))
         if legacy and _is_alias_a(record):
-            names.append(_txt_name(self._mapper, record.name, RecordType.CNAME, zone))
+            names.append(txt_name_in_zone(self._mapper, record.name, RecordType.CNAME, zone))
         if old and record.record_type not in (RecordType.AAAA, RecordType.TXT):
             names.append(record.name)
         for name in names:
@@ -790,7 +540,7 @@ class TxtRegistry:
         return edits[key]
 
     def _is_ours(self, value: str) -> bool:
-        labels = _ownership_labels(value)
+        labels = ownership_labels(value)
         return labels is not None and labels.get(Label.OWNER.value) == self._owner_id
 
     def _txt_changes(

@@ -29,8 +29,8 @@ import yaml
 
 from e2e.servers.apiserver import ApiServer
 from reconciler.dns.admission_policy import render_admission_policy
-from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.dns.tenancy import DEFAULT_PUBLIC_EXCLUDED_NETS, Refusal, TenancyConfig, Tenant
+from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
 from tests.unit.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,

@@ -24,8 +24,9 @@ from providers.rfc2136 import DnspythonTransport, Rfc2136Provider
 from providers.route53 import Route53Provider
 from reconciler.dns.plan import DomainFilter, Policy
 from reconciler.dns.provider import Provider
-from reconciler.dns.registry import TxtRegistry, parse_ownership
+from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import DnsTarget, sync_dns
+from reconciler.dns.txt_format import parse_ownership
 from reconciler.model.endpoint import Endpoint, Label
 from tests.fixtures.moto import aws_client_kwargs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.dns.registry import _ownership_labels, ownership_value, parse_ownership
+from reconciler.dns.txt_format import ownership_labels, ownership_value, parse_ownership
 from reconciler.model.endpoint import FrozenMap
 
 _VALUE_CHARS = st.sampled_from([*'"=,/ab', "heritage", "external-dns", "owner", "resource"])
@@ -14,7 +14,7 @@ _VALUE_CHARS = st.sampled_from([*'"=,/ab', "heritage", "external-dns", "owner", 
 @given(st.lists(_VALUE_CHARS, max_size=12).map("".join))
 def test_cached_labels_agree_with_parse_ownership(value: str) -> None:
     parsed = parse_ownership(value)
-    cached = _ownership_labels(value)
+    cached = ownership_labels(value)
     if parsed is None:
         assert cached is None
     else:
@@ -25,12 +25,12 @@ def test_cached_labels_agree_with_parse_ownership(value: str) -> None:
 
 def test_cached_labels_of_our_value_and_the_bound() -> None:
     value = ownership_value("bench", "ingress/ns/web")
-    first = _ownership_labels(value)
+    first = ownership_labels(value)
     assert first == {"owner": "bench", "resource": "ingress/ns/web"}
-    assert _ownership_labels(value) is first  # one parse, one shared immutable map
+    assert ownership_labels(value) is first  # one parse, one shared immutable map
     assert list(first or {}) == ["owner", "resource"]
-    assert _ownership_labels('"heritage=other,external-dns/owner=x"') is None
-    assert _ownership_labels.cache_info().maxsize == 65536
+    assert ownership_labels('"heritage=other,external-dns/owner=x"') is None
+    assert ownership_labels.cache_info().maxsize == 65536
 
 
 def test_frozen_map_reads_like_a_dict() -> None:

@@ -24,7 +24,8 @@ from reconciler.dns.plan import (
     Policy,
     calculate,
 )
-from reconciler.dns.registry import TxtRegistry, ownership_value
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.txt_format import ownership_value
 from reconciler.model.endpoint import Changes, Endpoint, InvalidNameError, Update
 from reconciler.model.errors import ConfigError
 

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reconciler.dns.registry as registry_module
+from reconciler.dns import txt_format
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import ConflictReason, Plan, calculate
-from reconciler.dns.registry import (
+from reconciler.dns.registry import OwnershipError, TxtRegistry
+from reconciler.dns.txt_format import (
     AffixNameMapper,
-    OwnershipError,
-    TxtRegistry,
     ownership_txt_name,
     ownership_value,
     parse_ownership,
@@ -232,18 +232,23 @@ def test_bad_configuration_is_refused() -> None:
 
 def test_public_surface() -> None:
     assert set(registry_module.__all__) == {
-        "APEX_LABEL",
         "DEFAULT_MANAGED_TYPES",
+        "OwnershipError",
+        "TxtRegistry",
+    }
+    assert set(txt_format.__all__) == {
+        "APEX_LABEL",
         "HERITAGE",
         "RECORD_TYPE_TEMPLATE",
         "AffixNameMapper",
-        "OwnershipError",
-        "TxtRegistry",
+        "ownership_labels",
+        "ownership_limits",
         "ownership_txt_name",
         "ownership_value",
         "parse_ownership",
         "reserved_name_patterns",
         "serialize_labels",
+        "txt_name_in_zone",
     }
 
 

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from reconciler.dns.ingress_source import endpoints_from_ingress
-from reconciler.dns.registry import AffixNameMapper, reserved_name_patterns
 from reconciler.dns.tenancy import (
     Fleet,
     Namespace,
@@ -31,6 +30,7 @@ from reconciler.dns.tenancy import (
     Tenant,
     decide_all,
 )
+from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
 from reconciler.model.endpoint import Endpoint, Label, normalize_name
 from reconciler.model.ingress import Visibility, ingress_class_of
 
