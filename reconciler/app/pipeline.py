@@ -56,7 +56,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from reconciler.app.settings import Settings
 from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingresses
-from reconciler.dns.plan import Conflict, DomainFilter, Policy
+from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, DomainFilter, Policy
 from reconciler.dns.sync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
@@ -120,7 +120,7 @@ class PassConfig:
     """TXT ownership owner id; also the ``ingress-reconciler.io/owner`` label."""
     policy: Policy = Policy.SYNC
     """Planner policy."""
-    managed_types: frozenset[str] = frozenset({"A", "AAAA", "CNAME"})
+    managed_types: frozenset[str] = DEFAULT_MANAGED_TYPES
     """Record types created, updated and deleted."""
     domain_filter: DomainFilter = field(default_factory=DomainFilter)
     """Which names are managed."""

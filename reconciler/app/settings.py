@@ -46,6 +46,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from reconciler.dns.plan import DEFAULT_MANAGED_TYPES
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     DENY,
@@ -467,7 +468,7 @@ class Settings(BaseSettings):
     """What replaces ``*`` in the TXT name of a wildcard record (external-dns's option)."""
     domain_filter: DomainFilterSettings = DomainFilterSettings()
     """Which names are managed at all."""
-    managed_record_types: tuple[str, ...] = ("A", "AAAA", "CNAME")
+    managed_record_types: tuple[str, ...] = tuple(sorted(DEFAULT_MANAGED_TYPES))
     """Record types this reconciler creates, updates and deletes."""
     default_ttl: int = Field(default=300, alias="defaultTTL", ge=0, le=_MAX_TTL)
     """TTL of records created for an Ingress that sets none (a ``ttl`` annotation); an existing

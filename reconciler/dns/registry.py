@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from reconciler.dns.plan import Conflict, ConflictReason
+from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, ConflictReason
 from reconciler.dns.provider import Provider
 from reconciler.dns.txt_format import (
     APEX_LABEL,
@@ -41,15 +41,12 @@ from reconciler.model.errors import ConfigError, ReconcilerError
 from reconciler.model.zones import zone_for
 
 __all__ = [
-    "DEFAULT_MANAGED_TYPES",
     "OwnershipError",
     "TxtRegistry",
 ]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MANAGED_TYPES: Final = frozenset({"A", "AAAA", "CNAME"})
-"""Record types the registry reports claims for unless told otherwise."""
 
 # Provider properties of a record that must not be copied onto its TXT (they describe an alias).
 _ALIAS_PROPERTIES: Final = frozenset(

@@ -232,7 +232,6 @@ def test_bad_configuration_is_refused() -> None:
 
 def test_public_surface() -> None:
     assert set(registry_module.__all__) == {
-        "DEFAULT_MANAGED_TYPES",
         "OwnershipError",
         "TxtRegistry",
     }
