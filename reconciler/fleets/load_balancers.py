@@ -3,10 +3,11 @@
 In ``elbv2`` mode no cloud controller watches the fleet Services, so this stage does its job:
 
 - for the fleet Service of every elbv2-mode fleet (a Service of type LoadBalancer that carries
-  our labels and our owner, and ``spec.loadBalancerClass`` :data:`LOAD_BALANCER_CLASS`; a
-  Service of another class is some other controller's and is refused with
-  :data:`CLASS_MISMATCH_REFUSED`) it adds the finalizer :data:`FINALIZER`, asks the backend to
-  ``ensure`` the fleet's NLB, and writes ``status.loadBalancer.ingress = [{hostname: <dns name>}]``
+  our labels and our owner, and ``spec.loadBalancerClass``
+  :data:`~reconciler.fleets.spec.ELBV2_LOAD_BALANCER_CLASS`; a Service of another class is some
+  other controller's and is refused with :data:`CLASS_MISMATCH_REFUSED`) it adds the finalizer
+  :data:`~reconciler.fleets.spec.LOAD_BALANCER_FINALIZER`, asks the backend to ``ensure`` the
+  fleet's NLB, and writes ``status.loadBalancer.ingress = [{hostname: <dns name>}]``
   into the Service (skipped when already equal);
 - a fleet Service being deleted (``deletionTimestamp``) that still carries our finalizer has its
   NLB deleted first; the finalizer is removed once the backend reports the NLB gone, so the
@@ -56,15 +57,8 @@ from reconciler.model.load_balancer import (
 __all__ = [
     "CLASS_MISMATCH_REFUSED",
     "CLUSTER_TAG_KEY",
-    "FINALIZER",
-    "FLEET_LABEL",
     "FLEET_TAG_KEY",
-    "LOAD_BALANCER_CLASS",
-    "MANAGED_BY_LABEL",
-    "MANAGED_BY_VALUE",
-    "OWNER_LABEL",
     "OWNER_TAG_KEY",
-    "SCHEME_ANNOTATION",
     "SCHEME_CHANGE_REFUSED",
     "LbAction",
     "LbDecision",
@@ -87,23 +81,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The fleet stage owns the names of what it creates; this stage reads the same objects.
-FINALIZER = fleets.LOAD_BALANCER_FINALIZER
-"""Finalizer on an elbv2-mode fleet Service: its NLB is deleted before the Service goes."""
-MANAGED_BY_LABEL = fleets.LABEL_MANAGED_BY
-"""Label on every object the reconciler owns."""
-MANAGED_BY_VALUE = fleets.MANAGED_BY
-"""Value of :data:`MANAGED_BY_LABEL`."""
-OWNER_LABEL = fleets.LABEL_OWNER
-"""Label naming the reconciler instance (``ownerId``) that owns an object."""
-FLEET_LABEL = fleets.LABEL_FLEET
-"""Label naming the fleet an object belongs to."""
-SCHEME_ANNOTATION = fleets.SCHEME_ANNOTATION
-"""The fleet Service's scheme annotation (``internet-facing`` or ``internal``)."""
 
-LOAD_BALANCER_CLASS = fleets.ELBV2_LOAD_BALANCER_CLASS
-"""``spec.loadBalancerClass`` of an elbv2-mode fleet Service (set by the fleet stage): only a
-Service of this class gets an NLB from us; any other is some other controller's to serve."""
 SCHEME_CHANGE_REFUSED = "SchemeChangeRefused"
 """Refusal reason: the fleet's scheme differs from its Service's or its NLB's."""
 CLASS_MISMATCH_REFUSED = "LoadBalancerClassMismatch"
@@ -232,15 +210,6 @@ def _labels(service: Mapping[str, Any]) -> Mapping[str, str]:
     return (service.get("metadata") or {}).get("labels") or {}
 
 
-def _is_ours(service: Mapping[str, Any], owner_id: str) -> bool:
-    labels = _labels(service)
-    return (
-        labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-        and labels.get(OWNER_LABEL) == owner_id
-        and bool(labels.get(FLEET_LABEL))
-    )
-
-
 def fleet_services(
     services: Sequence[ServiceDict], owner_id: str
 ) -> dict[str, tuple[ServiceDict, ...]]:
@@ -249,9 +218,9 @@ def fleet_services(
     for service in services:
         if (service.get("spec") or {}).get("type") != "LoadBalancer":
             continue
-        if not _is_ours(service, owner_id):
+        if not fleets.is_owned(service, owner_id):
             continue
-        found.setdefault(_labels(service)[FLEET_LABEL], []).append(service)
+        found.setdefault(_labels(service)[fleets.LABEL_FLEET], []).append(service)
     return {
         fleet: tuple(sorted(items, key=lambda s: _ref_key(ObjectRef.of(_with_kind(s)))))
         for fleet, items in found.items()
@@ -312,12 +281,12 @@ def _scheme_conflict(
     spec: LoadBalancerSpec, service: Mapping[str, Any], existing: LoadBalancerState | None
 ) -> str:
     annotations = (service.get("metadata") or {}).get("annotations") or {}
-    annotated = annotations.get(SCHEME_ANNOTATION)
+    annotated = annotations.get(fleets.SCHEME_ANNOTATION)
     if annotated is not None and annotated != spec.scheme:
         return (
-            f"the Service is annotated {SCHEME_ANNOTATION}={annotated} but fleet {spec.fleet} "
-            f"wants {spec.scheme}; a scheme is never changed in place: delete the Service to "
-            "replace the load balancer"
+            f"the Service is annotated {fleets.SCHEME_ANNOTATION}={annotated} but fleet "
+            f"{spec.fleet} wants {spec.scheme}; a scheme is never changed in place: delete the "
+            "Service to replace the load balancer"
         )
     if existing is not None and existing.scheme != spec.scheme:
         return (
@@ -351,7 +320,7 @@ def decide_load_balancers(
         spec = by_spec.get(fleet)
         existing = by_lb.get(fleet)
         fleet_svcs = by_service.get(fleet, ())
-        holding = [s for s in fleet_svcs if FINALIZER in _finalizers(s)]
+        holding = [s for s in fleet_svcs if fleets.LOAD_BALANCER_FINALIZER in _finalizers(s)]
         live = [s for s in fleet_svcs if not _is_deleting(s)]
         release_spec = _release_spec(
             fleet,
@@ -365,7 +334,7 @@ def decide_load_balancers(
             ref = ObjectRef.of(_with_kind(service))
             stale = tuple(ObjectRef.of(_with_kind(s)) for s in holding if _is_deleting(s))
             lb_class = (service.get("spec") or {}).get("loadBalancerClass")
-            if lb_class != LOAD_BALANCER_CLASS:
+            if lb_class != fleets.ELBV2_LOAD_BALANCER_CLASS:
                 # another controller serves this Service: neither an NLB nor status from us
                 decisions.append(
                     LbDecision(
@@ -377,7 +346,8 @@ def decide_load_balancers(
                         reason=CLASS_MISMATCH_REFUSED,
                         note=(
                             f"fleet {fleet} is in elbv2 mode but its Service has "
-                            f"loadBalancerClass {lb_class!r}, not {LOAD_BALANCER_CLASS!r}; "
+                            f"loadBalancerClass {lb_class!r}, not "
+                            f"{fleets.ELBV2_LOAD_BALANCER_CLASS!r}; "
                             "the class is immutable: delete the Service to switch modes"
                         ),
                         stale=stale,
@@ -391,7 +361,7 @@ def decide_load_balancers(
                     action=LbAction.REFUSE if conflict else LbAction.ENSURE,
                     spec=spec,
                     service=ref,
-                    needs_finalizer=FINALIZER not in _finalizers(service)
+                    needs_finalizer=fleets.LOAD_BALANCER_FINALIZER not in _finalizers(service)
                     and (not conflict or existing is not None),
                     existing=existing,
                     published=service_status(service),
@@ -555,7 +525,7 @@ def _release(
                 now=now,
             )
     if ref is not None:
-        kube.remove_finalizer(ref.namespace, ref.name, FINALIZER)
+        kube.remove_finalizer(ref.namespace, ref.name, fleets.LOAD_BALANCER_FINALIZER)
 
 
 def _execute(
@@ -569,10 +539,10 @@ def _execute(
 ) -> None:
     ref = decision.service
     if decision.needs_finalizer and ref is not None:
-        kube.add_finalizer(ref.namespace, ref.name, FINALIZER)
+        kube.add_finalizer(ref.namespace, ref.name, fleets.LOAD_BALANCER_FINALIZER)
         tally.finalizers_added.append(decision.fleet)
     for stale in decision.stale:
-        kube.remove_finalizer(stale.namespace, stale.name, FINALIZER)
+        kube.remove_finalizer(stale.namespace, stale.name, fleets.LOAD_BALANCER_FINALIZER)
     if decision.action is LbAction.ENSURE:
         _ensure(decision, backend=backend, kube=kube, events=events, now=now, tally=tally)
     elif decision.action is LbAction.REFUSE:

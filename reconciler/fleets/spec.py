@@ -47,6 +47,7 @@ from reconciler.model.endpoint import FrozenMap
 from reconciler.model.errors import ConfigError, KubernetesError
 from reconciler.model.ingress import Visibility, ingress_class_of
 from reconciler.model.k8s_json import IngressClassDict, IngressDict
+from reconciler.model.load_balancer import scheme_for_visibility
 
 __all__ = [
     "DEFAULT_CLASS_ANNOTATION",
@@ -81,7 +82,6 @@ __all__ = [
     "fleet_labels",
     "fleet_service_address",
     "is_owned",
-    "scheme_for",
     "service_annotations",
     "service_name",
     "workload_name",
@@ -292,11 +292,6 @@ def election_id(spec: FleetSpec) -> str:
     return f"ingress-reconciler-{spec.name}"
 
 
-def scheme_for(visibility: Visibility | str) -> str:
-    """The load-balancer scheme of a visibility: ``internet-facing`` or ``internal``."""
-    return "internet-facing" if Visibility(visibility) is Visibility.PUBLIC else "internal"
-
-
 def fleet_labels(fleet: str, owner_id: str) -> dict[str, str]:
     """The three labels every owned object of ``fleet`` carries."""
     return {LABEL_MANAGED_BY: MANAGED_BY, LABEL_OWNER: owner_id, LABEL_FLEET: fleet}
@@ -343,7 +338,7 @@ def service_annotations(spec: FleetSpec) -> dict[str, str]:
     """The fleet Service's annotations (extra ones first; ours override them)."""
     return {
         **dict(spec.extra_annotations),
-        SCHEME_ANNOTATION: scheme_for(spec.visibility),
+        SCHEME_ANNOTATION: str(scheme_for_visibility(spec.visibility)),
         LB_TYPE_ANNOTATION: "external",
         TARGET_TYPE_ANNOTATION: str(spec.target_type),
     }

@@ -12,15 +12,15 @@ import pytest
 from e2e.servers.moto import MotoServer
 from providers.elbv2 import Elbv2LoadBalancers
 from reconciler.fleets.load_balancers import (
-    FINALIZER,
-    LOAD_BALANCER_CLASS,
-    SCHEME_ANNOTATION,
     LbReport,
     LoadBalancerPort,
     LoadBalancerSpec,
     Scheme,
     converge_load_balancers,
 )
+from reconciler.fleets.spec import ELBV2_LOAD_BALANCER_CLASS as LOAD_BALANCER_CLASS
+from reconciler.fleets.spec import LOAD_BALANCER_FINALIZER as FINALIZER
+from reconciler.fleets.spec import SCHEME_ANNOTATION
 from reconciler.kube.client import KubeClient
 from reconciler.kube.fake import FakeCluster
 from reconciler.kube.resources import SERVICE

@@ -34,7 +34,6 @@ from reconciler.fleets.spec import (
     fleet_labels,
     fleet_service_address,
     is_owned,
-    scheme_for,
 )
 from reconciler.kube.fake import FakeCluster
 from reconciler.kube.fleet_objects import FLEET_KINDS, owned_selector
@@ -42,6 +41,7 @@ from reconciler.model.cluster import EventType, JsonObject, ObjectRef
 from reconciler.model.errors import ConfigError, KubernetesError
 from reconciler.model.ingress import Visibility
 from reconciler.model.k8s_json import IngressClassDict, IngressDict
+from reconciler.model.load_balancer import scheme_for_visibility
 
 NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
 OWNER = "cluster-a"
@@ -178,8 +178,8 @@ def test_spec_defaults_and_enums() -> None:
     assert PUBLIC.replicas == 2
     assert [p.port for p in PUBLIC.ports] == [80, 443]
     assert PRIVATE.lb_mode is LoadBalancerMode.ELBV2
-    assert scheme_for("public") == "internet-facing"
-    assert scheme_for(Visibility.PRIVATE) == "internal"
+    assert scheme_for_visibility("public") == "internet-facing"
+    assert scheme_for_visibility(Visibility.PRIVATE) == "internal"
 
 
 # --- desired objects -----------------------------------------------------------------------------

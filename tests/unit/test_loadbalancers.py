@@ -17,9 +17,6 @@ from hypothesis import strategies as st
 import reconciler.fleets.load_balancers as lbs
 from reconciler.fleets.load_balancers import (
     CLASS_MISMATCH_REFUSED,
-    FINALIZER,
-    LOAD_BALANCER_CLASS,
-    SCHEME_ANNOTATION,
     LbAction,
     LoadBalancerPort,
     LoadBalancerSpec,
@@ -30,6 +27,9 @@ from reconciler.fleets.load_balancers import (
     desired_service_status,
     scheme_for_visibility,
 )
+from reconciler.fleets.spec import ELBV2_LOAD_BALANCER_CLASS as LOAD_BALANCER_CLASS
+from reconciler.fleets.spec import LOAD_BALANCER_FINALIZER as FINALIZER
+from reconciler.fleets.spec import SCHEME_ANNOTATION
 from reconciler.kube.fake import FakeCluster
 from reconciler.model.endpoint import FrozenMap
 from reconciler.model.errors import KubernetesError, PermanentProviderError, TransientProviderError
@@ -612,17 +612,10 @@ def test_unlistable_backend_stops_the_stage_before_any_change() -> None:
 def test_exported_surface() -> None:
     assert set(lbs.__all__) == {
         "CLASS_MISMATCH_REFUSED",
-        "LOAD_BALANCER_CLASS",
         "SCHEME_CHANGE_REFUSED",
         "CLUSTER_TAG_KEY",
-        "FINALIZER",
-        "FLEET_LABEL",
         "FLEET_TAG_KEY",
-        "MANAGED_BY_LABEL",
-        "MANAGED_BY_VALUE",
-        "OWNER_LABEL",
         "OWNER_TAG_KEY",
-        "SCHEME_ANNOTATION",
         "LbAction",
         "LbDecision",
         "LbFailure",
