@@ -27,7 +27,7 @@ pass's writes trigger the next pass within the debounce, which takes the next st
 re-read leaves the pass on its last read, reported as an ``observe`` error (not converged).
 Stages stay independent of each other: they share nothing but the cluster.
 
-Without fleets the issue-2 behaviour stays exactly: the ``ingressClassNames`` filter, every
+Without fleets the pass is DNS only: the ``ingressClassNames`` filter, every
 provider a candidate for every endpoint.
 
 Logging: detail (refused hosts, each provider's pass) at DEBUG, failures at WARNING; nothing here
@@ -127,7 +127,7 @@ class PassConfig:
     ingress_class_names: tuple[str, ...] = ()
     """Class filter without fleets (empty: every Ingress)."""
     fleets: tuple[FleetSpec, ...] = ()
-    """Configured fleets; empty: issue-2 behaviour (no split horizon)."""
+    """Configured fleets; empty: DNS only (the class filter, no split horizon)."""
     tenancy: TenancyConfig | None = None
     """Tenants; None: single-tenant mode (no enforcement)."""
     public_excluded_nets: tuple[str, ...] = DEFAULT_PUBLIC_EXCLUDED_NETS

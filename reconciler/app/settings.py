@@ -13,7 +13,7 @@ keys are
 errors that name the key. Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither
 is ever printed.
 
-Round 2 keys: ``fleets`` (IngressClass + controller + load balancer per fleet), ``tenants`` and
+Fleet and tenancy keys: ``fleets`` (IngressClass + controller + load balancer per fleet), ``tenants`` and
 ``tenancy``, ``clusterName``, ``aws`` (elbv2 mode clients), ``debounce``, ``leaderElection``,
 ``health``, and ``view`` on every provider (``public``/``private``; a Route53 entry defaults to its
 ``zoneType`` when that is public or private). Cross-key rules: a fleet's ``dnsProviders`` exist and

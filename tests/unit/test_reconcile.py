@@ -1,5 +1,5 @@
 """The full pass on fakes: split horizon, tenancy refusals as Events and conflicts, zone-failure
-hold, stages, and the issue-2 behaviour without fleets."""
+hold, stages, and the DNS-only pass without fleets."""
 
 from __future__ import annotations
 

@@ -234,7 +234,7 @@ def test_sample_config_loads() -> None:
     assert settings.ingress_class_names == ("public", "private")
 
 
-def round2() -> dict[str, Any]:
+def fleet_config() -> dict[str, Any]:
     """The shared plan's example: a public and a private fleet, split-horizon providers, tenants."""
     return {
         "ownerId": "cluster-a",
@@ -291,8 +291,8 @@ def round2() -> dict[str, Any]:
     }
 
 
-def test_round2_keys_and_defaults(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, round2()), {})
+def test_fleet_config_keys_and_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, fleet_config()), {})
     assert settings.debounce == 0.25
     assert settings.cluster_name == "cluster-a"
     assert (settings.aws.region, settings.aws.endpoint_url) == (
@@ -325,7 +325,7 @@ def test_round2_keys_and_defaults(tmp_path: Path) -> None:
     assert settings.health.tolerated_intervals == 5
 
 
-def test_round2_defaults_without_keys(tmp_path: Path) -> None:
+def test_fleet_config_defaults_without_keys(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, base()), {})
     assert settings.fleets == ()
     assert settings.tenants == ()
@@ -346,8 +346,8 @@ def test_round2_defaults_without_keys(tmp_path: Path) -> None:
     assert settings.aws.endpoint_url is None
 
 
-def test_round2_maps_to_core_values(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, round2()), {})
+def test_fleet_config_maps_to_core_values(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, fleet_config()), {})
     tenancy = settings.tenancy_config()
     assert tenancy.unassigned == "team-b"
     team_a, team_b = tenancy.tenants
@@ -367,14 +367,14 @@ def test_round2_maps_to_core_values(tmp_path: Path) -> None:
     assert election.retry_period.total_seconds() == 2
 
 
-def test_round2_environment_reaches_nested_keys(tmp_path: Path) -> None:
+def test_fleet_config_environment_reaches_nested_keys(tmp_path: Path) -> None:
     env = {
         "INGRESS_RECONCILER_FLEETS__0__REPLICAS": "5",
         "INGRESS_RECONCILER_LEADER_ELECTION__ENABLED": "false",
         "INGRESS_RECONCILER_HEALTH__PORT": "0",
         "INGRESS_RECONCILER_CLUSTER_NAME": "other",
     }
-    settings = load_settings(write(tmp_path, round2()), env)
+    settings = load_settings(write(tmp_path, fleet_config()), env)
     assert settings.fleets[0].replicas == 5
     assert settings.leader_election.enabled is False
     assert settings.health.port == 0
@@ -414,8 +414,10 @@ def test_round2_environment_reaches_nested_keys(tmp_path: Path) -> None:
         ("aws.colour", "x", "aws.colour: unknown key"),
     ],
 )
-def test_round2_bad_keys_are_named(tmp_path: Path, path: str, value: object, message: str) -> None:
-    data = round2()
+def test_fleet_config_bad_keys_are_named(
+    tmp_path: Path, path: str, value: object, message: str
+) -> None:
+    data = fleet_config()
     _set(data, path, value)
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, data), {})
@@ -423,7 +425,7 @@ def test_round2_bad_keys_are_named(tmp_path: Path, path: str, value: object, mes
 
 
 def test_single_tenant_fleets_need_no_tenants(tmp_path: Path) -> None:
-    data = round2()
+    data = fleet_config()
     del data["tenants"]
     del data["tenancy"]
     settings = load_settings(write(tmp_path, data), {})
