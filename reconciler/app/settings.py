@@ -13,15 +13,15 @@ keys are
 errors that name the key. Secrets are :class:`pydantic.SecretStr` or a ``secretFile`` path; neither
 is ever printed.
 
-Fleet and tenancy keys: ``fleets`` (IngressClass + controller + load balancer per fleet), ``tenants`` and
-``tenancy``, ``clusterName``, ``aws`` (elbv2 mode clients), ``debounce``, ``leaderElection``,
-``health``, and ``view`` on every provider (``public``/``private``; a Route53 entry defaults to its
-``zoneType`` when that is public or private). Cross-key rules: a fleet's ``dnsProviders`` exist and
-have the fleet's view; no two fleets share a class; tenants need fleets, and theirs exist; the
-tenancy rules of :func:`reconciler.dns.tenancy.validate_tenancy` hold. The helpers
-:meth:`Settings.fleet_specs`, :meth:`Settings.tenancy_config`, :meth:`Settings.tenancy_fleets` and
-:meth:`Settings.election_config` map the file onto the core's values.
-"""
+Fleet and tenancy keys: ``fleets`` (IngressClass + controller + load balancer per fleet),
+``tenants`` and ``tenancy``, ``clusterName``, ``aws`` (elbv2 mode clients), ``debounce``,
+``leaderElection``, ``health``, and ``view`` on every provider (``public``/``private``; a Route53
+entry defaults to its ``zoneType`` when that is public or private). Cross-key rules: a fleet's
+``dnsProviders`` exist and have the fleet's view; no two fleets share a class; tenants need fleets,
+and theirs exist; the tenancy rules of :func:`reconciler.dns.tenancy.validate_tenancy` hold. The
+helpers :meth:`Settings.fleet_specs`, :meth:`Settings.tenancy_config`,
+:meth:`Settings.tenancy_fleets` and :meth:`Settings.election_config` map the file onto the core's
+values."""
 
 from __future__ import annotations
 
