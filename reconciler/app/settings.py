@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -185,6 +186,26 @@ class TsigSettings(_Model):
         return SecretStr(text)
 
 
+def _aws_region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", value):
+        raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+    return value
+
+
+def _endpoint_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+AwsRegion = Annotated[str, AfterValidator(_aws_region)]
+"""An AWS region name such as ``us-east-1``."""
+EndpointUrl = Annotated[str | None, AfterValidator(_endpoint_url)]
+"""An API endpoint override: an http:// or https:// URL (moto, LocalStack), or None."""
+
+
 class _ProviderBase(_Model):
     name: str
     """Unique name of this provider (logs, metrics, plan output)."""
@@ -242,22 +263,12 @@ class Route53Settings(_ProviderBase):
     """Restrict to these hosted zone ids (all of the zone type when empty)."""
     domain_filter: tuple[str, ...] = ()
     """Restrict to hosted zones for these domains."""
-    endpoint_url: str | None = None
+    endpoint_url: EndpointUrl = None
     """API endpoint override (moto, LocalStack)."""
-    region: str = "us-east-1"
+    region: AwsRegion = "us-east-1"
     """AWS region of the API clients."""
     evaluate_target_health: bool = True
     """EvaluateTargetHealth of the ALIAS records written."""
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str) -> str:
-        return _aws_region(value)
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        return _endpoint_url(value)
 
     @property
     def effective_view(self) -> View | None:
@@ -278,20 +289,6 @@ class Route53Settings(_ProviderBase):
         return value
 
 
-def _aws_region(value: str) -> str:
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", value):
-        raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
-    return value
-
-
-def _endpoint_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
-        raise ValueError(f"{value!r} is not an http:// or https:// URL")
-    return value
-
-
 ProviderSettings = Annotated[Rfc2136Settings | Route53Settings, Field(discriminator="type")]
 """One entry of ``providers``, told apart by its ``type``."""
 
@@ -299,20 +296,10 @@ ProviderSettings = Annotated[Rfc2136Settings | Route53Settings, Field(discrimina
 class AwsSettings(_Model):
     """The ELBv2/EC2 clients of elbv2 mode (Route53 providers keep their own settings)."""
 
-    region: str = "us-east-1"
+    region: AwsRegion = "us-east-1"
     """AWS region of the ELBv2 and EC2 clients."""
-    endpoint_url: str | None = None
+    endpoint_url: EndpointUrl = None
     """API endpoint override (moto, LocalStack)."""
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str) -> str:
-        return _aws_region(value)
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        return _endpoint_url(value)
 
 
 class FleetPortSettings(_Model):
