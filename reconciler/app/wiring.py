@@ -27,14 +27,10 @@ from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.provider import Provider
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import DnsTarget
+from reconciler.fleets.converge import converge_fleets
 from reconciler.fleets.ingress_status import publish_ingress_status
 from reconciler.fleets.load_balancers import converge_load_balancers
-from reconciler.fleets.spec import (
-    FleetSpec,
-    LoadBalancerMode,
-    converge_fleets,
-    fleet_service_address,
-)
+from reconciler.fleets.spec import FleetSpec, LoadBalancerMode, fleet_service_address
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.fleet_objects import KubeFleetKube
 from reconciler.kube.service_status import KubeLbAdapter

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from e2e.servers.apiserver import ApiServer
+from reconciler.fleets.converge import FleetReport, converge_fleets
 from reconciler.fleets.ingress_status import publish_ingress_status
 from reconciler.fleets.spec import (
     ELBV2_LOAD_BALANCER_CLASS,
@@ -18,10 +19,8 @@ from reconciler.fleets.spec import (
     LB_TYPE_ANNOTATION,
     SCHEME_ANNOTATION,
     TARGET_TYPE_ANNOTATION,
-    FleetReport,
     FleetSpec,
     Reason,
-    converge_fleets,
     fleet_service_address,
 )
 from reconciler.kube.client import MERGE_PATCH, KubeClient

@@ -14,6 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.fleets import spec as fleets
+from reconciler.fleets.converge import (
+    DELETE_ORDER,
+    FleetReport,
+    converge_fleets,
+    find_class_problems,
+)
+from reconciler.fleets.objects import desired_fleet_objects
 from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
@@ -28,9 +35,6 @@ from reconciler.fleets.spec import (
     LoadBalancerMode,
     Reason,
     TargetType,
-    converge_fleets,
-    desired_fleet_objects,
-    find_class_problems,
     fleet_labels,
     fleet_service_address,
     is_owned,
@@ -87,7 +91,7 @@ class FakeFleetKube:
 
 def converge(
     cluster: FakeCluster, *specs: FleetSpec, kube: FakeFleetKube | None = None
-) -> fleets.FleetReport:
+) -> FleetReport:
     return converge_fleets(
         specs=specs,
         owner_id=OWNER,
@@ -770,7 +774,7 @@ def test_the_adapter_lists_every_kind_a_fleet_is_made_of() -> None:
     made = {(o["apiVersion"], o["kind"]) for o in desired_fleet_objects(PRIVATE, owner_id=OWNER)}
     assert {(k.api_version, k.kind) for k in FLEET_KINDS} == made
     # and the Service, deleted first, is listed as well as every kind of DELETE_ORDER
-    assert set(fleets.DELETE_ORDER) == {kind for _, kind in made}
+    assert set(DELETE_ORDER) == {kind for _, kind in made}
     assert owned_selector("cluster-a") == (
         "app.kubernetes.io/managed-by=ingress-reconciler,"
         "ingress-reconciler.io/owner=cluster-a,ingress-reconciler.io/fleet"
