@@ -45,12 +45,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
 )
 
+from providers.aws_errors import describe_error, error_code, is_transient
 from reconciler.model.endpoint import FrozenMap
 from reconciler.model.errors import PermanentProviderError, ProviderError, TransientProviderError
 from reconciler.model.load_balancer import (
@@ -90,24 +87,6 @@ ROLE_TAGS = {
 }
 _MAX_NAME = 32
 _TAG_BATCH = 20  # DescribeTags takes at most 20 ARNs
-
-_THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-    }
-)
-_CONNECTION_ERRORS = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-)
 
 
 # --- pure helpers -----------------------------------------------------------------------------
@@ -201,25 +180,6 @@ def choose_subnets(
     return tuple(best[zone] for zone in sorted(best))
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _describe(exc: Exception) -> str:
-    """AWS's code and message, never request parameters or credentials."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return _code(exc) in _THROTTLING_CODES or int(status or 0) >= 500
-    return isinstance(exc, _CONNECTION_ERRORS)
-
-
 def _tags(raw: Iterable[Mapping[str, Any]]) -> FrozenMap:
     return FrozenMap({str(t["Key"]): str(t.get("Value", "")) for t in raw})
 
@@ -259,7 +219,7 @@ class Elbv2LoadBalancers:
         try:
             return call(**kwargs)
         except ClientError as exc:
-            if not_found and _code(exc) == not_found:
+            if not_found and error_code(exc) == not_found:
                 raise _NotFoundError(operation) from exc
             raise self._error(operation, exc) from exc
         except BotoCoreError as exc:
@@ -267,8 +227,8 @@ class Elbv2LoadBalancers:
 
     @staticmethod
     def _error(operation: str, exc: Exception) -> ProviderError:
-        message = f"{operation}: {_describe(exc)}"
-        if _is_transient(exc):
+        message = f"{operation}: {describe_error(exc)}"
+        if is_transient(exc):
             return TransientProviderError(message, provider=PROVIDER)
         return PermanentProviderError(message, provider=PROVIDER)
 

@@ -53,12 +53,9 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
 )
 
+from providers.aws_errors import describe_error, error_code, is_transient
 from providers.aws_hosted_zones import canonical_hosted_zone_id, is_aws_load_balancer
 from providers.throttle import Retrier, TokenBucket
 from reconciler.model.endpoint import (
@@ -122,26 +119,7 @@ MAX_VALUES_PER_CALL = 1000
 MAX_CHARS_PER_CALL = 32000
 """Characters of all Value elements per call (UPSERT counts twice)."""
 
-# Route53 error codes: retried with backoff, or "this batch was refused" (then bisected).
-_THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "PriorRequestNotComplete",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-    }
-)
 _REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput"})
-_CONNECTION_ERRORS = (
-    EndpointConnectionError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-)
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 _TXT_PREFIX = re.compile(r"^(a|aaaa|cname|ns|mx|srv|txt|caa|ptr|naptr)-", re.IGNORECASE)
 _LOAD_BALANCER_MIN_REFRESH = 60.0
@@ -719,7 +697,7 @@ class Route53Provider:
             while True:
                 page = self._retrier.call(
                     lambda: elbv2.describe_load_balancers(**kwargs),
-                    is_retryable=_is_retryable,
+                    is_retryable=is_transient,
                 )
                 for lb in page.get("LoadBalancers", []):
                     dns = lb.get("DNSName")
@@ -734,7 +712,7 @@ class Route53Provider:
             # Not ours to see (or ELBv2 is down): the published table still knows AWS's ids.
             log.warning(
                 "elbv2 load balancers not readable, using the canonical zone table",
-                extra={"provider": self._name, "error": _describe(exc)},
+                extra={"provider": self._name, "error": describe_error(exc)},
             )
         self._load_balancers = found
         self._load_balancers_at = now
@@ -955,28 +933,28 @@ class Route53Provider:
                     "operation": operation,
                     "attempt": attempt + 1,
                     "delay": round(delay, 3),
-                    "error": _describe(exc),
+                    "error": describe_error(exc),
                 },
             )
 
         try:
             return self._retrier.call(
-                fn, is_retryable=_is_retryable, limiter=self._limiter, on_retry=on_retry
+                fn, is_retryable=is_transient, limiter=self._limiter, on_retry=on_retry
             )
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if rejectable and code in _REJECTED_CODES:
-                raise _BatchRejectedError(_describe(exc)) from exc
-            error = TransientProviderError if _is_retryable(exc) else PermanentProviderError
+                raise _BatchRejectedError(describe_error(exc)) from exc
+            error = TransientProviderError if is_transient(exc) else PermanentProviderError
             raise error(
-                f"Route53 {operation} failed: {_describe(exc)}",
+                f"Route53 {operation} failed: {describe_error(exc)}",
                 provider=self._name,
                 zone=zone_name,
             ) from exc
         except BotoCoreError as exc:
-            error = TransientProviderError if _is_retryable(exc) else PermanentProviderError
+            error = TransientProviderError if is_transient(exc) else PermanentProviderError
             raise error(
-                f"Route53 {operation} failed: {_describe(exc)}",
+                f"Route53 {operation} failed: {describe_error(exc)}",
                 provider=self._name,
                 zone=zone_name,
             ) from exc
@@ -997,22 +975,3 @@ def client_config() -> Config:
 
 def _kind(zone: HostedZone) -> str:
     return "private" if zone.private else "public"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _describe(exc: Exception) -> str:
-    """AWS's code and message, never request parameters or credentials."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return _code(exc) in _THROTTLING_CODES or int(status or 0) >= 500
-    return isinstance(exc, _CONNECTION_ERRORS)
