@@ -209,7 +209,7 @@ def _failure(
     name: str, exc: BaseException, planned: ProviderResult | None = None
 ) -> ProviderResult:
     """The result of a failed provider; a failed write keeps what was planned (and refused)."""
-    transient = bool(getattr(exc, "transient", False))
+    transient = isinstance(exc, ReconcilerError) and exc.transient
     errors = (str(exc) or type(exc).__name__,)
     if planned is None:
         return ProviderResult(provider=name, errors=errors, transient=transient)

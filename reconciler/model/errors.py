@@ -17,7 +17,14 @@ __all__ = [
 
 
 class ReconcilerError(Exception):
-    """Base of every error this project raises on purpose."""
+    """Base of every error this project raises on purpose.
+
+    ``transient`` says whether a later retry may help: a class constant where the kind decides
+    (:class:`TransientProviderError`, :class:`PermanentProviderError`), set per error where the
+    answer decides (:class:`KubernetesError`, from the HTTP status).
+    """
+
+    transient: bool = False
 
 
 class ConfigError(ReconcilerError):
@@ -25,9 +32,7 @@ class ConfigError(ReconcilerError):
 
 
 class ProviderError(ReconcilerError):
-    """A DNS or load-balancer provider failed; ``transient``: may a later retry help."""
-
-    transient: bool = False
+    """A DNS or load-balancer provider failed."""
 
     def __init__(self, message: str, *, provider: str = "", zone: str = "") -> None:
         super().__init__(message)
