@@ -81,7 +81,7 @@ from reconciler.model.ingress import (
     namespace_of,
     resource_of,
 )
-from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount
+from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount, RecordCount
 
 __all__ = [
     "DNS_ACTION",
@@ -270,6 +270,11 @@ class PassReport:
         errors.extend(f"{r.provider}: {e}" for r in self.dns.providers for e in r.errors)
         return PassResult(
             converged=self.ok,
+            records=tuple(
+                RecordCount(provider=r.provider, record_type=rtype, count=count)
+                for r in self.dns.providers
+                for rtype, count in r.records
+            ),
             source_endpoints=len(self.source.endpoints),
             changes=changes,
             conflicts=tuple(ReasonCount(k, v) for k, v in sorted(conflicts.items())),

@@ -27,6 +27,7 @@ single INFO summary is written by its caller (``pass finished`` in :mod:`reconci
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -95,6 +96,9 @@ class ProviderResult:
     """True when the changes were written (False in a dry run, on failure, or with no changes)."""
     held: bool = False
     """True when nothing was planned because a fellow candidate provider's zones were unknown."""
+    records: tuple[tuple[str, int], ...] = ()
+    """(record type, count) of the records this pass read from the provider (ownership TXTs
+    folded in, claims left out), sorted by type: the ``registry_records`` metric."""
 
     @property
     def ok(self) -> bool:
@@ -202,7 +206,13 @@ def _plan_one(
     conflicts = sorted(
         (*refused, *plan.conflicts), key=lambda c: (c.name, c.record_type, c.resource, c.reason)
     )
-    return ProviderResult(provider=name, changes=plan.changes, conflicts=tuple(conflicts))
+    counts = Counter(r.record_type for r in current if r.targets)
+    return ProviderResult(
+        provider=name,
+        changes=plan.changes,
+        conflicts=tuple(conflicts),
+        records=tuple(sorted(counts.items())),
+    )
 
 
 def _failure(

@@ -206,6 +206,16 @@ def test_without_fleets_the_class_filter_decides_and_every_provider_is_a_candida
     assert names(world.private) == names(world.public)
     assert [r.host for r in report.source.rejections] == ["-bad-.example.test"]
     assert report.refusals == ()
+    # the registry_records metric: what this pass read before writing (the zones were empty)
+    assert report.loop_result().records == ()
+    again = reconcile(
+        config=PassConfig.from_settings(settings),
+        observed=Observed(ingresses=tuple(ingresses)),
+        targets=world.targets(),
+        now=NOW,
+    )
+    assert {(c.record_type, c.count) for c in again.loop_result().records} == {("A", 2)}
+    assert len(again.loop_result().records) == 2  # one entry per provider
 
 
 def tenancy() -> TenancyConfig:
