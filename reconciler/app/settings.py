@@ -61,7 +61,7 @@ from reconciler.fleets.spec import FleetPort, FleetSpec
 from reconciler.model.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.model.errors import ConfigError
 from reconciler.model.ingress import ANNOTATION_PREFIXES
-from reconciler.model.yaml_text import load_yaml_text
+from reconciler.model.yaml_text import load_yaml_text, read_text_file
 from reconciler.runtime.leader import ElectionConfig
 
 __all__ = [
@@ -784,14 +784,7 @@ def _from_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str,
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--config: cannot read {str(path)!r} ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"--config: {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        ) from None
+    text = read_text_file(path, option="--config")
     data = load_yaml_text(text, what=f"--config: {str(path)!r}")
     if data is None:
         return {}

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from reconciler.model.errors import ConfigError
 from reconciler.model.k8s_json import IngressDict
-from reconciler.model.yaml_text import load_yaml_text
+from reconciler.model.yaml_text import load_yaml_text, read_text_file
 
 __all__ = [
     "MANIFEST_SUFFIXES",
@@ -77,14 +77,7 @@ def read_objects(path: Path | str) -> list[dict[str, Any]]:
     """Every object in the file or directory ``path`` (Lists unpacked), in file order."""
     result: list[dict[str, Any]] = []
     for file in _files(Path(path)):
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"--manifests: cannot read {str(file)!r}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"--manifests: {str(file)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-            ) from None
+        text = read_text_file(file, option="--manifests")
         result.extend(objects_from_text(text, origin=repr(str(file))))
     return result
 

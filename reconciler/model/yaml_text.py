@@ -1,4 +1,4 @@
-"""YAML read as plain data: what the configuration file and manifest files are parsed with.
+"""Text and YAML read as plain data: what the configuration file and manifest files are parsed with.
 
 The safe loader, without YAML 1.1's implicit timestamps, and with every failure (invalid YAML,
 nesting too deep, a value of no JSON type) turned into a :class:`ConfigError` that names the file
@@ -7,13 +7,14 @@ and the key.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from reconciler.model.errors import ConfigError
 
-__all__ = ["load_yaml_text"]
+__all__ = ["load_yaml_text", "read_text_file"]
 
 
 class _TextLoader(yaml.SafeLoader):
@@ -66,3 +67,16 @@ def _check_plain(value: Any, where: str) -> None:
         return
     kind = "binary data" if isinstance(value, bytes) else f"a {type(value).__name__}"
     raise ConfigError(f"{where or 'the document'}: {kind} is not allowed here; write text")
+
+
+def read_text_file(path: Path, *, option: str) -> str:
+    """The UTF-8 text of ``path``; ConfigError naming ``option`` and the file when it cannot be
+    read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{option}: cannot read {str(path)!r} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{option}: {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
