@@ -9,7 +9,7 @@ networking.k8s.io Ingresses are ignored; an unreadable file or invalid YAML is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +19,7 @@ from reconciler.model.yaml_text import load_yaml_text, read_text_file
 
 __all__ = [
     "MANIFEST_SUFFIXES",
+    "ingresses_among",
     "ingresses_from_text",
     "objects_from_text",
     "read_ingresses",
@@ -58,9 +59,7 @@ def objects_from_text(text: str, *, origin: str = "<text>") -> list[dict[str, An
 
 def ingresses_from_text(text: str, *, origin: str = "<text>") -> list[IngressDict]:
     """Every Ingress in a (multi-document) YAML text; ConfigError naming ``origin`` when invalid."""
-    return [
-        cast(IngressDict, obj) for obj in objects_from_text(text, origin=origin) if _is_ingress(obj)
-    ]
+    return ingresses_among(objects_from_text(text, origin=origin))
 
 
 def _files(path: Path) -> list[Path]:
@@ -82,6 +81,11 @@ def read_objects(path: Path | str) -> list[dict[str, Any]]:
     return result
 
 
+def ingresses_among(objects: Iterable[dict[str, Any]]) -> list[IngressDict]:
+    """The networking.k8s.io Ingresses among ``objects``, in order."""
+    return [cast(IngressDict, obj) for obj in objects if _is_ingress(obj)]
+
+
 def read_ingresses(path: Path | str) -> list[IngressDict]:
     """Every Ingress in the file or directory ``path``, in file order."""
-    return [cast(IngressDict, obj) for obj in read_objects(path) if _is_ingress(obj)]
+    return ingresses_among(read_objects(path))

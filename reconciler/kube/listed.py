@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from reconciler.dns.manifest_source import read_ingresses, read_objects
+from reconciler.dns.manifest_source import ingresses_among, read_objects
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE, SERVICE
 from reconciler.model.cluster import (
     JsonObject,
 )
 from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
-
-
-def manifest_objects(path: str) -> list[JsonObject]:
-    """Every object (Lists unpacked) of the manifest file or directory ``path``."""
-    return read_objects(path)
 
 
 class ListedState:
@@ -62,13 +57,13 @@ class ListedState:
     @classmethod
     def from_manifests(cls, path: str) -> ListedState:
         """Ingresses (as the manifest source reads them), Services and Namespaces of ``path``."""
-        objects = manifest_objects(path)
+        objects = read_objects(path)  # read once: the Ingresses come from the same objects
 
         def of_kind(kind: str) -> list[JsonObject]:
             return [o for o in objects if o.get("kind") == kind]
 
         return cls(
-            ingresses=read_ingresses(path),
+            ingresses=ingresses_among(objects),
             ingress_classes=of_kind("IngressClass"),
             services=of_kind("Service"),
             namespaces=of_kind("Namespace"),

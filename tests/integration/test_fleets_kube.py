@@ -4,9 +4,9 @@ objects declared and accepted by the API, drift set back, refusals with Events, 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -26,6 +26,7 @@ from reconciler.fleets.spec import (
 from reconciler.kube.client import MERGE_PATCH, KubeClient
 from reconciler.kube.events import KubeEventRecorder
 from reconciler.kube.fleet_objects import KubeFleetKube
+from reconciler.kube.listed import ListedState
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
@@ -42,37 +43,11 @@ from reconciler.kube.resources import (
 )
 from reconciler.kube.writer import KubeWriter
 from reconciler.model.errors import KubernetesError
-from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from tests.fixtures.kube import wait_until
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
-
-
-class Snapshot:
-    """A ClusterState listed from the API server at construction (what a synced cache holds)."""
-
-    def __init__(self, client: KubeClient) -> None:
-        self._ingresses = client.list(INGRESS)[0]
-        self._classes = client.list(INGRESS_CLASS)[0]
-        self._services = client.list(SERVICE)[0]
-        self._namespaces = client.list(NAMESPACE)[0]
-
-    def has_synced(self) -> bool:
-        return True
-
-    def ingresses(self) -> Sequence[IngressDict]:
-        return cast(Sequence[IngressDict], self._ingresses)
-
-    def ingress_classes(self) -> Sequence[IngressClassDict]:
-        return cast(Sequence[IngressClassDict], self._classes)
-
-    def services(self) -> Sequence[ServiceDict]:
-        return cast(Sequence[ServiceDict], self._services)
-
-    def namespaces(self) -> Sequence[NamespaceDict]:
-        return cast(Sequence[NamespaceDict], self._namespaces)
 
 
 class Fleets:
@@ -102,7 +77,7 @@ class Fleets:
         return converge_fleets(
             specs=specs,
             owner_id=owner or self.owner,
-            state=Snapshot(self.client),
+            state=ListedState.from_client(self.client),
             kube=self.kube,
             events=self.events,
             now=NOW,
@@ -345,7 +320,7 @@ def test_ingress_status_comes_from_the_fleet_service_status(
     )
 
     def publish() -> Any:
-        state = Snapshot(api_client)
+        state = ListedState.from_client(api_client)
         return publish_ingress_status(
             specs=[spec],
             state=state,
