@@ -769,17 +769,26 @@ def _set_path(data: dict[str, Any], path: list[str | int], value: Any, env_name:
             node = child
 
 
-def _from_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """A deep copy of ``data`` with every ``INGRESS_RECONCILER_*`` variable applied on top."""
-    merged: dict[str, Any] = copy.deepcopy(data)
+def _environment_paths(env: Mapping[str, str]) -> dict[tuple[str | int, ...], str]:
+    """The key path each ``INGRESS_RECONCILER_*`` variable sets (``PROVIDERS__0__PORT`` ->
+    ``("providers", 0, "port")``), in name order; ConfigError for a malformed name."""
+    paths: dict[tuple[str | int, ...], str] = {}
     for name in sorted(env):
         if not name.upper().startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX) :]
-        segments = [s for s in rest.split(_ENV_DELIMITER)]
+        segments = rest.split(_ENV_DELIMITER)
         if not rest or any(not s for s in segments):
             raise ConfigError(f"{name}: malformed variable name (empty key between '__')")
-        _set_path(merged, [_env_key(s) for s in segments], _env_value(env[name]), name)
+        paths[tuple(_env_key(s) for s in segments)] = name
+    return paths
+
+
+def _from_environment(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """A deep copy of ``data`` with every ``INGRESS_RECONCILER_*`` variable applied on top."""
+    merged: dict[str, Any] = copy.deepcopy(data)
+    for path, name in _environment_paths(env).items():
+        _set_path(merged, list(path), _env_value(env[name]), name)
     return merged
 
 
@@ -848,14 +857,3 @@ def load_settings(path: Path | str | None, env: Mapping[str, str]) -> Settings:
         return Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, _environment_paths(env))) from None
-
-
-def _environment_paths(env: Mapping[str, str]) -> dict[tuple[str | int, ...], str]:
-    """The key path each ``INGRESS_RECONCILER_*`` variable sets, to name it in errors."""
-    paths: dict[tuple[str | int, ...], str] = {}
-    for name in env:
-        if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
-            segments = name[len(ENV_PREFIX) :].split(_ENV_DELIMITER)
-            if all(segments):
-                paths[tuple(_env_key(s) for s in segments)] = name
-    return paths
