@@ -63,9 +63,9 @@ from reconciler.dns.tenancy import (
     Fleet,
     Namespace,
     Refusal,
-    RefusalReason,
     TenancyConfig,
     decide,
+    guard_view,
 )
 from reconciler.fleets.ingress_status import ingress_address
 from reconciler.fleets.spec import FleetSpec, fleet_service_address
@@ -74,7 +74,6 @@ from reconciler.model.endpoint import Changes, Endpoint, Label
 from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
-    Visibility,
     annotations_of,
     external_dns_annotation,
     ingress_class_of,
@@ -353,52 +352,6 @@ def _has_target_annotation(ingress: Mapping[str, Any], prefixes: Sequence[str]) 
     return external_dns_annotation(annotations_of(ingress), "target", prefixes) is not None
 
 
-def _excluded(target: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    try:
-        address = ipaddress.ip_address(target)
-    except ValueError:
-        return False
-    return any(address.version == net.version and address in net for net in nets)
-
-
-def _guard_view(
-    fleet: FleetSpec,
-    endpoints: Sequence[Endpoint],
-    *,
-    other_view: Collection[str],
-    excluded_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
-) -> tuple[list[Endpoint], list[Refusal]]:
-    """The endpoints a fleet's view may receive; the rest refused (TargetNotInView).
-
-    Refused: a target that is the address of a fleet of the other visibility, and, in a public
-    view, a target in ``excluded_nets``.
-    """
-    public = fleet.visibility == Visibility.PUBLIC
-    kept: list[Endpoint] = []
-    refusals: list[Refusal] = []
-    for endpoint in endpoints:
-        bad = sorted(
-            t
-            for t in endpoint.targets
-            if t.lower() in other_view or (public and _excluded(t, excluded_nets))
-        )
-        if not bad:
-            kept.append(endpoint)
-            continue
-        refusals.append(
-            Refusal(
-                endpoint.labels.get(Label.RESOURCE, ""),
-                endpoint.name,
-                RefusalReason.TARGET_NOT_IN_VIEW,
-                f"target {', '.join(bad)} may not enter the {fleet.visibility} view of fleet "
-                f"{fleet.name!r}: it is a {'private' if public else 'public'} address "
-                "(split horizon); set the target annotation or wait for the fleet's own load "
-                "balancer",
-            )
-        )
-    return kept, refusals
-
-
 def _dns_groups(
     config: PassConfig,
     observed: Observed,
@@ -432,6 +385,7 @@ def _dns_groups(
         Fleet.of(f.name, f.ingress_class_name, f.visibility, addresses[f.name])
         for f in config.fleets
     )
+    tenancy_fleet = {f.name: f for f in tenancy_fleets}
     for ingress in published:
         fleet = fleet_of_class.get(ingress_class_of(ingress) or "")
         endpoints = by_resource.get(resource_of(ingress), [])
@@ -455,8 +409,8 @@ def _dns_groups(
         other_view = set().union(
             *(v for k, v in by_visibility.items() if k != str(fleet.visibility))
         )
-        endpoints, refused = _guard_view(
-            fleet, endpoints, other_view=other_view, excluded_nets=excluded_nets
+        endpoints, refused = guard_view(
+            tenancy_fleet[fleet.name], endpoints, other_view=other_view, excluded_nets=excluded_nets
         )
         refusals.extend(refused)
         per_fleet[fleet.name].extend(endpoints)

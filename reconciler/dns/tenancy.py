@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -68,6 +68,7 @@ __all__ = [
     "decide",
     "decide_all",
     "domain_precedence",
+    "guard_view",
     "normalize_address",
     "owner_of",
     "tenant_of",
@@ -676,3 +677,49 @@ def decide_all(
         {v: tuple(sorted(eps, key=_endpoint_order)) for v, eps in views.items()},
         tuple(sorted(set(refusals), key=_refusal_order)),
     )
+
+
+def _excluded(target: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(target)
+    except ValueError:
+        return False
+    return any(address.version == net.version and address in net for net in nets)
+
+
+def guard_view(
+    fleet: Fleet,
+    endpoints: Sequence[Endpoint],
+    *,
+    other_view: Collection[str],
+    excluded_nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> tuple[list[Endpoint], list[Refusal]]:
+    """The endpoints a fleet's view may receive; the rest refused (TargetNotInView).
+
+    Refused: a target that is the address of a fleet of the other visibility, and, in a public
+    view, a target in ``excluded_nets``.
+    """
+    public = fleet.visibility == Visibility.PUBLIC
+    kept: list[Endpoint] = []
+    refusals: list[Refusal] = []
+    for endpoint in endpoints:
+        bad = sorted(
+            t
+            for t in endpoint.targets
+            if t.lower() in other_view or (public and _excluded(t, excluded_nets))
+        )
+        if not bad:
+            kept.append(endpoint)
+            continue
+        refusals.append(
+            Refusal(
+                endpoint.labels.get(Label.RESOURCE, ""),
+                endpoint.name,
+                RefusalReason.TARGET_NOT_IN_VIEW,
+                f"target {', '.join(bad)} may not enter the {fleet.visibility} view of fleet "
+                f"{fleet.name!r}: it is a {'private' if public else 'public'} address "
+                "(split horizon); set the target annotation or wait for the fleet's own load "
+                "balancer",
+            )
+        )
+    return kept, refusals

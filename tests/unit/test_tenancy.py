@@ -383,6 +383,7 @@ def test_public_surface_is_pinned() -> None:
             "decide",
             "decide_all",
             "domain_precedence",
+            "guard_view",
             "normalize_address",
             "owner_of",
             "tenant_of",
