@@ -352,6 +352,12 @@ def test_kill_leader_standby_takes_over_converges_and_writes_nothing_twice(pair:
     # The new leader wrote only what changed: one new name, one changed address; nothing deleted
     # and nothing the dead leader had already written.
     per_name = created_by_leader / 2
+    # a pass's metrics are recorded just after its writes land: poll, do not race
+    wait_until(
+        lambda: standby.changes("create") >= per_name and standby.changes("update") >= 1,
+        timeout=10,
+        what="the new leader's changes counted",
+    )
     assert standby.changes("create") == per_name, standby.metrics()
     assert standby.changes("update") == 1, standby.metrics()  # the moved A record
     assert standby.changes("delete") == 0, standby.metrics()
