@@ -57,6 +57,8 @@ from reconciler.dns.tenancy import (
     validate_tenancy,
 )
 from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
+from reconciler.fleets.options import Autoscaling, ControllerOptions, WorkloadShape
+from reconciler.fleets.profiles import DEFAULT_PROFILE
 from reconciler.fleets.spec import FleetPort, FleetSpec
 from reconciler.model.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.model.errors import ConfigError
@@ -331,6 +333,61 @@ class LoadBalancerSettings(_Model):
     """Extra annotations on the fleet Service."""
 
 
+class FleetTlsSettings(_Model):
+    """TLS the fleet's controller serves besides the Ingresses' own ``spec.tls``."""
+
+    default_certificate: str | None = None
+    """Secret (kubernetes.io/tls, in the fleet's namespace) for names no Ingress covers."""
+    ssl_passthrough: bool = False
+    """Honour ``nginx.ingress.kubernetes.io/ssl-passthrough``: TLS reaches the backend as is."""
+
+
+class FleetControllerSettings(_Model):
+    """Controller-wide settings of a fleet."""
+
+    proxy_connect_timeout: int | None = None
+    """Seconds to connect to a backend."""
+    proxy_read_timeout: int | None = None
+    """Seconds between two reads from a backend."""
+    proxy_send_timeout: int | None = None
+    """Seconds between two writes to a backend."""
+    proxy_body_size: int | str | None = None
+    """Largest request body: bytes, or a size such as ``8m`` (0: no limit)."""
+    allow_snippet_annotations: bool = False
+    """Accept ``*-snippet`` annotations (raw controller configuration from any namespace)."""
+    custom_http_errors: tuple[int, ...] = ()
+    """Backend statuses answered by the default backend instead (needs ``defaultBackend``)."""
+
+
+class ResourcesSettings(_Model):
+    """Container resources of a fleet's controller."""
+
+    requests: dict[str, str] = Field(default_factory=dict)
+    """Requests (``cpu``, ``memory``); the profile's defaults when empty."""
+    limits: dict[str, str] = Field(default_factory=dict)
+    """Limits; none when empty."""
+
+
+class PodDisruptionBudgetSettings(_Model):
+    """A PodDisruptionBudget for the fleet's controller pods (one of the two)."""
+
+    min_available: int | str | None = None
+    """Pods that must stay up (a count or a percentage)."""
+    max_unavailable: int | str | None = None
+    """Pods that may be down (a count or a percentage)."""
+
+
+class AutoscalingSettings(_Model):
+    """A HorizontalPodAutoscaler on CPU (Deployment fleets only)."""
+
+    min_replicas: int
+    """Fewest replicas."""
+    max_replicas: int
+    """Most replicas."""
+    target_cpu_utilization: int = 80
+    """Average CPU utilization (percent of the requests) to aim at."""
+
+
 class FleetSettings(_Model):
     """One ingress-controller fleet: an IngressClass, its controller and its load balancer."""
 
@@ -342,8 +399,8 @@ class FleetSettings(_Model):
     """``public``: internet-facing LB, public DNS views; ``private``: internal LB, private views."""
     default: bool = False
     """Mark the IngressClass as the cluster default."""
-    profile: str = "ingress-nginx"
-    """Controller profile (image, args, RBAC)."""
+    profile: str = DEFAULT_PROFILE
+    """Controller profile (image, args, RBAC): ``traefik`` or ``ingress-nginx`` (retired)."""
     image: str | None = None
     """Override of the profile's image."""
     namespace: str
@@ -356,6 +413,20 @@ class FleetSettings(_Model):
     """How the load balancer is provisioned."""
     dns_providers: tuple[str, ...] = ()
     """Names of the providers this fleet's hosts are written to (their view = the visibility)."""
+    kind: Literal["Deployment", "DaemonSet"] = "Deployment"
+    """How the controller pods run."""
+    resources: ResourcesSettings = ResourcesSettings()
+    """Container resources."""
+    pod_disruption_budget: PodDisruptionBudgetSettings | None = None
+    """A PodDisruptionBudget for the controller pods."""
+    autoscaling: AutoscalingSettings | None = None
+    """A HorizontalPodAutoscaler (replaces ``replicas``)."""
+    tls: FleetTlsSettings = FleetTlsSettings()
+    """Default certificate and SSL passthrough."""
+    default_backend: str | None = None
+    """``namespace/name`` of the Service answering requests no rule matches."""
+    controller: FleetControllerSettings = FleetControllerSettings()
+    """Controller-wide settings (timeouts, body size, snippets, error pages)."""
 
     @field_validator("name", "namespace")
     @classmethod
@@ -674,6 +745,39 @@ class Settings(BaseSettings):
                 target_type=f.load_balancer.target_type,
                 extra_annotations=f.load_balancer.annotations,
                 dns_providers=f.dns_providers,
+                options=ControllerOptions.of(
+                    key=f"fleets[{f.name}]",
+                    default_certificate=f.tls.default_certificate,
+                    ssl_passthrough=f.tls.ssl_passthrough,
+                    default_backend=f.default_backend,
+                    custom_http_errors=f.controller.custom_http_errors,
+                    proxy_connect_timeout=f.controller.proxy_connect_timeout,
+                    proxy_read_timeout=f.controller.proxy_read_timeout,
+                    proxy_send_timeout=f.controller.proxy_send_timeout,
+                    proxy_body_size=f.controller.proxy_body_size,
+                    allow_snippet_annotations=f.controller.allow_snippet_annotations,
+                ),
+                workload=WorkloadShape.of(
+                    key=f"fleets[{f.name}]",
+                    kind=f.kind,
+                    requests=f.resources.requests,
+                    limits=f.resources.limits,
+                    min_available=(
+                        f.pod_disruption_budget.min_available if f.pod_disruption_budget else None
+                    ),
+                    max_unavailable=(
+                        f.pod_disruption_budget.max_unavailable if f.pod_disruption_budget else None
+                    ),
+                    autoscaling=(
+                        Autoscaling(
+                            f.autoscaling.min_replicas,
+                            f.autoscaling.max_replicas,
+                            f.autoscaling.target_cpu_utilization,
+                        )
+                        if f.autoscaling
+                        else None
+                    ),
+                ),
             )
             for f in self.fleets
         )

@@ -5,6 +5,7 @@ The only place that builds boto3 clients and providers (the kubernetes client is
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from reconciler.dns.sync import DnsTarget
 from reconciler.fleets.converge import converge_fleets
 from reconciler.fleets.ingress_status import publish_ingress_status
 from reconciler.fleets.load_balancers import converge_load_balancers
+from reconciler.fleets.profiles import profile_named
 from reconciler.fleets.spec import FleetSpec, LoadBalancerMode, fleet_service_address
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.fleet_objects import KubeFleetKube
@@ -58,6 +60,9 @@ IngressLoader = Callable[[], Sequence[Mapping[str, Any]]]
 
 
 # --- composition ---------------------------------------------------------------------------------
+
+
+log = logging.getLogger(__name__)
 
 
 def _rfc2136_provider(entry: Rfc2136Settings, settings: Settings) -> Provider:
@@ -189,6 +194,10 @@ def build_stages(
     status (when fleets are configured).
     """
     specs = settings.fleet_specs()
+    for spec in specs:
+        retired = profile_named(spec.profile).retired
+        if retired:
+            log.warning("fleet %s runs the %s profile: %s", spec.name, spec.profile, retired)
     owner = settings.owner_id
     writer = guard.writer(KubeWriter(client))
     fleet_kube = guard.fleet_kube(KubeFleetKube(client))

@@ -152,7 +152,11 @@ _Key = tuple[str, str, str]
 
 DELETE_ORDER = (
     "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
     "Deployment",
+    "DaemonSet",
+    "ConfigMap",
     "RoleBinding",
     "Role",
     "ClusterRoleBinding",

@@ -1,11 +1,14 @@
 """The desired objects of one fleet: Namespace, ServiceAccount, RBAC, IngressClass, the
-controller workload and its load-balancer Service, labelled as ours. Pure: the intent only."""
+controller's ConfigMap (when its profile has configuration), the controller workload (a Deployment
+or a DaemonSet) with its PodDisruptionBudget and HorizontalPodAutoscaler (when asked for), and its
+load-balancer Service, labelled as ours. Pure: the intent only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.fleets.profiles import profile_named
+from reconciler.fleets.options import WorkloadKind
+from reconciler.fleets.profiles import Profile, profile_named
 from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
@@ -80,6 +83,39 @@ def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject
         service_spec["loadBalancerClass"] = ELBV2_LOAD_BALANCER_CLASS
     service_meta = object_meta(name, labels, ns)
     service_meta["annotations"] = service_annotations(spec)
+    namespace_rules = profile.namespace_rules(ctx)
+    namespace_rbac: tuple[JsonObject, ...] = (
+        (
+            {
+                "apiVersion": rbac,
+                "kind": "Role",
+                "metadata": object_meta(name, labels, ns),
+                "rules": [r.as_json() for r in namespace_rules],
+            },
+            {
+                "apiVersion": rbac,
+                "kind": "RoleBinding",
+                "metadata": object_meta(name, labels, ns),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [subject],
+            },
+        )
+        if namespace_rules
+        else ()
+    )
+    config = profile.config(ctx)
+    config_maps: tuple[JsonObject, ...] = (
+        (
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": object_meta(name, labels, ns),
+                "data": config,
+            },
+        )
+        if config
+        else ()
+    )
     return (
         {"apiVersion": "v1", "kind": "Namespace", "metadata": object_meta(ns, labels)},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": object_meta(name, labels, ns)},
@@ -100,42 +136,102 @@ def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject
             },
             "subjects": [subject],
         },
-        {
-            "apiVersion": rbac,
-            "kind": "Role",
-            "metadata": object_meta(name, labels, ns),
-            "rules": [r.as_json() for r in profile.namespace_rules(ctx)],
-        },
-        {
-            "apiVersion": rbac,
-            "kind": "RoleBinding",
-            "metadata": object_meta(name, labels, ns),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [subject],
-        },
+        *namespace_rbac,
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "IngressClass",
             "metadata": class_meta,
             "spec": {"controller": ctx.controller_class},
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": object_meta(name, labels, ns),
-            "spec": {
-                "replicas": spec.replicas,
-                "selector": {"matchLabels": pod_selector(spec)},
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "serviceAccountName": name,
-                        "terminationGracePeriodSeconds": profile.termination_grace_period_seconds,
-                        "nodeSelector": {"kubernetes.io/os": "linux"},
-                        "containers": [profile.container(ctx, spec.image or profile.image)],
-                    },
-                },
-            },
-        },
+        *config_maps,
+        *workload_objects(spec, profile, labels=labels, pod_labels=pod_labels),
         {"apiVersion": "v1", "kind": "Service", "metadata": service_meta, "spec": service_spec},
     )
+
+
+def _container(spec: FleetSpec, profile: Profile) -> JsonObject:
+    ctx = controller_context(spec, profile)
+    container = profile.container(ctx, spec.image or profile.image)
+    shape = spec.workload
+    if shape.requests or shape.limits:
+        resources: JsonObject = {}
+        if shape.requests:
+            resources["requests"] = dict(shape.requests)
+        if shape.limits:
+            resources["limits"] = dict(shape.limits)
+        container["resources"] = resources
+    return container
+
+
+def workload_objects(
+    spec: FleetSpec, profile: Profile, *, labels: Mapping[str, str], pod_labels: Mapping[str, str]
+) -> tuple[JsonObject, ...]:
+    """The controller workload, and its PodDisruptionBudget and autoscaler when configured."""
+    name = workload_name(spec)
+    ns = spec.namespace
+    shape = spec.workload
+    ctx = controller_context(spec, profile)
+    pod_spec: JsonObject = {
+        "serviceAccountName": name,
+        "terminationGracePeriodSeconds": profile.termination_grace_period_seconds,
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "containers": [_container(spec, profile)],
+    }
+    volumes = profile.volumes(ctx)
+    if volumes:
+        pod_spec["volumes"] = volumes
+    workload_spec: JsonObject = {
+        "selector": {"matchLabels": pod_selector(spec)},
+        "template": {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec},
+    }
+    if shape.kind is WorkloadKind.DEPLOYMENT and shape.autoscaling is None:
+        workload_spec = {"replicas": spec.replicas, **workload_spec}
+    objects: list[JsonObject] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": str(shape.kind),
+            "metadata": object_meta(name, labels, ns),
+            "spec": workload_spec,
+        }
+    ]
+    if shape.has_budget:
+        budget: JsonObject = {"selector": {"matchLabels": pod_selector(spec)}}
+        if shape.min_available is not None:
+            budget["minAvailable"] = shape.min_available
+        else:
+            budget["maxUnavailable"] = shape.max_unavailable
+        objects.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": object_meta(name, labels, ns),
+                "spec": budget,
+            }
+        )
+    if shape.autoscaling is not None:
+        scaling = shape.autoscaling
+        objects.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": object_meta(name, labels, ns),
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "minReplicas": scaling.min_replicas,
+                    "maxReplicas": scaling.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": scaling.target_cpu_utilization,
+                                },
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    return tuple(objects)

@@ -1,38 +1,45 @@
 """Controller profiles: what a fleet's ingress controller runs (image, args, RBAC, container).
 
-A fleet names a profile (``profile: ingress-nginx``); the profile turns the fleet's facts (a
-``ControllerContext``: class, controller class, election id, namespace) into the controller's
-container and its RBAC rules. ``PROFILES`` is the registry: adding a second controller means adding
-one ``Profile`` value there, nothing else in the fleet code changes.
+A fleet names a profile (``profile: traefik``); the profile turns the fleet's facts (a
+``ControllerContext``: class, controller class, election id, namespace, options) into the
+controller's container, its volumes, its configuration and its RBAC rules. ``PROFILES`` is the
+registry: adding a controller means adding one ``Profile`` value there, nothing else in the fleet
+code changes.
 
 Everything here is pure data and pure functions (no I/O, no clock).
 
-The ``ingress-nginx`` profile follows the upstream chart (``charts/ingress-nginx``) with the
-settings this project needs:
+Every profile serves exactly its fleet's IngressClass (its ``spec.controller`` is
+``ingress-reconciler.io/<fleet>``), never an Ingress without a class, and never writes Ingress
+status: the reconciler publishes status itself (two writers flap), so no controller gets the
+``ingresses/status`` permission.
 
-- ``--controller-class=ingress-reconciler.io/<fleet>`` and ``--ingress-class=<class>``: each
-  fleet's controller serves exactly its own IngressClass;
-- ``--election-id=ingress-reconciler-<fleet>``: one leader-election Lease per fleet, so two fleets
-  in one namespace never share a leader;
-- ``--update-status=false``: the reconciler publishes Ingress status itself (two writers flap), so
-  the controller also gets no ``ingresses/status`` permission;
-- ``--watch-ingress-without-class=false``: an Ingress without class is never picked up silently.
+- ``traefik`` (the default): Traefik v3.7 with its ingress-nginx-compatible Ingress provider
+  (``providers.kubernetesIngressNGINX``), which reads ``nginx.ingress.kubernetes.io/*``
+  annotations. It keeps no leader election and needs only reads.
+- ``ingress-nginx``: the kubernetes/ingress-nginx controller, pinned to its final release
+  (v1.15.1). The project was retired upstream in March 2026 and gets no more fixes; the profile
+  stays for clusters that run it, and :data:`INGRESS_NGINX` carries the warning the reconciler
+  logs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from reconciler.fleets.options import ControllerOptions, Feature
 from reconciler.model.cluster import JsonObject
 from reconciler.model.errors import ConfigError
 
 __all__ = [
     "CONTROLLER_CLASS_PREFIX",
+    "DEFAULT_PROFILE",
     "INGRESS_NGINX",
     "INGRESS_NGINX_IMAGE",
     "PROFILES",
+    "TRAEFIK",
+    "TRAEFIK_IMAGE",
     "ControllerContext",
     "PolicyRule",
     "Profile",
@@ -43,10 +50,13 @@ CONTROLLER_CLASS_PREFIX = "ingress-reconciler.io"
 """Domain of every fleet's ``spec.controller`` (``ingress-reconciler.io/<fleet>``)."""
 
 INGRESS_NGINX_IMAGE = (
-    "registry.k8s.io/ingress-nginx/controller:v1.14.4"
-    "@sha256:f8c7959ed0cc0c1dd6060f291fc50ccaf27a5497d182bbb6bc4ffed943616f23"
+    "registry.k8s.io/ingress-nginx/controller:v1.15.1"
+    "@sha256:594ceea76b01c592858f803f9ff4d2cb40542cae2060410b2c95f75907d659e1"
 )
-"""The ingress-nginx controller image (tag and digest of the controller-v1.14.4 release)."""
+"""The ingress-nginx controller image (tag and digest of controller-v1.15.1, its final release)."""
+
+TRAEFIK_IMAGE = "docker.io/library/traefik:v3.7.13"
+"""The Traefik image (the official image's v3.7.13 tag)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,10 @@ class ControllerContext:
     """Name of the controller's leader-election Lease (in ``namespace``)."""
     namespace: str
     """The namespace the controller runs in."""
+    config_name: str = ""
+    """Name of the fleet's ConfigMap (in ``namespace``), when the profile has configuration."""
+    options: ControllerOptions = field(default_factory=ControllerOptions)
+    """The fleet's controller-wide options."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,14 @@ class PolicyRule:
         return rule
 
 
+def _no_config(_: ControllerContext) -> dict[str, str]:
+    return {}
+
+
+def _no_volumes(_: ControllerContext) -> list[JsonObject]:
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """One ingress controller implementation a fleet can run."""
@@ -108,6 +130,17 @@ class Profile:
     """The controller container for (context, image), args included."""
     termination_grace_period_seconds: int
     """How long a pod may drain connections when stopped."""
+    features: frozenset[Feature] = frozenset(Feature)
+    """The fleet options the profile can honour (others fail at config load)."""
+    config: Callable[[ControllerContext], dict[str, str]] = _no_config
+    """The data of the fleet's ConfigMap (none when empty)."""
+    volumes: Callable[[ControllerContext], list[JsonObject]] = _no_volumes
+    """The pod's volumes (mounted by the container)."""
+    pod_security_context: JsonObject = field(default_factory=dict)
+    """The pod's ``securityContext``."""
+    retired: str = ""
+    """Why the controller should not be chosen any more (logged and shown); empty when
+    maintained."""
 
     def controller_class(self, fleet: str) -> str:
         """The unique IngressClass ``spec.controller`` of ``fleet``'s controller."""
@@ -151,14 +184,42 @@ def _nginx_namespace_rules(ctx: ControllerContext) -> tuple[PolicyRule, ...]:
 
 
 def _nginx_args(ctx: ControllerContext) -> tuple[str, ...]:
-    return (
+    opts = ctx.options
+    args = [
         "/nginx-ingress-controller",
         f"--election-id={ctx.election_id}",
         f"--controller-class={ctx.controller_class}",
         f"--ingress-class={ctx.ingress_class_name}",
         "--update-status=false",
         "--watch-ingress-without-class=false",
-    )
+    ]
+    if ctx.config_name and _nginx_config(ctx):
+        args.append(f"--configmap={ctx.namespace}/{ctx.config_name}")
+    if opts.default_certificate:
+        args.append(f"--default-ssl-certificate={ctx.namespace}/{opts.default_certificate}")
+    if opts.ssl_passthrough:
+        args.append("--enable-ssl-passthrough")
+    if opts.default_backend:
+        args.append(f"--default-backend-service={opts.default_backend}")
+    return tuple(args)
+
+
+def _nginx_config(ctx: ControllerContext) -> dict[str, str]:
+    """The controller ConfigMap's keys (ingress-nginx's names)."""
+    opts = ctx.options
+    data = {"allow-snippet-annotations": str(opts.allow_snippet_annotations).lower()}
+    for key, seconds in (
+        ("proxy-connect-timeout", opts.proxy_connect_timeout),
+        ("proxy-read-timeout", opts.proxy_read_timeout),
+        ("proxy-send-timeout", opts.proxy_send_timeout),
+    ):
+        if seconds is not None:
+            data[key] = str(seconds)
+    if opts.proxy_body_size is not None:
+        data["proxy-body-size"] = str(opts.proxy_body_size)
+    if opts.custom_http_errors:
+        data["custom-http-errors"] = ",".join(str(c) for c in opts.custom_http_errors)
+    return data
 
 
 _NGINX_HEALTH_PORT = 10254
@@ -218,10 +279,170 @@ INGRESS_NGINX = Profile(
     args=_nginx_args,
     container=_nginx_container,
     termination_grace_period_seconds=300,
+    config=_nginx_config,
+    retired=(
+        "ingress-nginx was retired upstream in March 2026: v1.15.1 is its final release and "
+        "its security fixes have stopped; move the fleet to the traefik profile (same "
+        "IngressClass, no Ingress edits; see docs/fleets.md)"
+    ),
 )
-"""The ingress-nginx controller (kubernetes/ingress-nginx), one Deployment per fleet."""
+"""The ingress-nginx controller (kubernetes/ingress-nginx), retired upstream; one Deployment per
+fleet."""
 
-PROFILES: Mapping[str, Profile] = MappingProxyType({INGRESS_NGINX.name: INGRESS_NGINX})
+# --- traefik ------------------------------------------------------------------------------------
+
+TRAEFIK_WEB_PORT = 8000
+TRAEFIK_WEBSECURE_PORT = 8443
+TRAEFIK_ADMIN_PORT = 8080
+TRAEFIK_DYNAMIC_DIR = "/etc/traefik/dynamic"
+"""Mount path of the fleet ConfigMap (the file provider's dynamic configuration)."""
+TRAEFIK_CERT_DIR = "/etc/traefik/default-certificate"
+"""Mount path of the fleet's default certificate Secret (``tls.crt``, ``tls.key``)."""
+
+# What providers.kubernetesIngressNGINX watches (pkg/provider/kubernetes/ingress-nginx/client.go):
+# informers (list + watch) on Ingresses, Services, EndpointSlices, Secrets and ConfigMaps in the
+# watched namespaces, and on IngressClasses cluster-wide. It writes nothing: status only with
+# publishService/publishStatusAddress, which this profile never sets.
+_TRAEFIK_CLUSTER_RULES = (
+    PolicyRule((_NETWORKING,), ("ingresses", "ingressclasses"), ("list", "watch")),
+    PolicyRule((_CORE,), ("services", "secrets", "configmaps"), ("list", "watch")),
+    PolicyRule(("discovery.k8s.io",), ("endpointslices",), ("list", "watch")),
+)
+
+
+def _traefik_namespace_rules(_: ControllerContext) -> tuple[PolicyRule, ...]:
+    return ()  # no leader election, no writes
+
+
+def _traefik_dynamic(ctx: ControllerContext) -> dict[str, str]:
+    """The file provider's dynamic configuration: the fleet's default certificate."""
+    if not ctx.options.default_certificate:
+        return {}
+    return {
+        "dynamic.yaml": (
+            "tls:\n"
+            "  stores:\n"
+            "    default:\n"
+            "      defaultCertificate:\n"
+            f"        certFile: {TRAEFIK_CERT_DIR}/tls.crt\n"
+            f"        keyFile: {TRAEFIK_CERT_DIR}/tls.key\n"
+        )
+    }
+
+
+def _traefik_args(ctx: ControllerContext) -> tuple[str, ...]:
+    opts = ctx.options
+    nginx = "--providers.kubernetesingressnginx"
+    args = [
+        f"--entrypoints.web.address=:{TRAEFIK_WEB_PORT}/tcp",
+        f"--entrypoints.websecure.address=:{TRAEFIK_WEBSECURE_PORT}/tcp",
+        "--entrypoints.websecure.http.tls=true",
+        f"--entrypoints.traefik.address=:{TRAEFIK_ADMIN_PORT}/tcp",
+        "--ping=true",
+        "--ping.entrypoint=traefik",
+        "--metrics.prometheus=true",
+        "--metrics.prometheus.entrypoint=traefik",
+        "--global.checknewversion=false",
+        "--global.sendanonymoususage=false",
+        "--log.level=INFO",
+        f"{nginx}=true",
+        f"{nginx}.ingressclass={ctx.ingress_class_name}",
+        f"{nginx}.controllerclass={ctx.controller_class}",
+        f"{nginx}.watchingresswithoutclass=false",
+        f"{nginx}.httpentrypoint=web",
+        f"{nginx}.httpsentrypoint=websecure",
+        f"{nginx}.allowsnippetannotations={str(opts.allow_snippet_annotations).lower()}",
+    ]
+    if opts.default_backend:
+        args.append(f"{nginx}.defaultbackendservice={opts.default_backend}")
+    if opts.custom_http_errors:
+        codes = ",".join(str(c) for c in opts.custom_http_errors)
+        args.append(f"{nginx}.customhttperrors={codes}")
+    for flag, seconds in (
+        ("proxyconnecttimeout", opts.proxy_connect_timeout),
+        ("proxyreadtimeout", opts.proxy_read_timeout),
+        ("proxysendtimeout", opts.proxy_send_timeout),
+    ):
+        if seconds is not None:
+            args.append(f"{nginx}.{flag}={seconds}")
+    if opts.proxy_body_size is not None:
+        args.append(f"{nginx}.proxybodysize={opts.proxy_body_size}")
+    if _traefik_dynamic(ctx):
+        args.append(f"--providers.file.filename={TRAEFIK_DYNAMIC_DIR}/dynamic.yaml")
+    return tuple(args)
+
+
+def _traefik_volumes(ctx: ControllerContext) -> list[JsonObject]:
+    if not ctx.options.default_certificate:
+        return []
+    return [
+        {"name": "dynamic", "configMap": {"name": ctx.config_name}},
+        {"name": "default-certificate", "secret": {"secretName": ctx.options.default_certificate}},
+    ]
+
+
+def _traefik_probe(failure_threshold: int) -> JsonObject:
+    return {
+        "httpGet": {"path": "/ping", "port": "admin", "scheme": "HTTP"},
+        "initialDelaySeconds": 2,
+        "periodSeconds": 10,
+        "timeoutSeconds": 2,
+        "successThreshold": 1,
+        "failureThreshold": failure_threshold,
+    }
+
+
+def _traefik_container(ctx: ControllerContext, image: str) -> JsonObject:
+    container: JsonObject = {
+        "name": "controller",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": list(_traefik_args(ctx)),
+        "ports": [
+            {"name": "http", "containerPort": TRAEFIK_WEB_PORT, "protocol": "TCP"},
+            {"name": "https", "containerPort": TRAEFIK_WEBSECURE_PORT, "protocol": "TCP"},
+            {"name": "admin", "containerPort": TRAEFIK_ADMIN_PORT, "protocol": "TCP"},
+        ],
+        "livenessProbe": _traefik_probe(3),
+        "readinessProbe": _traefik_probe(1),
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if ctx.options.default_certificate:
+        container["volumeMounts"] = [
+            {"name": "dynamic", "mountPath": TRAEFIK_DYNAMIC_DIR, "readOnly": True},
+            {"name": "default-certificate", "mountPath": TRAEFIK_CERT_DIR, "readOnly": True},
+        ]
+    return container
+
+
+TRAEFIK = Profile(
+    name="traefik",
+    image=TRAEFIK_IMAGE,
+    cluster_rules=_TRAEFIK_CLUSTER_RULES,
+    namespace_rules=_traefik_namespace_rules,
+    args=_traefik_args,
+    container=_traefik_container,
+    termination_grace_period_seconds=60,
+    config=_traefik_dynamic,
+    volumes=_traefik_volumes,
+)
+"""Traefik v3.7 with its ingress-nginx-compatible Ingress provider; the default profile."""
+
+DEFAULT_PROFILE = TRAEFIK.name
+"""The profile of a fleet that names none."""
+
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {TRAEFIK.name: TRAEFIK, INGRESS_NGINX.name: INGRESS_NGINX}
+)
 """Every known profile by name (read-only)."""
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from reconciler.fleets.profiles import ControllerContext, Profile, profile_named
+from reconciler.fleets.options import ControllerOptions, WorkloadShape, check_supported
+from reconciler.fleets.profiles import DEFAULT_PROFILE, ControllerContext, Profile, profile_named
 from reconciler.model.cluster import (
     ClusterState,
 )
@@ -147,7 +148,7 @@ class FleetSpec:
     """Namespace of the controller workload and Service."""
     is_default: bool = False
     """Mark the IngressClass as the cluster default."""
-    profile: str = "ingress-nginx"
+    profile: str = DEFAULT_PROFILE
     """Controller profile name (``reconciler.fleets.profiles.PROFILES``)."""
     image: str | None = None
     """Override of the profile's image."""
@@ -163,6 +164,10 @@ class FleetSpec:
     """More Service annotations (the scheme, type and target-type annotations always win)."""
     dns_providers: tuple[str, ...] = ()
     """Names of the DNS providers that receive this fleet's records."""
+    options: ControllerOptions = field(default_factory=ControllerOptions)
+    """Controller-wide options (TLS, default backend, timeouts, ...)."""
+    workload: WorkloadShape = field(default_factory=WorkloadShape)
+    """Deployment or DaemonSet, resources, disruption budget, autoscaling."""
 
     @classmethod
     def of(
@@ -173,7 +178,7 @@ class FleetSpec:
         visibility: str,
         namespace: str,
         is_default: bool = False,
-        profile: str = "ingress-nginx",
+        profile: str = DEFAULT_PROFILE,
         image: str | None = None,
         replicas: int = 2,
         ports: Iterable[FleetPort] = DEFAULT_PORTS,
@@ -181,6 +186,8 @@ class FleetSpec:
         target_type: str = "ip",
         extra_annotations: Mapping[str, str] | None = None,
         dns_providers: Iterable[str] = (),
+        options: ControllerOptions | None = None,
+        workload: WorkloadShape | None = None,
     ) -> FleetSpec:
         """A validated spec; ConfigError naming ``fleets[<name>].<key>`` when a value is wrong."""
         key = f"fleets[{name}]"
@@ -199,9 +206,11 @@ class FleetSpec:
         mode = _enum(LoadBalancerMode, lb_mode, f"{key}.loadBalancer.mode")
         target = _enum(TargetType, target_type, f"{key}.loadBalancer.targetType")
         try:
-            profile_named(profile)
+            chosen = profile_named(profile)
         except ConfigError as exc:
             raise ConfigError(f"{key}.profile: {exc}") from None
+        opts = options or ControllerOptions()
+        check_supported(opts, chosen.features, key=key, profile=chosen.name)
         if replicas < 0:
             raise ConfigError(f"{key}.replicas: {replicas} must be 0 or more")
         port_list = tuple(ports)
@@ -227,6 +236,8 @@ class FleetSpec:
             target_type=target,
             extra_annotations=FrozenMap(extra_annotations or {}),
             dns_providers=tuple(dns_providers),
+            options=opts,
+            workload=workload or WorkloadShape(),
         )
 
 
@@ -285,6 +296,8 @@ def controller_context(spec: FleetSpec, profile: Profile | None = None) -> Contr
         controller_class=chosen.controller_class(spec.name),
         election_id=election_id(spec),
         namespace=spec.namespace,
+        config_name=workload_name(spec),
+        options=spec.options,
     )
 
 

@@ -18,9 +18,13 @@ from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
+    CONFIG_MAP,
+    DAEMON_SET,
     DEPLOYMENT,
+    HORIZONTAL_POD_AUTOSCALER,
     INGRESS_CLASS,
     NAMESPACE,
+    POD_DISRUPTION_BUDGET,
     ROLE,
     ROLE_BINDING,
     SERVICE,
@@ -42,7 +46,11 @@ FLEET_KINDS: tuple[ResourceKind, ...] = (
     ROLE,
     ROLE_BINDING,
     INGRESS_CLASS,
+    CONFIG_MAP,
     DEPLOYMENT,
+    DAEMON_SET,
+    POD_DISRUPTION_BUDGET,
+    HORIZONTAL_POD_AUTOSCALER,
     SERVICE,
 )
 """The kinds a fleet is made of (what ``list_owned`` searches)."""

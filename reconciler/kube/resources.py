@@ -19,13 +19,16 @@ __all__ = [
     "CLUSTER_ROLE",
     "CLUSTER_ROLE_BINDING",
     "CONFIG_MAP",
+    "DAEMON_SET",
     "DEPLOYMENT",
     "EVENT",
+    "HORIZONTAL_POD_AUTOSCALER",
     "INGRESS",
     "INGRESS_CLASS",
     "KNOWN_KINDS",
     "LEASE",
     "NAMESPACE",
+    "POD_DISRUPTION_BUDGET",
     "ROLE",
     "ROLE_BINDING",
     "SECRET",
@@ -83,6 +86,13 @@ SERVICE_ACCOUNT = ResourceKind("", "v1", "ServiceAccount", "serviceaccounts", na
 CONFIG_MAP = ResourceKind("", "v1", "ConfigMap", "configmaps", namespaced=True)
 SECRET = ResourceKind("", "v1", "Secret", "secrets", namespaced=True)
 DEPLOYMENT = ResourceKind("apps", "v1", "Deployment", "deployments", namespaced=True)
+DAEMON_SET = ResourceKind("apps", "v1", "DaemonSet", "daemonsets", namespaced=True)
+POD_DISRUPTION_BUDGET = ResourceKind(
+    "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", namespaced=True
+)
+HORIZONTAL_POD_AUTOSCALER = ResourceKind(
+    "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", namespaced=True
+)
 ROLE = ResourceKind("rbac.authorization.k8s.io", "v1", "Role", "roles", namespaced=True)
 ROLE_BINDING = ResourceKind(
     "rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", namespaced=True
@@ -125,6 +135,9 @@ KNOWN_KINDS: Mapping[tuple[str, str], ResourceKind] = {
         CONFIG_MAP,
         SECRET,
         DEPLOYMENT,
+        DAEMON_SET,
+        POD_DISRUPTION_BUDGET,
+        HORIZONTAL_POD_AUTOSCALER,
         ROLE,
         ROLE_BINDING,
         CLUSTER_ROLE,

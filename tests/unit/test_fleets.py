@@ -21,6 +21,7 @@ from reconciler.fleets.converge import (
     find_class_problems,
 )
 from reconciler.fleets.objects import desired_fleet_objects
+from reconciler.fleets.options import Autoscaling, WorkloadShape
 from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
@@ -60,6 +61,7 @@ PRIVATE = FleetSpec.of(
     namespace="ingress-private",
     lb_mode="elbv2",
     target_type="instance",
+    profile="ingress-nginx",
 )
 
 
@@ -154,7 +156,7 @@ def test_exported_names_exist_and_have_docstrings() -> None:
         ({"visibility": "internet"}, r"\.visibility: 'internet' must be 'public' or 'private'"),
         ({"lb_mode": "nlb"}, r"\.loadBalancer\.mode"),
         ({"target_type": "alb"}, r"\.loadBalancer\.targetType"),
-        ({"profile": "traefik"}, r"\.profile: unknown controller profile"),
+        ({"profile": "haproxy"}, r"\.profile: unknown controller profile"),
         ({"replicas": -1}, r"\.replicas"),
         ({"ports": ()}, r"\.ports: a fleet needs at least one port"),
         ({"ports": (FleetPort("http", 80, 80), FleetPort("http", 81, 81))}, r"\.ports: .*unique"),
@@ -178,7 +180,7 @@ def test_spec_defaults_and_enums() -> None:
     assert PUBLIC.visibility is Visibility.PUBLIC
     assert PUBLIC.lb_mode is LoadBalancerMode.SERVICE_ANNOTATIONS
     assert PUBLIC.target_type is TargetType.IP
-    assert PUBLIC.profile == "ingress-nginx"
+    assert PUBLIC.profile == "traefik"
     assert PUBLIC.replicas == 2
     assert [p.port for p in PUBLIC.ports] == [80, 443]
     assert PRIVATE.lb_mode is LoadBalancerMode.ELBV2
@@ -191,7 +193,18 @@ def test_spec_defaults_and_enums() -> None:
 
 def test_desired_objects_are_the_fleet_kinds_in_apply_order() -> None:
     objs = desired_fleet_objects(PUBLIC, owner_id=OWNER)
+    # traefik: no Role (no leader election, no namespaced rights), no ConfigMap without options
     assert [o["kind"] for o in objs] == [
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "IngressClass",
+        "Deployment",
+        "Service",
+    ]
+    # ingress-nginx: its leader-election Role and its controller ConfigMap
+    assert [o["kind"] for o in desired_fleet_objects(PRIVATE, owner_id=OWNER)] == [
         "Namespace",
         "ServiceAccount",
         "ClusterRole",
@@ -199,6 +212,7 @@ def test_desired_objects_are_the_fleet_kinds_in_apply_order() -> None:
         "Role",
         "RoleBinding",
         "IngressClass",
+        "ConfigMap",
         "Deployment",
         "Service",
     ]
@@ -275,21 +289,21 @@ def test_extra_annotations_are_added_but_never_override_the_scheme() -> None:
 
 
 def test_deployment_runs_the_profile_with_its_service_account_and_selector() -> None:
-    objs = by_kind(desired_fleet_objects(PUBLIC, owner_id=OWNER))
+    objs = by_kind(desired_fleet_objects(PRIVATE, owner_id=OWNER))
     dep = objs["Deployment"]
     pod = dep["spec"]["template"]
     container = pod["spec"]["containers"][0]
     assert dep["spec"]["replicas"] == 2
-    assert container["image"].startswith("registry.k8s.io/ingress-nginx/controller:v1.14.")
-    assert "--controller-class=ingress-reconciler.io/public" in container["args"]
-    assert "--ingress-class=public" in container["args"]
-    assert "--election-id=ingress-reconciler-public" in container["args"]
+    assert container["image"].startswith("registry.k8s.io/ingress-nginx/controller:v1.15.1@")
+    assert "--controller-class=ingress-reconciler.io/private" in container["args"]
+    assert "--ingress-class=private" in container["args"]
+    assert "--election-id=ingress-reconciler-private" in container["args"]
     assert pod["spec"]["serviceAccountName"] == objs["ServiceAccount"]["metadata"]["name"]
     selector = dep["spec"]["selector"]["matchLabels"]
     assert selector.items() <= pod["metadata"]["labels"].items()
     assert objs["Service"]["spec"]["selector"] == selector
     # both bindings grant their role to the fleet's ServiceAccount
-    subject = {"kind": "ServiceAccount", "name": "ingress-public", "namespace": "ingress-public"}
+    subject = {"kind": "ServiceAccount", "name": "ingress-private", "namespace": "ingress-private"}
     assert objs["RoleBinding"]["subjects"] == [subject]
     assert objs["ClusterRoleBinding"]["subjects"] == [subject]
     assert objs["ClusterRoleBinding"]["roleRef"]["name"] == objs["ClusterRole"]["metadata"]["name"]
@@ -318,15 +332,19 @@ def test_image_override() -> None:
 def test_first_pass_creates_everything_and_second_pass_changes_nothing() -> None:
     cluster = FakeCluster()
     first = converge(cluster, PUBLIC, PRIVATE)
-    assert len(first.applied) == 18
-    assert len(first.changed) == 18
+    total = len(desired_fleet_objects(PUBLIC, owner_id=OWNER)) + len(
+        desired_fleet_objects(PRIVATE, owner_id=OWNER)
+    )
+    assert total == 17
+    assert len(first.applied) == total
+    assert len(first.changed) == total
     assert first.ok
     assert not first.refused
     assert not first.deleted
     assert cluster.get("IngressClass", "public") is not None
     assert cluster.get("Service", "ingress-private", "ingress-private") is not None
     second = converge(cluster, PUBLIC, PRIVATE)
-    assert len(second.applied) == 18
+    assert len(second.applied) == total
     assert second.changed == ()
     assert cluster.events == []
 
@@ -361,7 +379,7 @@ def test_scheme_flip_is_refused_with_a_warning_on_the_service() -> None:
     assert svc is not None
     assert svc["metadata"]["annotations"][SCHEME_ANNOTATION] == "internet-facing"
     assert "Service" not in {r.kind for r in report.applied}
-    assert len(report.applied) == 8  # the rest of the fleet still converges
+    assert len(report.applied) == 6  # the rest of the fleet still converges
     [event] = cluster.events
     assert event.type is EventType.WARNING
     assert event.reason == "SchemeChangeRefused"
@@ -471,8 +489,6 @@ def test_uncached_kinds_are_read_before_creation_and_foreign_ones_refused() -> N
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
-        "Role",
-        "RoleBinding",
         "ServiceAccount",
     ]
     kube.gets.clear()
@@ -485,7 +501,7 @@ def test_a_namespace_made_by_someone_else_is_used_as_is() -> None:
     cluster = FakeCluster([theirs])
     report = converge(cluster, PUBLIC)
     assert "Namespace" not in {r.kind for r in report.applied}
-    assert len(report.applied) == 8
+    assert len(report.applied) == 6
     assert not report.refused
     ns = cluster.get("Namespace", "ingress-public")
     assert ns is not None
@@ -504,6 +520,7 @@ def test_removed_fleet_objects_are_deleted_service_first_namespace_on_a_later_pa
     assert [r.kind for r in kube.deleted] == [
         "Service",
         "Deployment",
+        "ConfigMap",
         "RoleBinding",
         "Role",
         "ClusterRoleBinding",
@@ -559,7 +576,7 @@ def test_objects_of_another_owner_are_never_deleted() -> None:
         now=NOW,
     )
     assert report.deleted == ()
-    assert len(cluster.objects) == 9
+    assert len(cluster.objects) == 7
 
 
 def test_fleets_sharing_a_namespace_apply_it_once() -> None:
@@ -771,7 +788,25 @@ def test_distinct_fleets_never_share_an_object_or_a_controller(
 
 
 def test_the_adapter_lists_every_kind_a_fleet_is_made_of() -> None:
-    made = {(o["apiVersion"], o["kind"]) for o in desired_fleet_objects(PRIVATE, owner_id=OWNER)}
+    shaped = FleetSpec.of(
+        name="shaped",
+        ingress_class_name="shaped",
+        visibility="public",
+        namespace="ingress-shaped",
+        workload=WorkloadShape.of(key="k", min_available=1, autoscaling=Autoscaling(2, 4)),
+    )
+    daemons = FleetSpec.of(
+        name="daemons",
+        ingress_class_name="daemons",
+        visibility="public",
+        namespace="ingress-daemons",
+        workload=WorkloadShape.of(key="k", kind="DaemonSet"),
+    )
+    made = {
+        (o["apiVersion"], o["kind"])
+        for spec in (PRIVATE, shaped, daemons)
+        for o in desired_fleet_objects(spec, owner_id=OWNER)
+    }
     assert {(k.api_version, k.kind) for k in FLEET_KINDS} == made
     # and the Service, deleted first, is listed as well as every kind of DELETE_ORDER
     assert set(DELETE_ORDER) == {kind for _, kind in made}

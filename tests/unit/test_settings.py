@@ -300,7 +300,7 @@ def test_fleet_config_keys_and_defaults(tmp_path: Path) -> None:
         "http://127.0.0.1:5000",
     )
     public, private = settings.fleets
-    assert public.profile == "ingress-nginx"
+    assert public.profile == "traefik"
     assert public.image is None
     assert public.replicas == 2
     assert public.default is False
