@@ -107,6 +107,8 @@ class Ground:
         self.pods: dict[str, NetnsPod] = {}
         self._first_index = 1 + secrets.randbelow(200)
         self.passes = 0
+        self.private_profile = "traefik"
+        self.migration: dict[str, Any] = {}
 
     def host(self, label: str) -> str:
         return f"{label}-{self.suffix}.{ZONE}"
@@ -141,7 +143,10 @@ class Ground:
             ],
             "fleets": [
                 self.fleet(self.public, "public", ["route53-public"]),
-                self.fleet(self.private, "private", ["bind-private"]),
+                {
+                    **self.fleet(self.private, "private", ["bind-private"]),
+                    "profile": self.private_profile,
+                },
             ],
         }
         self.config.write_text(yaml.safe_dump(settings))
@@ -294,7 +299,6 @@ class Ground:
         tls_secret: str = "",
     ) -> None:
         spec: dict[str, Any] = {
-            "ingressClassName": fleet,
             "rules": [
                 {
                     "host": host,
@@ -310,6 +314,8 @@ class Ground:
                 }
             ],
         }
+        if fleet:
+            spec["ingressClassName"] = fleet
         if tls_secret:
             spec["tls"] = [{"hosts": [host], "secretName": tls_secret}]
         self.client.create(
@@ -324,6 +330,22 @@ class Ground:
                 "spec": spec,
             }
         )
+
+    def private_objects(self) -> dict[str, dict[str, Any]]:
+        """The private fleet's IngressClass, workload, Role and ConfigMap as they are now."""
+        found: dict[str, dict[str, Any]] = {}
+        ns = f"ing-{self.private}"
+        name = f"ingress-{self.private}"
+        for kind, path in (
+            ("IngressClass", f"/apis/networking.k8s.io/v1/ingressclasses/{self.private}"),
+            ("Deployment", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}"),
+            ("Role", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{name}"),
+            ("ConfigMap", f"/api/v1/namespaces/{ns}/configmaps/{name}"),
+        ):
+            status, body = self.apiserver.request("GET", path)
+            if status == 200:
+                found[kind] = body
+        return found
 
     def start_controllers(self) -> None:
         for fleet in (self.public, self.private):
@@ -398,6 +420,8 @@ def ground(
     )
     try:
         apiserver.create_namespace(g.apps)
+        # the private fleet starts on the retired ingress-nginx profile and moves to traefik
+        g.private_profile = "ingress-nginx"
         g.write_config()
         g.once()  # the fleets: namespaces, RBAC, IngressClasses, Deployments, Services
         for fleet in (g.public, g.private):
@@ -416,7 +440,18 @@ def ground(
             "POST", f"/api/v1/namespaces/{g.apps}/secrets", web_tls.tls_secret("web-tls", g.apps)
         )
         g.ingress("web", g.host("web"), g.public, "web", tls_secret="web-tls")
-        g.ingress("intra", g.host("intra"), g.private, "intra")
+        g.ingress(
+            "intra",
+            g.host("intra"),
+            g.private,
+            "intra",
+            annotations={f"{NGINX}/proxy-read-timeout": "20"},  # written for ingress-nginx
+        )
+        g.migration["before"] = g.private_objects()
+        g.private_profile = "traefik"
+        g.write_config()
+        g.once()
+        g.migration["after"] = g.private_objects()
         g.ingress(
             "secure",
             g.host("secure"),
@@ -472,6 +507,29 @@ def test_a_private_host_is_served_by_the_private_fleet_only(ground: Ground) -> N
     assert other.backend == "fallback"
 
 
+def test_a_fleet_moves_from_ingress_nginx_to_traefik_with_no_ingress_edit(ground: Ground) -> None:
+    before, after = ground.migration["before"], ground.migration["after"]
+    # the same IngressClass object: its immutable controller never changed
+    assert after["IngressClass"]["metadata"]["uid"] == before["IngressClass"]["metadata"]["uid"]
+    assert after["IngressClass"]["spec"] == before["IngressClass"]["spec"]
+    # the workload now runs Traefik; ingress-nginx's leader-election Role and its settings are
+    # gone (the ConfigMap now holds Traefik's dynamic configuration only)
+    [old] = before["Deployment"]["spec"]["template"]["spec"]["containers"]
+    [new] = after["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert old["image"].startswith("registry.k8s.io/ingress-nginx/controller:v1.15.1@")
+    assert new["image"].startswith("docker.io/library/traefik:v3.7")
+    assert "Role" in before
+    assert "ConfigMap" in before
+    assert "Role" not in after
+    assert "allow-snippet-annotations" in before["ConfigMap"]["data"]
+    assert set(after["ConfigMap"]["data"]) == {"dynamic.yaml"}
+    # the Ingress written for ingress-nginx, untouched, is served by the Traefik fleet
+    intra = ground.client.get(INGRESS, "intra", ground.apps)
+    assert intra["metadata"]["annotations"] == {f"{NGINX}/proxy-read-timeout": "20"}
+    assert intra["metadata"]["generation"] == 1
+    routed(ground, PRIVATE_LB, ground.host("intra"), "intra")
+
+
 def test_certificates_by_sni_default_certificate_and_passthrough(ground: Ground) -> None:
     web = ground.host("web")
     routed_https = wait_for_answer(lambda: ground.https(PUBLIC_LB, web).backend == "web", "TLS")
@@ -498,6 +556,21 @@ def test_the_default_backend_answers_unknown_hosts_and_serves_error_pages(ground
     for address in (PUBLIC_LB, PRIVATE_LB):
         unknown = ground.send(address, ground.host("nobody"))
         assert unknown.backend == "fallback", unknown
+    # an Ingress without a class is served by no fleet
+    classless = ground.host("classless")
+    ground.client.create(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "classless", "namespace": ground.apps},
+            "spec": {"defaultBackend": {"service": {"name": "other", "port": {"number": 80}}}},
+        }
+    )
+    ground.ingress("classless-rule", classless, "", "other")
+    time.sleep(1.0)  # what a controller that took it would need to load it
+    for address in (PUBLIC_LB, PRIVATE_LB):
+        for host in (classless, ground.host("nobody")):
+            assert ground.send(address, host).backend == "fallback"
     # customHttpErrors [503]: a 503 of the app is answered by the default backend
     web = ground.host("web")
     wait_for_answer(lambda: ground.https(PUBLIC_LB, web).backend == "web", "the web route")
