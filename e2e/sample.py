@@ -149,7 +149,7 @@ def _fleet(sample: FleetSample) -> dict[str, Any]:
         "ingressClassName": sample.name,
         "visibility": sample.visibility,
         "default": False,
-        "profile": "ingress-nginx",
+        "profile": "traefik",
         "namespace": sample.namespace,
         "replicas": 1,
         "ports": [

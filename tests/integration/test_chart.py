@@ -421,7 +421,11 @@ def test_full_rbac_writes_only_named_fleet_objects(helm: str, tmp_path: Path) ->
         "serviceaccounts",
         "services",
         "services/status",
+        "configmaps",
         "deployments",
+        "daemonsets",
+        "poddisruptionbudgets",
+        "horizontalpodautoscalers",
         "roles",
         "rolebindings",
     }
@@ -760,6 +764,7 @@ class Fleet:
     name: str
     namespace: str
     mode: str
+    profile: str = "traefik"
 
     @property
     def ingress_class(self) -> str:
@@ -784,6 +789,7 @@ class Fleet:
             "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
             "loadBalancer": {"mode": self.mode, "targetType": "ip"},
             "dnsProviders": ["bind"],
+            "profile": self.profile,
         }
 
     def retired(self) -> dict[str, Any]:
@@ -804,9 +810,17 @@ def cluster_objects(fleet: Fleet) -> list[str]:
 
 def namespaced_objects(fleet: Fleet) -> list[str]:
     ns, name = fleet.namespace, fleet.workload
+    nginx = (
+        [
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{name}",
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{name}",
+            f"/api/v1/namespaces/{ns}/configmaps/{name}",
+        ]
+        if fleet.profile == "ingress-nginx"
+        else []
+    )
     return [
-        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{name}",
-        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{name}",
+        *nginx,
         f"/api/v1/namespaces/{ns}/serviceaccounts/{name}",
         f"/apis/apps/v1/namespaces/{ns}/deployments/{name}",
         f"/api/v1/namespaces/{ns}/services/{name}",
@@ -846,7 +860,8 @@ def test_full_passes_as_the_chart_service_account(
     helm = helm_binary("helm3")
     cluster = f"cluster-{inst.release}"
     make_network(aws.ec2, cluster=cluster)
-    annotated = Fleet(inst.fleet, inst.fleet_namespace, "service-annotations")
+    # one fleet per profile: the chart's RBAC lets the reconciler write what each one needs
+    annotated = Fleet(inst.fleet, inst.fleet_namespace, "service-annotations", "ingress-nginx")
     nlb = Fleet(f"n{inst.fleet}", f"{inst.fleet_namespace}-n", "elbv2")
     fleets = (annotated, nlb)
 

@@ -13,6 +13,7 @@ import pytest
 from e2e.servers.apiserver import ApiServer
 from reconciler.fleets.converge import FleetReport, converge_fleets
 from reconciler.fleets.ingress_status import publish_ingress_status
+from reconciler.fleets.options import Autoscaling, WorkloadShape
 from reconciler.fleets.spec import (
     ELBV2_LOAD_BALANCER_CLASS,
     LABEL_OWNER,
@@ -30,11 +31,15 @@ from reconciler.kube.listed import ListedState
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
     CLUSTER_ROLE_BINDING,
+    CONFIG_MAP,
+    DAEMON_SET,
     DEPLOYMENT,
     EVENT,
+    HORIZONTAL_POD_AUTOSCALER,
     INGRESS,
     INGRESS_CLASS,
     NAMESPACE,
+    POD_DISRUPTION_BUDGET,
     ROLE,
     ROLE_BINDING,
     SERVICE,
@@ -105,6 +110,10 @@ def fleets(apiserver: ApiServer, api_client: KubeClient) -> Iterator[Fleets]:
         helper.cleanup()
 
 
+def cls_of(fleet: str) -> str:
+    return f"ingress-reconciler.io/{fleet}"
+
+
 def name() -> str:
     return f"f{secrets.token_hex(3)}"
 
@@ -127,10 +136,13 @@ def test_declared_fleet_objects_exist_with_the_right_fields(
     fleets: Fleets, api_client: KubeClient
 ) -> None:
     pub, priv = name(), name()
-    specs = (fleets.spec(pub, "public"), fleets.spec(priv, "private", lb_mode="elbv2"))
+    specs = (
+        fleets.spec(pub, "public", profile="ingress-nginx"),
+        fleets.spec(priv, "private", lb_mode="elbv2"),
+    )
     report = fleets.converge(*specs)
     assert report.ok, report.errors
-    assert len(report.changed) == 18
+    assert len(report.changed) == 17  # ingress-nginx 10 objects, traefik 7 (no Role, ConfigMap)
     assert not report.refused
 
     cls = api_client.get(INGRESS_CLASS, pub)
@@ -141,6 +153,11 @@ def test_declared_fleet_objects_exist_with_the_right_fields(
     assert f"--controller-class=ingress-reconciler.io/{pub}" in args
     assert "--update-status=false" in args
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == f"ingress-{pub}"
+    traefik = api_client.get(DEPLOYMENT, f"ingress-{priv}", f"ing-{priv}")
+    args = traefik["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (
+        f"--providers.kubernetesingressnginx.controllerclass=ingress-reconciler.io/{priv}" in args
+    )
 
     svc = api_client.get(SERVICE, f"ingress-{pub}", f"ing-{pub}")
     assert svc["spec"]["type"] == "LoadBalancer"
@@ -165,7 +182,7 @@ def test_declared_fleet_objects_exist_with_the_right_fields(
 
     # a second pass is a no-op for the API server: no resourceVersion moves
     again = fleets.converge(*specs)
-    assert len(again.applied) == 18
+    assert len(again.applied) == 17
     assert again.changed == ()
 
 
@@ -251,7 +268,7 @@ def test_removed_fleet_objects_are_deleted_and_other_owners_kept(
     fleets: Fleets, api_client: KubeClient
 ) -> None:
     gone, stays = name(), name()
-    gone_spec = fleets.spec(gone, "public")
+    gone_spec = fleets.spec(gone, "public", profile="ingress-nginx")
     fleets.converge(gone_spec)
     stays_spec = fleets.spec(stays, "private")
     other_owner = f"{fleets.owner}-b"
@@ -261,6 +278,7 @@ def test_removed_fleet_objects_are_deleted_and_other_owners_kept(
     assert [r.kind for r in first.deleted] == [
         "Service",
         "Deployment",
+        "ConfigMap",
         "RoleBinding",
         "Role",
         "ClusterRoleBinding",
@@ -395,7 +413,7 @@ def test_controller_rbac_grants_what_ingress_nginx_needs_and_no_status_write(
     fleets: Fleets, api_client: KubeClient
 ) -> None:
     fleet = name()
-    fleets.converge(fleets.spec(fleet, "private"))
+    fleets.converge(fleets.spec(fleet, "private", profile="ingress-nginx"))
     sa, ns = f"ingress-{fleet}", f"ing-{fleet}"
     lease = f"ingress-reconciler-{fleet}"
     # the bindings take effect once the authorizer's informers see them
@@ -426,6 +444,75 @@ def test_controller_rbac_grants_what_ingress_nginx_needs_and_no_status_write(
         api_client, sa, ns, "update", "coordination.k8s.io/leases", namespace=ns, name="other"
     )
     assert not can(api_client, sa, ns, "update", "secrets", namespace=ns)
+
+
+def test_traefik_rbac_is_reads_only_and_no_status_write(
+    fleets: Fleets, api_client: KubeClient
+) -> None:
+    fleet = name()
+    fleets.converge(fleets.spec(fleet, "public"))
+    sa, ns = f"ingress-{fleet}", f"ing-{fleet}"
+    wait_until(
+        lambda: can(api_client, sa, ns, "watch", "networking.k8s.io/ingresses"),
+        what="the fleet's ClusterRoleBinding",
+    )
+    for verb, resource in [
+        ("list", "networking.k8s.io/ingressclasses"),
+        ("watch", "discovery.k8s.io/endpointslices"),
+        ("list", "secrets"),
+        ("watch", "configmaps"),
+        ("watch", "services"),
+    ]:
+        assert can(api_client, sa, ns, verb, resource), (verb, resource)
+    for verb, resource in [
+        ("update", "networking.k8s.io/ingresses"),
+        ("create", "events"),
+        ("create", "coordination.k8s.io/leases"),
+        ("get", "secrets"),
+        ("update", "secrets"),
+    ]:
+        assert not can(api_client, sa, ns, verb, resource, namespace=ns), (verb, resource)
+    assert not can(
+        api_client, sa, ns, "update", "networking.k8s.io/ingresses", subresource="status"
+    )
+
+
+def test_a_fleet_changes_shape_and_profile_in_place(fleets: Fleets, api_client: KubeClient) -> None:
+    fleet = name()
+    ns, obj = f"ing-{fleet}", f"ingress-{fleet}"
+    nginx = fleets.converge(fleets.spec(fleet, "public", profile="ingress-nginx"))
+    assert nginx.ok, nginx.errors
+    assert get_or_none(api_client, ROLE, obj, ns) is not None
+    assert get_or_none(api_client, CONFIG_MAP, obj, ns) is not None
+    # to traefik with a budget and an autoscaler: the nginx Role and ConfigMap go
+    shaped = fleets.spec(
+        fleet,
+        "public",
+        workload=WorkloadShape.of(key="k", max_unavailable=1, autoscaling=Autoscaling(2, 5)),
+    )
+    report = fleets.converge(shaped)
+    assert report.ok, report.errors
+    assert {r.kind for r in report.deleted} == {"Role", "RoleBinding", "ConfigMap"}
+    assert get_or_none(api_client, POD_DISRUPTION_BUDGET, obj, ns)["spec"]["maxUnavailable"] == 1
+    hpa = get_or_none(api_client, HORIZONTAL_POD_AUTOSCALER, obj, ns)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == obj
+    dep = api_client.get(DEPLOYMENT, obj, ns)
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+        "docker.io/library/traefik:"
+    )
+    # to a DaemonSet: the Deployment, its autoscaler and its budget go; the Service stays
+    service_uid = api_client.get(SERVICE, obj, ns)["metadata"]["uid"]
+    daemons = fleets.spec(fleet, "public", workload=WorkloadShape.of(key="k", kind="DaemonSet"))
+    report = fleets.converge(daemons)
+    assert report.ok, report.errors
+    assert {r.kind for r in report.deleted} == {
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+    assert get_or_none(api_client, DAEMON_SET, obj, ns) is not None
+    assert api_client.get(SERVICE, obj, ns)["metadata"]["uid"] == service_uid
+    assert fleets.converge(daemons).changed == ()
 
 
 def test_a_namespace_made_by_someone_else_is_used_and_never_deleted(
