@@ -5,9 +5,12 @@ and public hosted zone, applies the embedded sample (:mod:`e2e.sample`: a public
 fleet in ``elbv2`` mode, two tenants, three Ingresses of which one tries to hijack another tenant's
 name), runs ``ingress-reconciler run`` against them and shows what happened: the fleets with their
 load-balancer addresses, each Ingress with its status, the DNS records in each view and the
-refusals with their reasons. Then it keeps reconciling until Ctrl-C, printing what changes, so
-you can ``kubectl apply`` more. ``--exit-after-report`` stops after the first converged report
-(exit 0; 1 when it did not converge in ``--timeout`` seconds).
+refusals with their reasons. Then it starts each fleet's Traefik from the Deployment the
+reconciler wrote and the apps' backends (in network namespaces, so as root), sends each host's
+request through its fleet, and prints the ``curl`` command that does the same with the answer.
+It keeps reconciling until Ctrl-C, printing what changes, so you can ``kubectl apply`` more.
+``--exit-after-report`` stops after the first converged report (exit 0; 1 when it did not
+converge in ``--timeout`` seconds).
 
 The first run builds kube-apiserver and etcd from the Go module proxy (several minutes); its
 progress is shown.
@@ -16,6 +19,7 @@ progress is shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -33,6 +37,9 @@ from e2e.ground import REGION, GroundError, LocalGround
 from e2e.observe import Observer, Record
 from e2e.servers.apiserver import BinariesMissingError, binary_dir, find_binaries
 from e2e.servers.bind import BindNotInstalledError
+from e2e.servers.fleet_controller import FleetController, FleetControllerError, traefik_binary
+from e2e.servers.netns import NetnsError, NetnsPod, can_make_namespaces
+from e2e.traffic import curl_command, expose, request
 
 __all__ = [
     "Snapshot",
@@ -261,7 +268,8 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
         say("run `make deps` (BIND9, kube-apiserver + etcd, helm, kubectl) and try again")
         return 1
     try:
-        return _run(ground, args, say, stream)
+        with contextlib.ExitStack() as running:
+            return _run(ground, args, say, stream, running)
     except KeyboardInterrupt:
         say("stopping")
         return 0
@@ -274,11 +282,91 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def traffic(
+    ground: LocalGround,
+    observer: Observer,
+    say: Callable[[str], None],
+    running: contextlib.ExitStack,
+) -> list[str]:
+    """Start each fleet's controller (Traefik, from the Deployment the reconciler wrote) and the
+    sample's app backends, then send each sample host's request through its fleet: the report
+    lines, with the ``curl`` command that does the same."""
+    reason = can_make_namespaces()
+    try:
+        traefik_binary()
+    except FleetControllerError as exc:
+        reason = reason or str(exc)
+    if reason:
+        return [f"(skipped: {reason})"]
+    say("starting each fleet's Traefik from its Deployment, and the app backends")
+    listeners: dict[str, tuple[str, int]] = {}
+    by_address: dict[str, str] = {}
+    addresses = observer.fleet_addresses()
+    try:
+        for fleet_sample in sample.FLEETS:
+            controller = running.enter_context(
+                FleetController(
+                    ground.apiserver,
+                    namespace=fleet_sample.namespace,
+                    workload=f"ingress-{fleet_sample.name}",
+                    directory=ground.workdir / f"controller-{fleet_sample.name}",
+                )
+            )
+            listeners[fleet_sample.name] = controller.listener("web")
+            for address in addresses.get(fleet_sample.name, ()):
+                by_address[_bare(address)] = fleet_sample.name
+        for index, namespace in enumerate(sample.NAMESPACES, start=1):
+            pod = running.enter_context(NetnsPod(namespace, index, log_dir=ground.workdir))
+            expose(ground.apiserver, namespace, namespace, pod)
+    except (FleetControllerError, NetnsError) as exc:
+        return [f"(could not start: {exc})"]
+    lines: list[str] = []
+    for expected in sample.EXPECTED_RECORDS:
+        record = next((r for r in observer.records(expected.view) if r.name == expected.name), None)
+        if record is None:
+            continue
+        fleet = next((by_address[_bare(v)] for v in record.values if _bare(v) in by_address), "")
+        if not fleet:
+            continue
+        listener = listeners[fleet]
+        answer = _answered(listener, expected.name)
+        lines.append(
+            f"{expected.name} ({expected.view} view: {record.type} {', '.join(record.values)}"
+            f" = fleet {fleet})"
+        )
+        lines.append(f"  $ {curl_command(listener, expected.name)}")
+        lines.append(f"  HTTP {answer[0]} from {answer[1] or 'the fleet itself'}")
+        for other, other_listener in listeners.items():
+            if other != fleet:
+                status, backend = _answered(other_listener, expected.name, wait=False)
+                lines.append(
+                    f"  the same request to fleet {other}: HTTP {status}"
+                    f" from {backend or 'the fleet itself'}"
+                )
+    return lines
+
+
+def _answered(listener: tuple[str, int], host: str, *, wait: bool = True) -> tuple[int, str]:
+    """(status, backend) of a request for ``host``; waits a little for routes to load."""
+    deadline = time.monotonic() + (15.0 if wait else 0.0)
+    while True:
+        try:
+            answer = request(listener, host)
+        except OSError:
+            answer = None
+        if answer is not None and (answer.backend or time.monotonic() >= deadline):
+            return answer.status, answer.backend
+        if time.monotonic() >= deadline:
+            return 0, ""
+        time.sleep(0.2)  # the controller loads its routes a moment after it starts
+
+
 def _run(
     ground: LocalGround,
     args: argparse.Namespace,
     say: Callable[[str], None],
     stream: IO[str],
+    running: contextlib.ExitStack,
 ) -> int:
     config = ground.write_config()
     say(f"configuration: {config}")
@@ -301,6 +389,13 @@ def _run(
     stream.write("\n" + render(snap) + "\n")
     if not snap.ok:
         stream.write(f"reconciler log (last lines):\n{ground.log_tail()}\n")
+    else:
+        stream.write(
+            "== Requests through each fleet (the load-balancer hop is simulated: a request for a "
+            "fleet's address goes to its Traefik on 127.0.0.1)\n"
+        )
+        stream.write("".join(f"   {line}\n" for line in traffic(ground, observer, say, running)))
+        stream.write("\n")
     stream.flush()
     if args.exit_after_report:
         return 0 if snap.ok else 1

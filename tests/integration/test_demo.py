@@ -1,7 +1,8 @@
 """The README's first command, as a user runs it: ``python -m e2e.demo`` (here with
 ``--exit-after-report``), against a real kube-apiserver + etcd, BIND9 and moto. Asserts on what it
 prints: fleets with NLBs of the right scheme, each Ingress's status, records in the right view
-only, and the hijack attempt refused with its reason."""
+only, the hijack attempt refused with its reason, and each host's request answered through its own
+fleet's Traefik only."""
 
 from __future__ import annotations
 
@@ -113,6 +114,24 @@ def test_demo_shows_the_hijack_refused_with_its_reason(demo_output: str) -> None
         and "checkout.shop.example.test" in line
         for line in refusals
     ), refusals
+
+
+def test_demo_sends_each_host_through_its_own_fleet_and_shows_the_curl(demo_output: str) -> None:
+    lines = _sections(demo_output)["Requests through each fleet"]
+    text = "\n".join(lines)
+    for host, fleet, backend, other in (
+        ("shop.example.test", "public", "shop", "private"),
+        ("www.shop.example.test", "public", "shop", "private"),
+        ("payroll.internal.example.test", "private", "payroll", "public"),
+    ):
+        at = lines.index(next(line for line in lines if line.startswith(f"{host} (")))
+        assert f"= fleet {fleet})" in lines[at]
+        assert re.fullmatch(
+            rf"\$ curl -s --connect-to {re.escape(host)}:80:127\.0\.0\.1:\d+ http://{re.escape(host)}/",
+            lines[at + 1],
+        ), lines[at + 1]
+        assert lines[at + 2] == f"HTTP 200 from {backend}", text
+        assert lines[at + 3] == f"the same request to fleet {other}: HTTP 404 from the fleet itself"
 
 
 def test_demo_keeps_reconciling_until_ctrl_c() -> None:

@@ -18,7 +18,6 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ from e2e.servers.bind import BindServer
 from e2e.servers.fleet_controller import FleetController
 from e2e.servers.moto import MotoServer
 from e2e.servers.netns import NetnsPod, can_make_namespaces
+from e2e.traffic import Answer, expose, request
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
@@ -47,23 +47,6 @@ pytestmark = pytest.mark.integration
 PUBLIC_LB = "203.0.113.10"
 PRIVATE_LB = "10.100.0.10"
 NGINX = "nginx.ingress.kubernetes.io"
-
-
-@dataclass
-class Answer:
-    """One HTTP answer."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: str
-
-    @property
-    def backend(self) -> str:
-        """The test backend that answered ("" when it was not one of ours)."""
-        try:
-            return str(json.loads(self.body).get("backend", ""))
-        except ValueError:
-            return ""
 
 
 def _common_name(der: bytes) -> str:
@@ -195,15 +178,8 @@ class Ground:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """An HTTP request for ``host`` to the load balancer at ``address``."""
-        target = self.controller_at(address).listener("web")
-        conn = http.client.HTTPConnection(*target, timeout=5)
-        try:
-            conn.request(method, path, headers={"Host": host, **(headers or {})})
-            response = conn.getresponse()
-            body = response.read().decode(errors="replace")
-            return Answer(response.status, dict(response.getheaders()), body)
-        finally:
-            conn.close()
+        listener = self.controller_at(address).listener("web")
+        return request(listener, host, path, method=method, headers=headers)
 
     def tls_name(self, address: str, server_name: str) -> str:
         """The common name of the certificate presented for ``server_name`` (SNI)."""
@@ -262,31 +238,7 @@ class Ground:
         pod = NetnsPod(name, index, port=port, log_dir=self.tmp, cert=cert, key=key)
         pod.start()
         self.pods[name] = pod
-        self.apiserver.must(
-            "POST",
-            f"/api/v1/namespaces/{self.apps}/services",
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": name},
-                "spec": {"ports": [{"name": "app", "port": 80, "targetPort": port}]},
-            },
-        )
-        self.apiserver.must(
-            "POST",
-            f"/apis/discovery.k8s.io/v1/namespaces/{self.apps}/endpointslices",
-            {
-                "apiVersion": "discovery.k8s.io/v1",
-                "kind": "EndpointSlice",
-                "metadata": {
-                    "name": f"{name}-1",
-                    "labels": {"kubernetes.io/service-name": name},
-                },
-                "addressType": "IPv4",
-                "endpoints": [{"addresses": [pod.address], "conditions": {"ready": True}}],
-                "ports": [{"name": "app", "port": port, "protocol": "TCP"}],
-            },
-        )
+        expose(self.apiserver, self.apps, name, pod)
 
     def ingress(
         self,
