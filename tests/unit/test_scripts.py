@@ -64,6 +64,7 @@ def test_every_shell_script_is_found() -> None:
         "scripts/lint",
         "scripts/check-tiltfile",
         "scripts/install.d/30-starlark",
+        "scripts/install.d/50-traefik",
         "e2e/kind/up.sh",
         "e2e/kind/down.sh",
         "e2e/kind/port-forward.sh",
@@ -88,7 +89,11 @@ def test_shell_scripts_pass_shellcheck() -> None:
 
 def test_dev_loop_scripts_pass_shellcheck_at_every_severity() -> None:
     scripts = [p for p in _shell_scripts() if p.is_relative_to(ROOT / "e2e")]
-    scripts += [ROOT / "scripts" / "check-tiltfile", ROOT / "scripts" / "install.d" / "30-starlark"]
+    scripts += [
+        ROOT / "scripts" / "check-tiltfile",
+        ROOT / "scripts" / "install.d" / "30-starlark",
+        ROOT / "scripts" / "install.d" / "50-traefik",
+    ]
     result = subprocess.run(
         [_shellcheck(), "--severity=style", "--external-sources", *map(str, scripts)],
         capture_output=True,
