@@ -180,6 +180,17 @@ def load_balancer_spec(spec: FleetSpec, settings: Settings) -> LoadBalancerSpec:
     )
 
 
+def warn_retired_profiles(specs: Sequence[FleetSpec]) -> list[str]:
+    """Log (WARNING) and return one line per fleet whose profile is retired upstream."""
+    lines = []
+    for spec in specs:
+        retired = profile_named(spec.profile).retired
+        if retired:
+            lines.append(f"fleet {spec.name} runs the {spec.profile} profile: {retired}")
+            log.warning("%s", lines[-1])
+    return lines
+
+
 def build_stages(
     settings: Settings,
     *,
@@ -194,10 +205,7 @@ def build_stages(
     status (when fleets are configured).
     """
     specs = settings.fleet_specs()
-    for spec in specs:
-        retired = profile_named(spec.profile).retired
-        if retired:
-            log.warning("fleet %s runs the %s profile: %s", spec.name, spec.profile, retired)
+    warn_retired_profiles(specs)
     owner = settings.owner_id
     writer = guard.writer(KubeWriter(client))
     fleet_kube = guard.fleet_kube(KubeFleetKube(client))

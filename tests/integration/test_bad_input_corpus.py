@@ -126,6 +126,25 @@ def both_affixes(config: dict[str, Any], _: Path) -> None:
     config["txtSuffix"] = "-s"
 
 
+def fleet_with(**options: Any) -> Callable[[dict[str, Any], Path], None]:
+    """A public fleet writing to the BIND provider (public view), with ``options`` (camelCase
+    keys) added."""
+    fleet = {
+        "name": "f",
+        "ingressClassName": "f",
+        "visibility": "public",
+        "namespace": "f",
+        "dnsProviders": ["bind"],
+        **options,
+    }
+
+    def change(config: dict[str, Any], _: Path) -> None:
+        config["providers"][0]["view"] = "public"
+        config["fleets"] = [fleet]
+
+    return change
+
+
 P0 = ("providers", 0)
 CONFIG_CASES = [
     Case("config-not-utf8", 2, ("not UTF-8",), config_text=b"ownerId: caf\xe9\n"),
@@ -276,6 +295,48 @@ CONFIG_CASES = [
                 }
             ],
         ),
+    ),
+    Case(
+        "fleet-profile-unknown",
+        2,
+        ("fleets[f].profile", "unknown controller profile 'haproxy'", "traefik"),
+        config=fleet_with(profile="haproxy"),
+    ),
+    Case(
+        "fleet-error-pages-without-default-backend",
+        2,
+        ("customHttpErrors", "set fleets[f].defaultBackend too"),
+        config=fleet_with(controller={"customHttpErrors": [503]}),
+    ),
+    Case(
+        "fleet-daemonset-autoscaled",
+        2,
+        ("fleets[f].autoscaling", "DaemonSet"),
+        config=fleet_with(kind="DaemonSet", autoscaling={"minReplicas": 1, "maxReplicas": 3}),
+    ),
+    Case(
+        "fleet-budget-both",
+        2,
+        ("podDisruptionBudget", "not both"),
+        config=fleet_with(podDisruptionBudget={"minAvailable": 1, "maxUnavailable": 1}),
+    ),
+    Case(
+        "fleet-body-size-bad",
+        2,
+        ("proxyBodySize", "'lots'"),
+        config=fleet_with(controller={"proxyBodySize": "lots"}),
+    ),
+    Case(
+        "fleet-default-backend-bad",
+        2,
+        ("defaultBackend", "<namespace>/<service>"),
+        config=fleet_with(defaultBackend="fallback"),
+    ),
+    Case(
+        "fleet-option-unknown",
+        2,
+        ("fleets", "sslPasthrough"),
+        config=fleet_with(tls={"sslPasthrough": True}),
     ),
     Case(
         "tenant-fleet-unknown",

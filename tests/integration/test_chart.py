@@ -526,6 +526,73 @@ FAILURES = [
         id="route53-without-view",
     ),
     pytest.param(
+        {
+            **FULL,
+            "fleets": [
+                {**FULL["fleets"][0], "controller": {"customHttpErrors": [503]}},
+                FULL["fleets"][1],
+            ],
+        },
+        "fleets[public].controller.customHttpErrors: error pages come from the default backend; "
+        "set fleets[public].defaultBackend too",
+        id="error-pages-without-default-backend",
+    ),
+    pytest.param(
+        {
+            **FULL,
+            "fleets": [
+                {
+                    **FULL["fleets"][0],
+                    "kind": "DaemonSet",
+                    "autoscaling": {"minReplicas": 1, "maxReplicas": 3},
+                },
+                FULL["fleets"][1],
+            ],
+        },
+        "fleets[public].autoscaling: a DaemonSet runs one pod per node and cannot be autoscaled",
+        id="autoscaled-daemonset",
+    ),
+    pytest.param(
+        {
+            **FULL,
+            "fleets": [{**FULL["fleets"][0], "autoscaling": {"minReplicas": 5, "maxReplicas": 3}}],
+        },
+        "fleets[public].autoscaling: need 1 <= minReplicas (5) <= maxReplicas (3)",
+        id="autoscaling-min-above-max",
+    ),
+    pytest.param(
+        {
+            **FULL,
+            "fleets": [
+                {
+                    **FULL["fleets"][0],
+                    "podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1},
+                },
+                FULL["fleets"][1],
+            ],
+        },
+        "fleets[public].podDisruptionBudget: set minAvailable or maxUnavailable, not both",
+        id="budget-both",
+    ),
+    pytest.param(
+        {
+            **FULL,
+            "fleets": [{**FULL["fleets"][0], "defaultBackend": "fallback"}, FULL["fleets"][1]],
+        },
+        'fleets[public].defaultBackend: "fallback" must be <namespace>/<service>',
+        id="default-backend-without-namespace",
+    ),
+    pytest.param(
+        {**FULL, "fleets": [{**FULL["fleets"][0], "kind": "StatefulSet"}, FULL["fleets"][1]]},
+        "value must be one of 'Deployment', 'DaemonSet'",
+        id="workload-kind-unknown",
+    ),
+    pytest.param(
+        {**FULL, "fleets": [{**FULL["fleets"][0], "profile": "haproxy"}, FULL["fleets"][1]]},
+        "value must be one of 'traefik', 'ingress-nginx'",
+        id="profile-unknown",
+    ),
+    pytest.param(
         {**MINIMAL, "ownerID": "typo"},
         "additional properties 'ownerID' not allowed",
         id="unknown-key",

@@ -11,6 +11,8 @@ controller's local listener (:meth:`Ground.send`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import secrets
@@ -90,6 +92,8 @@ class Ground:
         self.pods: dict[str, NetnsPod] = {}
         self._first_index = 1 + secrets.randbelow(200)
         self.passes = 0
+        self.requests = 0
+        """Requests sent through the fleets (HTTP, HTTPS and TLS handshakes)."""
         self.private_profile = "traefik"
         self.migration: dict[str, Any] = {}
 
@@ -179,11 +183,13 @@ class Ground:
     ) -> Answer:
         """An HTTP request for ``host`` to the load balancer at ``address``."""
         listener = self.controller_at(address).listener("web")
+        self.requests += 1
         return request(listener, host, path, method=method, headers=headers)
 
     def tls_name(self, address: str, server_name: str) -> str:
         """The common name of the certificate presented for ``server_name`` (SNI)."""
         target = self.controller_at(address).listener("websecure")
+        self.requests += 1
         context = ssl.create_default_context(cafile=str(self.ca_file))
         context.check_hostname = False  # the default certificate is for no particular name
         with (
@@ -197,6 +203,7 @@ class Ground:
     def https(self, address: str, host: str, path: str = "/") -> Answer:
         """An HTTPS request for ``host`` (verified against the test CA) to ``address``."""
         target = self.controller_at(address).listener("websecure")
+        self.requests += 1
         context = ssl.create_default_context(cafile=str(self.ca_file))
         conn = http.client.HTTPSConnection(host, target[1], timeout=5, context=context)
         conn.sock = context.wrap_socket(
@@ -354,6 +361,7 @@ def ground(
     moto_server: MotoServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Ground]:
+    started = time.monotonic()
     reason = can_make_namespaces()
     if reason:
         pytest.fail(f"the Traefik test ground cannot run here: {reason}")
@@ -411,9 +419,17 @@ def ground(
             "secure",
             annotations={f"{NGINX}/ssl-passthrough": "true"},
         )
+        controllers_started = time.monotonic()
         g.start_controllers()
+        controllers_ready = time.monotonic() - controllers_started
         g.once()  # status and DNS
+        ready = time.monotonic() - started
         yield g
+        print(  # for the record (pytest -s): what the ground costs and how much it carried
+            f"traefik ground: ready in {ready:.1f} s (both controllers started in "
+            f"{controllers_ready:.1f} s), {g.passes} reconciler passes, "
+            f"{g.requests} requests through the fleets"
+        )
     finally:
         g.cleanup()
         monkeypatch.undo()
@@ -566,6 +582,39 @@ def test_annotation_controls_take_effect(ground: Ground) -> None:
         "other",
         annotations={f"{NGINX}/permanent-redirect": "https://elsewhere.example.test/"},
     )
+    # basic auth from an htpasswd Secret (auth-file, as ingress-nginx reads it)
+    digest = base64.b64encode(hashlib.sha1(b"s3cret").digest()).decode()
+    ground.apiserver.must(
+        "POST",
+        f"/api/v1/namespaces/{ground.apps}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "basic-auth"},
+            "stringData": {"auth": f"alice:{{SHA}}{digest}\n"},
+        },
+    )
+    hosts["auth"] = ground.host("auth")
+    ground.ingress(
+        "auth",
+        hosts["auth"],
+        ground.public,
+        "other",
+        annotations={
+            f"{NGINX}/auth-type": "basic",
+            f"{NGINX}/auth-secret": "basic-auth",
+            f"{NGINX}/auth-realm": "members",
+        },
+    )
+    # snippets are raw controller configuration: off by default, the Ingress is not served
+    snippet = ground.host("snippet")
+    ground.ingress(
+        "snippet",
+        snippet,
+        ground.public,
+        "other",
+        annotations={f"{NGINX}/configuration-snippet": "more_set_headers 'X-Snippet: 1';"},
+    )
     ground.once()
     for host in hosts.values():
         assert ground.resolve(host, "public") == (PUBLIC_LB,)
@@ -611,6 +660,27 @@ def test_annotation_controls_take_effect(ground: Ground) -> None:
     )
     assert moved.headers["Location"] == "https://elsewhere.example.test/"
     assert moved.backend == ""
+
+    # basic auth: refused without the password, let through with it
+    denied = wait_for_answer(
+        lambda: (a := ground.send(PUBLIC_LB, hosts["auth"])).status == 401 and a, "basic auth"
+    )
+    assert denied.headers["Www-Authenticate"] == 'Basic realm="members"'  # Go's spelling
+    wrong = base64.b64encode(b"alice:guess").decode()
+    assert (
+        ground.send(PUBLIC_LB, hosts["auth"], headers={"Authorization": f"Basic {wrong}"}).status
+        == 401
+    )
+    right = base64.b64encode(b"alice:s3cret").decode()
+    allowed = ground.send(PUBLIC_LB, hosts["auth"], headers={"Authorization": f"Basic {right}"})
+    assert (allowed.status, allowed.backend) == (200, "other")
+
+    # by now every route above was loaded; the snippet Ingress's still is not
+    refused = ground.send(PUBLIC_LB, snippet)
+    assert refused.backend == "fallback", refused
+    assert "X-Snippet" not in refused.headers
+    rejected = ground.controllers[ground.public].log_lines(r"snippet annotations are not allowed")
+    assert rejected, "Traefik did not say why it refused the snippet Ingress"
 
 
 def test_an_ingress_moving_fleets_takes_requests_and_dns_along_and_never_leaks(

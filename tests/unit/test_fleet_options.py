@@ -3,10 +3,12 @@ the key to fix, and checked against what a profile can do."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
+from reconciler.app.wiring import warn_retired_profiles
 from reconciler.fleets.objects import desired_fleet_objects
 from reconciler.fleets.options import (
     Autoscaling,
@@ -142,3 +144,22 @@ def test_without_options_the_profile_defaults_stand() -> None:
     assert objs["Deployment"]["spec"]["replicas"] == 2
     assert "PodDisruptionBudget" not in objs
     assert "HorizontalPodAutoscaler" not in objs
+
+
+def test_a_fleet_on_the_retired_profile_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    nginx = FleetSpec.of(
+        name="old",
+        ingress_class_name="old",
+        visibility="public",
+        namespace="ingress-old",
+        profile="ingress-nginx",
+    )
+    current = FleetSpec.of(
+        name="new", ingress_class_name="new", visibility="public", namespace="ingress-new"
+    )
+    with caplog.at_level(logging.WARNING, logger="reconciler.app.wiring"):
+        lines = warn_retired_profiles([nginx, current])
+    assert len(lines) == 1
+    assert lines[0].startswith("fleet old runs the ingress-nginx profile: ingress-nginx was")
+    assert [r.getMessage() for r in caplog.records] == lines
+    assert caplog.records[0].levelno == logging.WARNING
