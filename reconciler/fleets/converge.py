@@ -49,16 +49,28 @@ from reconciler.model.k8s_json import IngressClassDict, IngressDict
 
 __all__ = [
     "DELETE_ORDER",
+    "SSL_PASSTHROUGH_ANNOTATION",
     "Finding",
     "FleetError",
     "FleetKube",
     "FleetReport",
     "Refusal",
+    "asks_ssl_passthrough",
     "converge_fleets",
     "find_class_problems",
 ]
 
 log = logging.getLogger(__name__)
+
+SSL_PASSTHROUGH_ANNOTATION = "nginx.ingress.kubernetes.io/ssl-passthrough"
+"""The Ingress annotation asking the fleet to pass TLS to the backend untouched."""
+
+
+def asks_ssl_passthrough(ingress: Mapping[str, Any]) -> bool:
+    """Does the Ingress ask for SSL passthrough (the annotation read as Go's ParseBool)?"""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    value = str(annotations.get(SSL_PASSTHROUGH_ANNOTATION, ""))
+    return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
 class FleetKube(Protocol):
@@ -472,9 +484,12 @@ def find_class_problems(
     - Ingresses without a class while a default class exists: admission sets the class only when
       an Ingress is created, and fleet controllers ignore Ingresses without one;
     - an IngressClass of ours (controller ``ingress-reconciler.io/...``) that no fleet serves;
-    - an Ingress naming a class that neither exists nor belongs to a fleet.
+    - an Ingress naming a class that neither exists nor belongs to a fleet;
+    - an Ingress asking for SSL passthrough on a fleet that does not enable it (the admission
+      policy refuses it at creation; this reports the ones that exist already).
     """
     fleet_classes = {s.ingress_class_name for s in specs}
+    closed_classes = {s.ingress_class_name: s.name for s in specs if not s.options.ssl_passthrough}
     fleet_controllers = {profile_named(s.profile).controller_class(s.name) for s in specs}
     findings: list[Finding] = []
     class_names = {str((c.get("metadata") or {}).get("name", "")) for c in ingress_classes}
@@ -535,6 +550,16 @@ def find_class_problems(
                     Reason.INGRESS_CLASS_NOT_FOUND,
                     f"Ingress names class {class_name!r}, which neither exists nor belongs to a "
                     f"fleet (fleet classes: {', '.join(sorted(fleet_classes)) or 'none'})",
+                )
+            )
+        elif class_name in closed_classes and asks_ssl_passthrough(ing):
+            findings.append(
+                Finding(
+                    ref,
+                    Reason.SSL_PASSTHROUGH_NOT_ENABLED,
+                    f"Ingress asks for {SSL_PASSTHROUGH_ANNOTATION} but fleet "
+                    f"{closed_classes[class_name]} (class {class_name}) does not enable "
+                    "tls.sslPassthrough; use a fleet that does, or terminate TLS at the fleet",
                 )
             )
     return tuple(

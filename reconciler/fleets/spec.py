@@ -116,6 +116,7 @@ class Reason(StrEnum):
     INGRESS_WITHOUT_CLASS = "IngressWithoutClass"
     INGRESS_CLASS_WITHOUT_FLEET = "IngressClassWithoutFleet"
     INGRESS_CLASS_NOT_FOUND = "IngressClassNotFound"
+    SSL_PASSTHROUGH_NOT_ENABLED = "SslPassthroughNotEnabled"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import json
 import secrets
 import socket
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "ingress-reconciler"
+HELM = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "helm"
 PUBLIC_LB = "203.0.113.10"
 PRIVATE_LB = "10.100.0.10"
 NGINX = "nginx.ingress.kubernetes.io"
@@ -103,6 +107,7 @@ class Ground:
     # --- the reconciler's configuration and passes -----------------------------------------
 
     def fleet(self, name: str, visibility: str, providers: list[str]) -> dict[str, Any]:
+        """A fleet with every option; only the public fleet enables SSL passthrough."""
         return {
             "name": name,
             "ingressClassName": name,
@@ -110,9 +115,24 @@ class Ground:
             "namespace": f"ing-{name}",
             "replicas": 1,
             "dnsProviders": providers,
-            "tls": {"defaultCertificate": "fleet-default", "sslPassthrough": True},
+            "tls": {
+                "defaultCertificate": "fleet-default",
+                "sslPassthrough": visibility == "public",
+            },
             "defaultBackend": f"{self.apps}/fallback",
             "controller": {"customHttpErrors": [503], "proxyReadTimeout": 30},
+        }
+
+    def settings_fleets(self) -> dict[str, Any]:
+        """The ``fleets`` key of the configuration (the chart's values take the same)."""
+        return {
+            "fleets": [
+                self.fleet(self.public, "public", ["route53-public"]),
+                {
+                    **self.fleet(self.private, "private", ["bind-private"]),
+                    "profile": self.private_profile,
+                },
+            ]
         }
 
     def write_config(self) -> None:
@@ -128,13 +148,7 @@ class Ground:
                 },
                 bind_provider(self.bind, name="bind-private", view="private"),
             ],
-            "fleets": [
-                self.fleet(self.public, "public", ["route53-public"]),
-                {
-                    **self.fleet(self.private, "private", ["bind-private"]),
-                    "profile": self.private_profile,
-                },
-            ],
+            **self.settings_fleets(),
         }
         self.config.write_text(yaml.safe_dump(settings))
 
@@ -744,3 +758,72 @@ def test_controllers_run_with_their_fleet_rbac_and_never_write_status(ground: Gr
         content_type="application/merge-patch+json",
     )
     assert status == 403
+
+
+def test_ssl_passthrough_only_on_the_fleet_that_enables_it(
+    ground: Ground, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # an Ingress that asked for passthrough on the private fleet before any policy existed: the
+    # reconciler reports it
+    early = ground.host("early")
+    annotations = {f"{NGINX}/ssl-passthrough": "true"}
+    ground.ingress("early", early, ground.private, "secure", annotations=annotations)
+    ground.once()
+    reasons = {
+        e.get("reason")
+        for e in ground.apiserver.must(
+            "GET", f"/apis/events.k8s.io/v1/namespaces/{ground.apps}/events"
+        )["items"]
+        if e.get("regarding", {}).get("name") == "early"
+    }
+    assert "SslPassthroughNotEnabled" in reasons
+
+    # the chart's fleet policy, rendered by helm for these two fleets, refuses the next one
+    values = tmp_path_factory.mktemp("fleet-policy") / "values.yaml"
+    fleets = [{**f, "dnsProviders": []} for f in ground.settings_fleets()["fleets"]]
+    values.write_text(yaml.safe_dump({"ownerId": ground.owner, "fleets": fleets}))
+    rendered = subprocess.run(
+        [
+            str(HELM),
+            "template",
+            f"fp{ground.suffix}",
+            str(CHART),
+            "--show-only",
+            "templates/fleet-policy.yaml",
+            "-f",
+            str(values),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    policy, binding = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    base = "/apis/admissionregistration.k8s.io/v1"
+    ground.apiserver.must("POST", f"{base}/validatingadmissionpolicies", policy)
+    ground.apiserver.must("POST", f"{base}/validatingadmissionpolicybindings", binding)
+    try:
+        path = f"/apis/networking.k8s.io/v1/namespaces/{ground.apps}/ingresses"
+
+        def attempt(name: str, fleet: str) -> tuple[int, Any]:
+            body = {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": name, "annotations": annotations},
+                "spec": {"ingressClassName": fleet, "rules": [{"host": ground.host(name)}]},
+            }
+            return ground.apiserver.request("POST", path + "?dryRun=All", body)
+
+        _, body = wait_for_answer(
+            lambda: (r := attempt("late", ground.private))[0] == 403 and r, "the fleet policy"
+        )
+        assert "SslPassthroughNotEnabled: the fleet of class" in body["message"], body
+        # the fleet that enables passthrough takes the same Ingress
+        assert attempt("late", ground.public)[0] == 201
+    finally:
+        ground.apiserver.request(
+            "DELETE", f"{base}/validatingadmissionpolicybindings/{binding['metadata']['name']}"
+        )
+        ground.apiserver.request(
+            "DELETE", f"{base}/validatingadmissionpolicies/{policy['metadata']['name']}"
+        )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.app.wiring import warn_retired_profiles
+from reconciler.fleets.converge import SSL_PASSTHROUGH_ANNOTATION, find_class_problems
 from reconciler.fleets.objects import desired_fleet_objects
 from reconciler.fleets.options import (
     Autoscaling,
@@ -18,7 +19,7 @@ from reconciler.fleets.options import (
     check_supported,
     parse_size,
 )
-from reconciler.fleets.spec import FleetSpec
+from reconciler.fleets.spec import FleetSpec, Reason
 from reconciler.model.errors import ConfigError
 
 KEY = "fleets[public]"
@@ -163,3 +164,42 @@ def test_a_fleet_on_the_retired_profile_is_warned_about(caplog: pytest.LogCaptur
     assert lines[0].startswith("fleet old runs the ingress-nginx profile: ingress-nginx was")
     assert [r.getMessage() for r in caplog.records] == lines
     assert caplog.records[0].levelno == logging.WARNING
+
+
+def test_passthrough_asked_of_a_fleet_that_keeps_it_off_is_a_finding() -> None:
+    closed = FleetSpec.of(
+        name="private", ingress_class_name="private", visibility="private", namespace="p"
+    )
+    open_fleet = FleetSpec.of(
+        name="public",
+        ingress_class_name="public",
+        visibility="public",
+        namespace="q",
+        options=ControllerOptions.of(key=KEY, ssl_passthrough=True),
+    )
+
+    def ingress(name: str, cls: str, value: str) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": name,
+                "namespace": "web",
+                "annotations": {SSL_PASSTHROUGH_ANNOTATION: value},
+            },
+            "spec": {"ingressClassName": cls},
+        }
+
+    findings = find_class_problems(
+        [closed, open_fleet],
+        ingress_classes=[],
+        ingresses=[
+            ingress("asks", "private", "true"),
+            ingress("asks-go-style", "private", "T"),
+            ingress("declines", "private", "false"),
+            ingress("allowed", "public", "true"),
+        ],
+    )
+    assert [(f.ref.name, f.reason) for f in findings] == [
+        ("asks", Reason.SSL_PASSTHROUGH_NOT_ENABLED),
+        ("asks-go-style", Reason.SSL_PASSTHROUGH_NOT_ENABLED),
+    ]
+    assert "fleet private (class private) does not enable tls.sslPassthrough" in findings[0].message
