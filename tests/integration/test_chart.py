@@ -734,6 +734,28 @@ def helm_install(
     return result
 
 
+def test_notes_warn_about_fleets_on_the_retired_ingress_nginx_profile(
+    helm: str, apiserver: ApiServer, tmp_path: Path
+) -> None:
+    nginx = {**FULL["fleets"][0], "profile": "ingress-nginx"}
+    full = {**FULL, "metrics": {}}  # no ServiceMonitor: the test apiserver has no such CRD
+    values = values_file(tmp_path, {**full, "fleets": [nginx, FULL["fleets"][1]]})
+    result = run_helm(
+        helm, "install", "r", str(CHART), "-n", "ir", "--dry-run=client", "-f", str(values),
+        kubeconfig=apiserver.kubeconfig,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert f"WARNING: fleet {nginx['name']} runs the ingress-nginx profile." in notes
+    assert "retired upstream" in notes
+    assert notes.count("WARNING: fleet") == 1  # the traefik fleet is not warned about
+    plain = run_helm(
+        helm, "install", "r", str(CHART), "-n", "ir", "--dry-run=client",
+        "-f", str(values_file(tmp_path, full)), kubeconfig=apiserver.kubeconfig,
+    )  # fmt: skip
+    assert "WARNING: fleet" not in plain.stdout
+
+
 def test_helm_install_creates_the_objects(
     helm: str, apiserver: ApiServer, inst: Install, tmp_path: Path
 ) -> None:
