@@ -21,6 +21,7 @@ from reconciler.fleets.options import (
 )
 from reconciler.fleets.spec import FleetSpec, Reason
 from reconciler.model.errors import ConfigError
+from reconciler.model.k8s_json import IngressDict
 
 KEY = "fleets[public]"
 
@@ -178,7 +179,7 @@ def test_passthrough_asked_of_a_fleet_that_keeps_it_off_is_a_finding() -> None:
         options=ControllerOptions.of(key=KEY, ssl_passthrough=True),
     )
 
-    def ingress(name: str, cls: str, value: str) -> dict[str, Any]:
+    def ingress(name: str, cls: str, value: str) -> IngressDict:
         return {
             "metadata": {
                 "name": name,
