@@ -1,9 +1,8 @@
 """Multi-tenancy: which hosts a namespace may publish, on which fleet, and in which view.
 
 Pure code, like the planner: no I/O, no logging, no clock. The controller calls :func:`decide`
-once per Ingress (or :func:`decide_all` once per pass) between the source and the planner; the
-allowed endpoints go on to the planner, the refusals become Events, a metric and the ``conflicts``
-list of ``plan --output json``.
+once per Ingress between the source and the planner; the allowed endpoints go on to the planner,
+the refusals become Events, a metric and the ``conflicts`` list of ``plan --output json``.
 
 The rules (the same ones the ValidatingAdmissionPolicy from
 :func:`reconciler.dns.admission_policy.render_admission_policy` enforces at admission time; the
@@ -47,7 +46,6 @@ from reconciler.model.ingress import (
     LEGACY_CLASS_ANNOTATION,
     Visibility,
     annotations_of,
-    namespace_of,
     resource_of,
 )
 from reconciler.model.zones import is_within
@@ -66,7 +64,6 @@ __all__ = [
     "TenancyConfig",
     "Tenant",
     "decide",
-    "decide_all",
     "domain_precedence",
     "guard_view",
     "normalize_address",
@@ -648,35 +645,6 @@ def _endpoint_order(
 
 def _refusal_order(refusal: Refusal) -> tuple[str, str, str, str]:
     return (refusal.resource, refusal.host, str(refusal.reason), refusal.message)
-
-
-def decide_all(
-    config: TenancyConfig,
-    *,
-    fleets: Sequence[Fleet],
-    namespaces: Mapping[str, Namespace],
-    ingresses: Iterable[tuple[Mapping[str, Any], Iterable[Endpoint]]],
-) -> tuple[dict[Visibility, tuple[Endpoint, ...]], tuple[Refusal, ...]]:
-    """One pass over every Ingress: allowed endpoints per view, and all refusals, sorted.
-
-    ``namespaces`` maps a name to its :class:`Namespace`; an Ingress whose namespace is missing
-    is judged as a namespace without labels. The result does not depend on input order.
-    """
-    views: dict[Visibility, list[Endpoint]] = {v: [] for v in Visibility}
-    refusals: list[Refusal] = []
-    for ingress, endpoints in ingresses:
-        ns_name = namespace_of(ingress)
-        namespace = namespaces.get(ns_name, Namespace(ns_name))
-        decision = decide(
-            config, fleets=fleets, namespace=namespace, ingress=ingress, endpoints=endpoints
-        )
-        if decision.visibility is not None:
-            views[decision.visibility].extend(decision.allowed)
-        refusals.extend(decision.refusals)
-    return (
-        {v: tuple(sorted(eps, key=_endpoint_order)) for v, eps in views.items()},
-        tuple(sorted(set(refusals), key=_refusal_order)),
-    )
 
 
 def _excluded(target: str, nets: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

@@ -28,7 +28,7 @@ from typing import Any, Final, Protocol
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from reconciler.model.errors import ConfigError, ReconcilerError
-from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.health import HealthState
 from reconciler.runtime.leader import LeaderElector
 from reconciler.runtime.metrics import Metrics
 
@@ -408,22 +408,20 @@ def run(
     *,
     stop: threading.Event,
     elector: LeaderElector | None = None,
-    health_server: HealthServer | None = None,
     watchdog_period: timedelta = timedelta(seconds=1),
 ) -> int:
     """Run the loop until ``stop`` is set or the lease is lost; returns the exit code.
 
-    Starts ``health_server`` (if given), the scheduler and the elector. Every ``watchdog_period``
+    Starts the scheduler and the elector (the caller serves the probes, from before the caches
+    sync until after this returns). Every ``watchdog_period``
     it checks the lease on our own clock (the renew thread may be stuck in a request), keeps the
     ``is_leader`` metric current, and asks for a pass the moment this process becomes leader.
 
     Order on the way out: stop scheduling and let a running pass finish (it still holds the
-    lease), then release the lease so a standby takes over at once, then stop serving probes.
+    lease), then release the lease so a standby takes over at once.
     Losing the lease stops writing at once (``may_write`` turns False) and exits with
     :data:`EXIT_LEADERSHIP_LOST`.
     """
-    if health_server is not None:
-        health_server.start()
     leading = elector is None
     controller.metrics.is_leader.set(int(leading))
     controller.start()
@@ -445,8 +443,6 @@ def run(
         if elector is not None:
             elector.stop(release=True)
         controller.metrics.is_leader.set(0)
-        if health_server is not None:
-            health_server.stop()
     if elector is not None and elector.lost:
         _log.error("exiting: leadership lost", extra={"identity": elector.identity})
         return EXIT_LEADERSHIP_LOST

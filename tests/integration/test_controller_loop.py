@@ -212,13 +212,16 @@ class Reconciler:
         self._thread.start()
 
     def _run(self) -> None:
-        self.exit_code = run(
-            self.controller,
-            stop=self._stop,
-            elector=self.elector,
-            health_server=self.health_server,
-            watchdog_period=timedelta(seconds=0.1),
-        )
+        self.health_server.start()  # as the run command does: probes around the loop
+        try:
+            self.exit_code = run(
+                self.controller,
+                stop=self._stop,
+                elector=self.elector,
+                watchdog_period=timedelta(seconds=0.1),
+            )
+        finally:
+            self.health_server.stop()
 
     def stop(self) -> None:
         """A clean stop (SIGTERM): finish the pass, release the lease."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from reconciler.model.errors import ConfigError, TransientProviderError
 from reconciler.runtime import loop as loop_module
-from reconciler.runtime.health import HealthServer, HealthState
+from reconciler.runtime.health import HealthState
 from reconciler.runtime.leader import ElectionConfig, LeaderElector, LeaseRecord
 from reconciler.runtime.loop import (
     EARLY_JOB,
@@ -618,34 +616,6 @@ def test_run_asks_for_a_pass_on_becoming_leader_and_reports_leadership(
     assert sample(metrics, "is_leader") == 0
     assert store.record is not None
     assert store.record.holder_identity == ""  # released on the way out
-
-
-def test_run_serves_probes_while_running_only(clock: FakeClock, metrics: Metrics) -> None:
-    state = HealthState(clock=clock, interval=timedelta(seconds=60))
-    server = HealthServer(state=state, registry=metrics.registry, host="127.0.0.1", port=0)
-    controller, _ = make(clock, metrics, Passes())
-    stop = threading.Event()
-    seen: list[int] = []
-
-    def probe_then_stop() -> None:
-        deadline = datetime.now(tz=UTC) + timedelta(seconds=10)
-        while datetime.now(tz=UTC) < deadline:
-            try:
-                with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
-                    seen.append(response.status)
-                    break
-            except OSError:
-                threading.Event().wait(0.01)
-        stop.set()
-
-    prober = threading.Thread(target=probe_then_stop)
-    prober.start()
-    assert run(controller, stop=stop, health_server=server) == EXIT_OK
-    prober.join(10)
-    assert seen == [200]
-    assert sample(metrics, "is_leader") == 0
-    with pytest.raises(urllib.error.URLError, match="refused"):  # closed once run returned
-        urllib.request.urlopen(f"{server.url}/healthz", timeout=2)
 
 
 def test_public_surface() -> None:

@@ -24,7 +24,6 @@ from reconciler.dns.tenancy import (
     TenancyConfig,
     Tenant,
     decide,
-    decide_all,
     domain_precedence,
     owner_of,
     tenant_of,
@@ -33,6 +32,7 @@ from reconciler.dns.tenancy import (
 from reconciler.model.endpoint import Endpoint, normalize_name
 from reconciler.model.errors import ConfigError
 from reconciler.model.ingress import Visibility
+from tests.fixtures.tenancy import decide_each
 
 PUBLIC_LB = "lb-public.elb.example.net"
 PRIVATE_LB = "10.1.0.1"
@@ -348,7 +348,7 @@ def test_decide_all_groups_by_view_and_keeps_sharing_within_a_tenant() -> None:
     a2 = ingress("a2", "two", class_name="private")
     b = ingress("b-dev", "three", class_name="private")
     shared = "www.alpha.example.test"
-    views, refusals = decide_all(
+    views, refusals = decide_each(
         CONFIG,
         fleets=FLEETS,
         namespaces={"b-dev": BETA_NS},
@@ -381,7 +381,6 @@ def test_public_surface_is_pinned() -> None:
             "TenancyConfig",
             "Tenant",
             "decide",
-            "decide_all",
             "domain_precedence",
             "guard_view",
             "normalize_address",
@@ -416,10 +415,10 @@ def test_published_hosts_belong_to_their_tenant_whatever_the_order(
         ep = Endpoint.of(name, "A" if target[0].isdigit() else "CNAME", [target])
         entries.append((ingress(namespace.name, f"i{index}", class_name=class_name), [ep]))
     namespaces = {"b-dev": BETA_NS}
-    views, refusals = decide_all(CONFIG, fleets=FLEETS, namespaces=namespaces, ingresses=entries)
+    views, refusals = decide_each(CONFIG, fleets=FLEETS, namespaces=namespaces, ingresses=entries)
     shuffled = list(entries)
     rnd.shuffle(shuffled)
-    assert decide_all(CONFIG, fleets=FLEETS, namespaces=namespaces, ingresses=shuffled) == (
+    assert decide_each(CONFIG, fleets=FLEETS, namespaces=namespaces, ingresses=shuffled) == (
         views,
         refusals,
     )

@@ -3,7 +3,7 @@
 One world of four tenants (``platform`` owns ``example.test``; ``shop`` and ``team`` own domains
 nested inside it; ``vendor`` owns ``vendor.test`` and its own fleet) and their legitimate
 Ingresses. Each attack is one more Ingress; it goes through the real source
-(``endpoints_from_ingress``) and ``decide_all`` exactly as the controller would run them. Every
+(``endpoints_from_ingress``) and ``decide``, per Ingress, exactly as the controller runs them. Every
 attack must be refused with the expected reason, and every legitimate owner's allowed endpoints
 must be exactly what they are without the attack.
 
@@ -28,11 +28,11 @@ from reconciler.dns.tenancy import (
     RefusalReason,
     TenancyConfig,
     Tenant,
-    decide_all,
 )
 from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
 from reconciler.model.endpoint import Endpoint, Label, normalize_name
 from reconciler.model.ingress import Visibility, ingress_class_of
+from tests.fixtures.tenancy import decide_each
 
 TEAM_LABEL = "tenancy.example.test/tenant"
 PUBLIC_LB = "public-lb.elb.example.net"
@@ -516,7 +516,7 @@ def reconcile(
 ) -> tuple[Published, tuple[Refusal, ...]]:
     """Source then tenancy, as one controller pass runs them."""
     items = [(ing, endpoints_from_ingress(ing).endpoints) for ing in ingresses]
-    return decide_all(config, fleets=FLEETS, namespaces=namespaces, ingresses=items)
+    return decide_each(config, fleets=FLEETS, namespaces=namespaces, ingresses=items)
 
 
 def by_host(published: Published) -> dict[str, set[tuple[Visibility, Endpoint]]]:
