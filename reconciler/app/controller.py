@@ -163,7 +163,6 @@ def _loop_config(settings: Settings) -> loop.LoopConfig:
         interval=timedelta(seconds=settings.interval),
         debounce=debounce,
         max_debounce=max(timedelta(seconds=5), debounce),
-        resync_period=timedelta(seconds=settings.resync_period),
     )
 
 

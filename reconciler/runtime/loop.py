@@ -4,9 +4,10 @@ A pass (the injected ``run_pass`` function: fleets → load balancers → status
 
 - every ``interval`` as an apscheduler interval job (one instance at a time, coalesced);
 - early, when watch events call :meth:`Controller.trigger`: triggers are debounced (default
-  0.5 s after the last one, at most ``max_debounce`` after the first), so 50 events → 1 pass;
-- with ``full_resync=True`` once every ``resync_period``, so providers can re-list instead of
-  trusting what they remember.
+  0.5 s after the last one, at most ``max_debounce`` after the first), so 50 events → 1 pass.
+
+How long a provider trusts what it remembers of its zones is the provider's own business (Route53
+re-lists after ``resyncPeriod``; RFC2136 transfers its zones every pass).
 
 Passes never overlap. Only the leader runs passes (``may_write``); the request carries the same
 check so a pass can stop writing the moment the lease is lost. :func:`once` runs one pass and says
@@ -48,7 +49,6 @@ __all__ = [
     "ReasonCount",
     "RecordCount",
     "install_signal_handlers",
-    "is_resync_due",
     "run",
     "utc_now",
 ]
@@ -110,9 +110,7 @@ class PassRequest:
     """What the loop asks of one pass."""
 
     reason: str
-    """Why the pass runs: ``interval``, ``event``, ``resync``, ``leader`` or ``once``."""
-    full_resync: bool
-    """Re-list everything from the servers instead of trusting caches and remembered state."""
+    """Why the pass runs: ``interval``, ``event``, ``leader`` or ``once``."""
     started: datetime
     """When the pass started (the pass's ``now``)."""
     may_write: Callable[[], bool]
@@ -153,12 +151,10 @@ class LoopConfig:
     """An event-triggered pass runs this long after the last event..."""
     max_debounce: timedelta = timedelta(seconds=5)
     """...but never later than this after the first one (a steady stream of events still syncs)."""
-    resync_period: timedelta = timedelta(minutes=10)
-    """A pass at least this long after the last full resync is a full resync."""
 
     def __post_init__(self) -> None:
-        if self.interval <= timedelta(0) or self.resync_period <= timedelta(0):
-            raise ConfigError("loop interval and resync period must be positive")
+        if self.interval <= timedelta(0):
+            raise ConfigError("loop interval must be positive")
         if not timedelta(0) <= self.debounce <= self.max_debounce:
             raise ConfigError("loop debounce must satisfy 0 <= debounce <= max_debounce")
 
@@ -188,11 +184,6 @@ class Debounce:
         if self.first is None or self.last is None:
             return None
         return min(self.last + delay, self.first + max_delay)
-
-
-def is_resync_due(last_resync: datetime | None, period: timedelta, now: datetime) -> bool:
-    """Should this pass re-list everything? (Never resynced yet, or a period has gone by.)"""
-    return last_resync is None or now - last_resync >= period
 
 
 class JobScheduler(Protocol):
@@ -239,7 +230,6 @@ class Controller:
         self._pass_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._debounce = Debounce()
-        self._last_resync: datetime | None = None
         self._soft_errors = 0
 
     @property
@@ -291,19 +281,17 @@ class Controller:
         with self._state_lock:
             return self._debounce
 
-    def run_now(self, *, reason: str, full_resync: bool = False) -> PassResult | None:
+    def run_now(self, *, reason: str) -> PassResult | None:
         """Run one pass now (waiting for a running one). None if skipped: not the leader."""
-        return self._execute(reason=reason, force_full_resync=full_resync, only_if_pending=False)
+        return self._execute(reason=reason, only_if_pending=False)
 
     def _run_interval(self) -> None:
-        self._execute(reason="interval", force_full_resync=False, only_if_pending=False)
+        self._execute(reason="interval", only_if_pending=False)
 
     def _run_early(self) -> None:
-        self._execute(reason="event", force_full_resync=False, only_if_pending=True)
+        self._execute(reason="event", only_if_pending=True)
 
-    def _execute(
-        self, *, reason: str, force_full_resync: bool, only_if_pending: bool
-    ) -> PassResult | None:
+    def _execute(self, *, reason: str, only_if_pending: bool) -> PassResult | None:
         with self._pass_lock:
             now = self._clock()
             with self._state_lock:
@@ -311,26 +299,15 @@ class Controller:
                     return None  # an earlier pass already saw these events
                 # The pass reads the caches after this point, so it sees every event so far.
                 self._debounce = Debounce()
-                full = force_full_resync or is_resync_due(
-                    self._last_resync, self._config.resync_period, now
-                )
             if not self._may_write():
                 _log.debug("pass skipped: not the leader", extra={"reason": reason})
                 if self._health is not None:
                     self._health.record_standby(now)
                 return None
-            request = PassRequest(
-                reason=reason,
-                full_resync=full,
-                started=now,
-                may_write=self._may_write,
-            )
+            request = PassRequest(reason=reason, started=now, may_write=self._may_write)
             started = self._monotonic()
             result = self._call_pass(request)
             duration = self._monotonic() - started
-            if result is not None and full:
-                with self._state_lock:
-                    self._last_resync = now
             self._report(request, result, duration)
             return result
 
@@ -380,7 +357,6 @@ class Controller:
             "pass finished",
             extra={
                 "reason": request.reason,
-                "full_resync": request.full_resync,
                 "converged": result.converged,
                 "duration_seconds": round(duration, 4),
                 "source_endpoints": result.source_endpoints,

@@ -171,12 +171,12 @@ def test_one_summary_line_per_pass() -> None:
     assert len(summaries) == 2
     first = summaries[0]
     assert first["reason"] == "interval"
-    assert first["full_resync"] is True
+    assert "full_resync" not in first
     assert first["converged"] is True
     assert first["duration_seconds"] == 0.25
     assert first["source_endpoints"] == 3
     assert first["changes"] == {"bind/create": 2}
-    assert summaries[1]["full_resync"] is False
+    assert summaries[1]["reason"] == "event"
 
 
 def test_public_surface() -> None:

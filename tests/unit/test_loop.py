@@ -31,7 +31,6 @@ from reconciler.runtime.loop import (
     ReasonCount,
     RecordCount,
     install_signal_handlers,
-    is_resync_due,
     run,
 )
 from reconciler.runtime.metrics import Metrics
@@ -153,15 +152,6 @@ def test_debounce_fires_after_the_last_event_capped_by_the_first() -> None:
     assert d.fire_at(timedelta(seconds=0.5), timedelta(seconds=5)) == T0 + timedelta(seconds=5)
 
 
-@pytest.mark.parametrize(
-    ("last", "offset", "expected"),
-    [(None, 0, True), (T0, 0, False), (T0, 599, False), (T0, 600, True)],
-)
-def test_is_resync_due(last: datetime | None, offset: float, expected: bool) -> None:
-    now = T0 + timedelta(seconds=offset)
-    assert is_resync_due(last, timedelta(minutes=10), now) is expected
-
-
 def test_loop_config_rejects_nonsense() -> None:
     with pytest.raises(ConfigError, match="debounce"):
         LoopConfig(debounce=timedelta(seconds=10), max_debounce=timedelta(seconds=1))
@@ -237,35 +227,6 @@ def test_events_during_a_pass_cause_exactly_one_more_pass(
     sched.fire(EARLY_JOB)
     assert len(passes.requests) == 2
     assert EARLY_JOB not in sched.jobs
-
-
-def test_full_resync_on_first_pass_then_once_per_period(clock: FakeClock, metrics: Metrics) -> None:
-    passes = Passes()
-    controller, sched = make(
-        clock,
-        metrics,
-        passes,
-        config=LoopConfig(interval=timedelta(seconds=60), resync_period=timedelta(minutes=5)),
-    )
-    controller.start()
-    flags = []
-    for _ in range(11):
-        sched.fire(INTERVAL_JOB)
-        flags.append(passes.requests[-1].full_resync)
-        clock.advance(60)
-    assert flags == [True, False, False, False, False, True, False, False, False, False, True]
-
-
-def test_a_failed_full_resync_is_retried_next_pass(clock: FakeClock, metrics: Metrics) -> None:
-    passes = Passes()
-    passes.error = TransientProviderError("throttled", provider="r53")
-    controller, sched = make(clock, metrics, passes)
-    controller.start()
-    sched.fire(INTERVAL_JOB)
-    passes.error = None
-    clock.advance(60)
-    sched.fire(INTERVAL_JOB)
-    assert [r.full_resync for r in passes.requests] == [True, True]
 
 
 def test_passes_never_overlap_on_the_real_scheduler(metrics: Metrics) -> None:
@@ -635,7 +596,6 @@ def test_public_surface() -> None:
         "ReasonCount",
         "RecordCount",
         "install_signal_handlers",
-        "is_resync_due",
         "run",
         "utc_now",
     ]
