@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.app.pipeline import Observed, PassConfig, reconcile
+from reconciler.app.pipeline import Observed, reconcile
 from reconciler.app.settings import load_settings
+from reconciler.app.wiring import pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import DnsTarget
@@ -121,7 +122,7 @@ def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
     for label in ("create", "quiet"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         outcome = reconcile(
-            config=PassConfig.from_settings(settings),
+            config=pass_config(settings),
             observed=Observed(ingresses=tuple(objects)),
             targets=targets,
             now=utc_now(),

@@ -34,13 +34,13 @@ from typing import IO, TYPE_CHECKING
 from reconciler.app.output import printable, render_json, render_table
 from reconciler.app.pipeline import (
     Observed,
-    PassConfig,
     PassReport,
     Stage,
     conflict_entries,
     reconcile,
 )
 from reconciler.app.settings import Settings, load_settings
+from reconciler.app.wiring import loop_result, pass_config
 from reconciler.dns.sync import DnsTarget
 from reconciler.kube.events import KubeEventRecorder
 from reconciler.model.cluster import (
@@ -236,7 +236,7 @@ def _execute(
             args, settings, env=env, targets=targets, ingress_loader=ingress_loader
         )
     dry_run = args.command == "plan" or bool(args.dry_run)
-    config = PassConfig.from_settings(settings)
+    config = pass_config(settings)
     state: ClusterState | None = None
     stages: list[Stage] = []
     events: EventRecorder | None = None
@@ -274,7 +274,7 @@ def _execute(
 
 def _log_summary(report: PassReport, *, command: str, dry_run: bool) -> None:
     """The pass's one INFO line (``run`` has the loop's; same message and fields)."""
-    result = report.loop_result()
+    result = loop_result(report)
     log.info(
         "pass finished",
         extra={

@@ -15,12 +15,17 @@ from reconciler.app.exit_codes import EXIT_OK
 from reconciler.app.guards import WriteGuard, always_leader, guarded_targets
 from reconciler.app.pipeline import (
     Observed,
-    PassConfig,
     Stage,
     reconcile,
 )
 from reconciler.app.settings import Settings
-from reconciler.app.wiring import IngressLoader, build_stages, load_cluster_client
+from reconciler.app.wiring import (
+    IngressLoader,
+    build_stages,
+    load_cluster_client,
+    loop_result,
+    pass_config,
+)
 from reconciler.dns.sync import DnsTarget
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import KubeClient
@@ -63,7 +68,7 @@ def run_controller(
     ingress_loader: IngressLoader | None,
 ) -> int:
     """``run``: caches → debounced passes, leader election, probes, until SIGTERM or lease loss."""
-    config = PassConfig.from_settings(settings)
+    config = pass_config(settings)
     metrics = Metrics.create(CollectorRegistry())
     health = HealthState(
         clock=loop.utc_now,
@@ -119,7 +124,7 @@ def run_controller(
             events=events,
             dry_run=dry_run,
         )
-        return report.loop_result()
+        return loop_result(report)
 
     controller = loop.Controller(
         run_pass=run_pass,

@@ -31,17 +31,17 @@ Without fleets the pass is DNS only: the ``ingressClassNames`` filter, every
 provider a candidate for every endpoint.
 
 Logging: detail (refused hosts, each provider's pass) at DEBUG, failures at WARNING; nothing here
-logs at INFO. The pass's one INFO summary, ``pass finished``, is written from
-:meth:`PassReport.loop_result` by its caller: the loop under ``run``, the CLI for ``once``/``plan``.
+logs at INFO. The pass's one INFO summary, ``pass finished``, is written by its caller from
+:func:`reconciler.app.wiring.loop_result`: the loop under ``run``, the CLI for ``once``/``plan``.
 
 Everything refused becomes a Warning Event on the Ingress concerned (when an
 :class:`~reconciler.model.cluster.EventRecorder` is given): tenancy refusals under their own
 reason (``HostnameNotAllowed``, ``HostnameConflict``, ``FleetNotAllowed``, ``TargetNotAllowed``,
 …), source rejections as ``InvalidHost``, planner conflicts as ``DNSRecordConflict``, and failed
-DNS writes as ``DNSWriteFailed``. The same counts by reason go into the loop's
-:class:`~reconciler.runtime.loop.PassResult` (hence the metrics), and :func:`conflict_entries`
-lists them
-for ``plan --output json``.
+DNS writes as ``DNSWriteFailed``. The same counts by reason reach the metrics through the wiring's
+:func:`~reconciler.app.wiring.loop_result`, and :func:`conflict_entries` lists them for ``plan
+--output json``. This module imports neither the loop nor the settings model: the wiring builds its
+:class:`PassConfig` (:func:`~reconciler.app.wiring.pass_config`) and reads its :class:`PassReport`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.app.settings import Settings
 from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingresses
 from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, DomainFilter, Policy
 from reconciler.dns.sync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
@@ -80,7 +79,6 @@ from reconciler.model.ingress import (
     namespace_of,
     resource_of,
 )
-from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount, RecordCount
 
 __all__ = [
     "DNS_ACTION",
@@ -137,24 +135,6 @@ class PassConfig:
     """Patterns of the ownership namespace (:func:`reconciler.dns.registry.reserved_name_patterns`):
     hosts matching one are rejected at the source."""
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PassConfig:
-        """The pass configuration of ``settings``."""
-        return cls(
-            owner_id=settings.owner_id,
-            policy=Policy(settings.policy),
-            managed_types=frozenset(settings.managed_record_types),
-            domain_filter=DomainFilter(
-                include=settings.domain_filter.include, exclude=settings.domain_filter.exclude
-            ),
-            ingress_class_names=settings.ingress_class_names,
-            fleets=settings.fleet_specs(),
-            tenancy=settings.tenancy_config() if settings.tenants else None,
-            public_excluded_nets=settings.public_excluded_target_nets,
-            annotation_prefixes=settings.annotation_prefixes,
-            reserved_names=settings.reserved_names(),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Observed:
@@ -191,8 +171,8 @@ class StageOutcome:
     """``fleets``, ``load-balancers`` or ``ingress-status``."""
     changes: int = 0
     """Objects written."""
-    refusals: tuple[ReasonCount, ...] = ()
-    """What it refused, by reason."""
+    refusals: tuple[tuple[str, int], ...] = ()
+    """What it refused: (reason, count) pairs."""
     errors: tuple[str, ...] = ()
     """What failed (the pass does not converge)."""
 
@@ -239,47 +219,6 @@ class PassReport:
     def ok(self) -> bool:
         """Did every stage and every provider succeed?"""
         return self.dns.ok and all(s.ok for s in self.stages)
-
-    def loop_result(self) -> PassResult:
-        """The loop's summary of this pass (metrics, health, the summary log line)."""
-        changes = tuple(
-            ChangeCount(provider=r.provider, action=action, count=count)
-            for r in self.dns.providers
-            if r.applied
-            for action, count in (
-                ("create", len(r.changes.create)),
-                ("update", len(r.changes.update)),
-                ("delete", len(r.changes.delete)),
-            )
-            if count
-        )
-        conflicts: dict[str, int] = {}
-        for r in self.dns.providers:
-            for conflict in r.conflicts:
-                conflicts[str(conflict.reason)] = conflicts.get(str(conflict.reason), 0) + 1
-        refusals: dict[str, int] = {}
-        for refusal in self.refusals:
-            refusals[str(refusal.reason)] = refusals.get(str(refusal.reason), 0) + 1
-        if self.source.rejections:
-            refusals[INVALID_HOST] = refusals.get(INVALID_HOST, 0) + len(self.source.rejections)
-        for stage in self.stages:
-            for rc in stage.refusals:
-                refusals[rc.reason] = refusals.get(rc.reason, 0) + rc.count
-        errors = [f"{s.stage}: {e}" for s in self.stages for e in s.errors]
-        errors.extend(f"{r.provider}: {e}" for r in self.dns.providers for e in r.errors)
-        return PassResult(
-            converged=self.ok,
-            records=tuple(
-                RecordCount(provider=r.provider, record_type=rtype, count=count)
-                for r in self.dns.providers
-                for rtype, count in r.records
-            ),
-            source_endpoints=len(self.source.endpoints),
-            changes=changes,
-            conflicts=tuple(ReasonCount(k, v) for k, v in sorted(conflicts.items())),
-            refusals=tuple(ReasonCount(k, v) for k, v in sorted(refusals.items())),
-            errors=tuple(errors),
-        )
 
 
 def _address_strings(entries: Iterable[Mapping[str, Any]]) -> list[str]:

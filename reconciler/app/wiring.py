@@ -20,11 +20,15 @@ from providers.snapshot import ProviderSnapshot, read_snapshot, read_zone_files,
 from providers.throttle import TokenBucket
 from reconciler.app.guards import WriteGuard
 from reconciler.app.pipeline import (
+    INVALID_HOST,
+    PassConfig,
+    PassReport,
     Stage,
     StageOutcome,
 )
 from reconciler.app.settings import Rfc2136Settings, Route53Settings, Settings
 from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.plan import DomainFilter, Policy
 from reconciler.dns.provider import Provider
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import DnsTarget
@@ -51,7 +55,7 @@ from reconciler.model.load_balancer import (
     LoadBalancerSpec,
     scheme_for_visibility,
 )
-from reconciler.runtime.loop import ReasonCount
+from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount, RecordCount
 
 TargetBuilder = Callable[[Settings], Sequence[DnsTarget]]
 """Builds the providers (and their registries) from the settings."""
@@ -157,11 +161,71 @@ def load_cluster_client(kubeconfig: str | None, env: Mapping[str, str]) -> KubeC
         ) from exc
 
 
-def reason_counts(reasons: Sequence[str]) -> tuple[ReasonCount, ...]:
+def reason_counts(reasons: Sequence[str]) -> tuple[tuple[str, int], ...]:
     tally: dict[str, int] = {}
     for reason in reasons:
         tally[reason] = tally.get(reason, 0) + 1
-    return tuple(ReasonCount(k, v) for k, v in sorted(tally.items()))
+    return tuple(sorted(tally.items()))
+
+
+def pass_config(settings: Settings) -> PassConfig:
+    """The pass configuration of ``settings``."""
+    return PassConfig(
+        owner_id=settings.owner_id,
+        policy=Policy(settings.policy),
+        managed_types=frozenset(settings.managed_record_types),
+        domain_filter=DomainFilter(
+            include=settings.domain_filter.include, exclude=settings.domain_filter.exclude
+        ),
+        ingress_class_names=settings.ingress_class_names,
+        fleets=settings.fleet_specs(),
+        tenancy=settings.tenancy_config() if settings.tenants else None,
+        public_excluded_nets=settings.public_excluded_target_nets,
+        annotation_prefixes=settings.annotation_prefixes,
+        reserved_names=settings.reserved_names(),
+    )
+
+
+def loop_result(report: PassReport) -> PassResult:
+    """The loop's summary of one pass (metrics, health, the summary log line)."""
+    changes = tuple(
+        ChangeCount(provider=r.provider, action=action, count=count)
+        for r in report.dns.providers
+        if r.applied
+        for action, count in (
+            ("create", len(r.changes.create)),
+            ("update", len(r.changes.update)),
+            ("delete", len(r.changes.delete)),
+        )
+        if count
+    )
+    conflicts: dict[str, int] = {}
+    for r in report.dns.providers:
+        for conflict in r.conflicts:
+            conflicts[str(conflict.reason)] = conflicts.get(str(conflict.reason), 0) + 1
+    refusals: dict[str, int] = {}
+    for refusal in report.refusals:
+        refusals[str(refusal.reason)] = refusals.get(str(refusal.reason), 0) + 1
+    if report.source.rejections:
+        refusals[INVALID_HOST] = refusals.get(INVALID_HOST, 0) + len(report.source.rejections)
+    for stage in report.stages:
+        for reason, count in stage.refusals:
+            refusals[reason] = refusals.get(reason, 0) + count
+    errors = [f"{s.stage}: {e}" for s in report.stages for e in s.errors]
+    errors.extend(f"{r.provider}: {e}" for r in report.dns.providers for e in r.errors)
+    return PassResult(
+        converged=report.ok,
+        records=tuple(
+            RecordCount(provider=r.provider, record_type=rtype, count=count)
+            for r in report.dns.providers
+            for rtype, count in r.records
+        ),
+        source_endpoints=len(report.source.endpoints),
+        changes=changes,
+        conflicts=tuple(ReasonCount(k, v) for k, v in sorted(conflicts.items())),
+        refusals=tuple(ReasonCount(k, v) for k, v in sorted(refusals.items())),
+        errors=tuple(errors),
+    )
 
 
 def load_balancer_spec(spec: FleetSpec, settings: Settings) -> LoadBalancerSpec:

@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer, ZoneRecord
 from reconciler.app.cli import build_targets
-from reconciler.app.pipeline import Observed, PassConfig, reconcile
+from reconciler.app.pipeline import Observed, reconcile
 from reconciler.app.settings import load_settings
+from reconciler.app.wiring import pass_config
 from reconciler.dns.plan import Conflict
 from reconciler.dns.sync import DnsTarget
 from reconciler.kube.cache import ClusterCache
@@ -179,7 +180,7 @@ class Reconciler:
 
     def _pass(self, request: PassRequest) -> PassResult:
         outcome = reconcile(
-            config=PassConfig.from_settings(self.settings),
+            config=pass_config(self.settings),
             observed=Observed(ingresses=tuple(self.cache.ingresses())),
             targets=self.targets,
             now=utc_now(),

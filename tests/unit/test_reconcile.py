@@ -26,6 +26,7 @@ from reconciler.app.pipeline import (
     reconcile,
 )
 from reconciler.app.settings import Settings
+from reconciler.app.wiring import loop_result, pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import Policy
 from reconciler.dns.registry import TxtRegistry
@@ -192,7 +193,7 @@ def test_without_fleets_the_class_filter_decides_and_every_provider_is_a_candida
     )
     world = Providers()
     report = reconcile(
-        config=PassConfig.from_settings(settings),
+        config=pass_config(settings),
         observed=Observed(ingresses=tuple(ingresses)),
         targets=world.targets(),
         now=NOW,
@@ -207,15 +208,15 @@ def test_without_fleets_the_class_filter_decides_and_every_provider_is_a_candida
     assert [r.host for r in report.source.rejections] == ["-bad-.example.test"]
     assert report.refusals == ()
     # the registry_records metric: what this pass read before writing (the zones were empty)
-    assert report.loop_result().records == ()
+    assert loop_result(report).records == ()
     again = reconcile(
-        config=PassConfig.from_settings(settings),
+        config=pass_config(settings),
         observed=Observed(ingresses=tuple(ingresses)),
         targets=world.targets(),
         now=NOW,
     )
-    assert {(c.record_type, c.count) for c in again.loop_result().records} == {("A", 2)}
-    assert len(again.loop_result().records) == 2  # one entry per provider
+    assert {(c.record_type, c.count) for c in loop_result(again).records} == {("A", 2)}
+    assert len(loop_result(again).records) == 2  # one entry per provider
 
 
 def tenancy() -> TenancyConfig:
@@ -272,7 +273,7 @@ def test_tenancy_refusals_become_warning_events_and_conflicts_owner_untouched() 
     assert thief.regarding.kind == "Ingress"
     assert thief.regarding.uid == "uid-thief"
     assert "team-b" in thief.note
-    counts = {r.reason: r.count for r in report.loop_result().refusals}
+    counts = {r.reason: r.count for r in loop_result(report).refusals}
     assert counts == {
         "HostnameConflict": 1,
         "HostnameNotAllowed": 1,
@@ -333,7 +334,7 @@ def test_planner_conflict_and_invalid_host_become_events() -> None:
     assert ("taker", DNS_RECORD_CONFLICT) in reasons
     assert ("bad", INVALID_HOST) in reasons
     assert providers.public.get("taken.example.test", "A") == foreign
-    result = report.loop_result()
+    result = loop_result(report)
     assert result.converged
     assert {c.reason for c in result.conflicts}
     assert dict((r.reason, r.count) for r in result.refusals)[INVALID_HOST] >= 1
@@ -353,8 +354,8 @@ def test_write_failure_is_an_event_on_the_ingresses_it_concerns() -> None:
     report = run_pass(cluster, providers.targets(), config())
     assert not report.ok
     assert {(e.regarding.name, e.reason) for e in cluster.events} == {("priv", DNS_WRITE_FAILED)}
-    assert not report.loop_result().converged
-    assert any("bind-private" in e for e in report.loop_result().errors)
+    assert not loop_result(report).converged
+    assert any("bind-private" in e for e in loop_result(report).errors)
 
 
 class ZonesFail(InMemoryProvider):
@@ -387,7 +388,7 @@ def test_zone_failure_holds_the_fleets_other_providers_only() -> None:
     assert by_name["r53-public"].ok
     assert names(providers.public) == {("pub.example.test", "A", ("203.0.113.10",))}
     assert names(providers.private) == set()  # the child's name did not land in the parent zone
-    assert not report.loop_result().converged
+    assert not loop_result(report).converged
 
 
 def test_dry_run_records_no_events_and_writes_nothing() -> None:
@@ -415,7 +416,7 @@ def test_stages_run_in_order_before_dns_and_failures_count() -> None:
     assert calls == ["fleets", "broken"]
     assert [s.ok for s in report.stages] == [True, False]
     assert not report.ok
-    assert report.loop_result().errors == ("broken: apiserver said no",)
+    assert loop_result(report).errors == ("broken: apiserver said no",)
     offline = reconcile(config=config(), observed=Observed(), targets=[], now=NOW, stages=[fleets])
     assert offline.stages == ()
     assert calls == ["fleets", "broken"]
@@ -432,7 +433,7 @@ def test_guarded_registry_refuses_writes_once_not_leader() -> None:
     assert provider.apply_calls == 0
 
 
-def test_pass_config_from_settings() -> None:
+def test_pass_config_of_settings() -> None:
     settings = Settings(
         owner_id=OWNER,
         policy="upsert-only",
@@ -450,13 +451,13 @@ def test_pass_config_from_settings() -> None:
         ),
         tenants=({"name": "t", "namespaces": ["a"], "domains": ["x.test"], "fleets": ["pub"]},),  # type: ignore[arg-type]
     )
-    cfg = PassConfig.from_settings(settings)
+    cfg = pass_config(settings)
     assert cfg.policy is Policy.UPSERT_ONLY
     assert [f.name for f in cfg.fleets] == ["pub"]
     assert cfg.fleets[0].dns_providers == ("p",)
     assert cfg.tenancy is not None
     assert [t.name for t in cfg.tenancy.tenants] == ["t"]
-    assert PassConfig.from_settings(Settings(owner_id=OWNER)).tenancy is None
+    assert pass_config(Settings(owner_id=OWNER)).tenancy is None
 
 
 def test_failed_write_still_reports_conflicts_as_events_and_json() -> None:
@@ -485,7 +486,7 @@ def test_failed_write_still_reports_conflicts_as_events_and_json() -> None:
         ("taken.example.test", "r53-public")
     ]
     assert doc["errors"] == [{"provider": "r53-public", "error": "throttled", "transient": True}]
-    result = report.loop_result()
+    result = loop_result(report)
     assert not result.converged
     assert result.changes == ()  # nothing was written
     assert sum(c.count for c in result.conflicts) == 1
@@ -623,7 +624,7 @@ def test_a_pass_logs_exactly_one_info_summary(caplog: pytest.LogCaptureFixture) 
         report = run_pass(cluster, providers.targets(), cfg, stages=[fleets])
         assert report.refusals  # detail that must stay below INFO
         assert any(not r.changes.is_empty() for r in report.dns.providers)
-        result: loop.PassResult = report.loop_result()
+        result: loop.PassResult = loop_result(report)
         return result
 
     controller = loop.Controller(
@@ -669,7 +670,7 @@ def test_a_failed_read_again_keeps_the_last_read_and_does_not_converge() -> None
         stages=[writes],
     )
     assert [(s.stage, s.ok) for s in report.stages] == [("fleets", True), ("observe", False)]
-    assert report.loop_result().errors == (
+    assert loop_result(report).errors == (
         "observe: after fleets: list services: connection refused",
     )
     assert not report.ok
