@@ -25,7 +25,7 @@ from e2e.servers.bind import BindServer, ZoneRecord
 from reconciler.app.cli import build_targets
 from reconciler.app.pipeline import Observed, reconcile
 from reconciler.app.settings import load_settings
-from reconciler.app.wiring import pass_config
+from reconciler.app.wiring import loop_result, pass_config
 from reconciler.dns.plan import Conflict
 from reconciler.dns.sync import DnsTarget
 from reconciler.kube.cache import ClusterCache
@@ -37,7 +37,6 @@ from reconciler.model.errors import KubernetesError
 from reconciler.runtime.health import HealthServer, HealthState
 from reconciler.runtime.leader import ElectionConfig, LeaderElector, LeaseRecord
 from reconciler.runtime.loop import (
-    ChangeCount,
     Controller,
     LoopConfig,
     PassRequest,
@@ -186,22 +185,7 @@ class Reconciler:
             now=utc_now(),
             dry_run=not request.may_write(),
         )
-        result = PassResult(
-            converged=outcome.dns.ok,
-            source_endpoints=len(outcome.source.endpoints),
-            changes=tuple(
-                ChangeCount(r.provider, action, count)
-                for r in outcome.dns.providers
-                if r.applied
-                for action, count in (
-                    ("create", len(r.changes.create)),
-                    ("update", len(r.changes.update)),
-                    ("delete", len(r.changes.delete)),
-                )
-                if count
-            ),
-            errors=tuple(e for r in outcome.dns.providers for e in r.errors),
-        )
+        result = loop_result(outcome)  # what the run command hands the loop
         self.results.append(result)
         return result
 
