@@ -21,7 +21,7 @@ from reconciler.dns.provider import Provider
 from reconciler.dns.txt_format import (
     APEX_LABEL,
     AffixNameMapper,
-    ownership_labels,
+    OwnershipCache,
     ownership_limits,
     ownership_value,
     reserved_name_patterns,
@@ -141,6 +141,7 @@ class TxtRegistry:
             re.compile(p) for p in reserved_name_patterns(self._mapper, self._managed_types)
         )
         self._snapshot: _Snapshot | None = None
+        self._ownership = OwnershipCache()
 
     @property
     def owner_id(self) -> str:
@@ -268,7 +269,7 @@ class TxtRegistry:
         # other text in an ownership TXT's record set (one rrset in DNS) is shown as a plain
         # TXT of nobody's, so the planner sees it (a CNAME may not join it)
         for txt in txts.values():
-            other_text = [v for v in txt.targets if ownership_labels(v) is None]
+            other_text = [v for v in txt.targets if self._ownership.labels(v) is None]
             if other_text:
                 labelled[txt.key] = txt.with_targets(other_text).with_labels({})
         # an ownership TXT name holding only other data cannot take our value (apply refuses
@@ -314,7 +315,7 @@ class TxtRegistry:
         found = [
             _Ownership(txt, value, labels)
             for value in txt.targets
-            if (labels := ownership_labels(value)) is not None
+            if (labels := self._ownership.labels(value)) is not None
         ]
         if not found:
             return None
@@ -537,7 +538,7 @@ class TxtRegistry:
         return edits[key]
 
     def _is_ours(self, value: str) -> bool:
-        labels = ownership_labels(value)
+        labels = self._ownership.labels(value)
         return labels is not None and labels.get(Label.OWNER.value) == self._owner_id
 
     def _txt_changes(

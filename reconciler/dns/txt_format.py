@@ -14,7 +14,6 @@ TXT is named after the reserved label ``_apex`` (``a-_apex.example.test``), insi
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -34,6 +33,7 @@ __all__ = [
     "HERITAGE",
     "RECORD_TYPE_TEMPLATE",
     "AffixNameMapper",
+    "OwnershipCache",
     "ownership_labels",
     "ownership_limits",
     "ownership_txt_name",
@@ -101,15 +101,39 @@ def parse_ownership(value: str) -> dict[str, str] | None:
     return labels if found_heritage else None
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def ownership_labels(value: str) -> FrozenMap | None:
-    """:func:`parse_ownership` as an immutable map, or None; cached.
-
-    Every pass reads every ownership value again, and a quiet pass reads the very same ones.
-    Pure (a function of the string alone); bounded at 65,536 values, under 40 MB at most.
-    """
+    """:func:`parse_ownership` as an immutable map, or None."""
     labels = parse_ownership(value)
     return None if labels is None else FrozenMap(labels)
+
+
+class OwnershipCache:
+    """:func:`ownership_labels` remembered per value, for one registry.
+
+    Every pass reads every ownership value again, and a quiet pass reads the very same ones: a
+    registry keeps what it parsed, so the values of its zones are parsed once. Bounded: past
+    ``limit`` values the cache starts over (a zone that large re-parses at most once per limit).
+    """
+
+    __slots__ = ("_cache", "_limit")
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self._cache: dict[str, FrozenMap | None] = {}
+        self._limit = limit
+
+    def labels(self, value: str) -> FrozenMap | None:
+        """The ownership labels of ``value`` (None when it is not an ownership value)."""
+        try:
+            return self._cache[value]
+        except KeyError:
+            pass
+        if len(self._cache) >= self._limit:
+            self._cache.clear()
+        labels = self._cache[value] = ownership_labels(value)
+        return labels
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
 
 # -- the name --------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
-"""The registry's cached reading of ownership values means exactly what parse_ownership says."""
+"""A registry's cached reading of ownership values means exactly what parse_ownership says."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.dns.txt_format import ownership_labels, ownership_value, parse_ownership
+from reconciler.dns.txt_format import (
+    OwnershipCache,
+    ownership_labels,
+    ownership_value,
+    parse_ownership,
+)
 from reconciler.model.endpoint import FrozenMap
 
 _VALUE_CHARS = st.sampled_from([*'"=,/ab', "heritage", "external-dns", "owner", "resource"])
@@ -14,7 +19,8 @@ _VALUE_CHARS = st.sampled_from([*'"=,/ab', "heritage", "external-dns", "owner", 
 @given(st.lists(_VALUE_CHARS, max_size=12).map("".join))
 def test_cached_labels_agree_with_parse_ownership(value: str) -> None:
     parsed = parse_ownership(value)
-    cached = ownership_labels(value)
+    cached = OwnershipCache().labels(value)
+    assert cached == ownership_labels(value)
     if parsed is None:
         assert cached is None
     else:
@@ -24,13 +30,21 @@ def test_cached_labels_agree_with_parse_ownership(value: str) -> None:
 
 
 def test_cached_labels_of_our_value_and_the_bound() -> None:
+    cache = OwnershipCache(limit=3)
     value = ownership_value("bench", "ingress/ns/web")
-    first = ownership_labels(value)
+    first = cache.labels(value)
     assert first == {"owner": "bench", "resource": "ingress/ns/web"}
-    assert ownership_labels(value) is first  # one parse, one shared immutable map
+    assert cache.labels(value) is first  # one parse, one shared immutable map
     assert list(first or {}) == ["owner", "resource"]
-    assert ownership_labels('"heritage=other,external-dns/owner=x"') is None
-    assert ownership_labels.cache_info().maxsize == 65536
+    assert cache.labels('"heritage=other,external-dns/owner=x"') is None
+    assert len(cache) == 2
+    cache.labels("a")
+    assert len(cache) == 3
+    cache.labels("b")  # past the limit: starts over
+    assert len(cache) == 1
+    assert cache.labels(value) == first
+    # each registry has its own: another one parses afresh
+    assert OwnershipCache().labels(value) is not first
 
 
 def test_frozen_map_reads_like_a_dict() -> None:

@@ -240,6 +240,7 @@ def test_public_surface() -> None:
         "HERITAGE",
         "RECORD_TYPE_TEMPLATE",
         "AffixNameMapper",
+        "OwnershipCache",
         "ownership_labels",
         "ownership_limits",
         "ownership_txt_name",
