@@ -4,6 +4,7 @@ so the double the unit tests lean on behaves like the real providers where the c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -28,7 +29,7 @@ class MemoryHarness:
         creates: list[Endpoint] = []
         updates: list[Update] = []
         for endpoint in endpoints:
-            seeded = endpoint if endpoint.ttl is not None else endpoint.with_ttl(300)
+            seeded = endpoint if endpoint.ttl is not None else replace(endpoint, ttl=300)
             stored = self.server.get(seeded.name, seeded.record_type, seeded.set_identifier)
             if stored is None:
                 creates.append(seeded)
