@@ -23,7 +23,9 @@ How it talks to Route53:
   :class:`PermanentProviderError` naming the records and AWS's message. No botocore exception
   escapes this module.
 
-Endpoint conventions (external-dns's provider/aws/aws.go keys, so zones it wrote compare equal):
+Record sets and endpoints are translated by :mod:`providers.route53_records`, and changes are
+grouped and packed into calls by :mod:`providers.route53_batches`. Endpoint conventions
+(external-dns's provider/aws/aws.go keys, so zones it wrote compare equal):
 an ALIAS record is an A or AAAA endpoint whose single target is the load balancer's hostname,
 with ``ttl=None`` and provider-specific ``alias=true``, ``aws/evaluate-target-health=true|false``
 and ``aws/target-hosted-zone=<canonical hosted zone id>``. Other records carry no ``alias`` key
@@ -41,13 +43,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -57,13 +58,30 @@ from botocore.exceptions import (
 
 from providers.aws_errors import describe_error, error_code, is_transient
 from providers.aws_hosted_zones import canonical_hosted_zone_id, is_aws_load_balancer
+from providers.route53_batches import (
+    MAX_CHARS_PER_CALL,
+    MAX_VALUES_PER_CALL,
+    Change,
+    group_of,
+    grouped,
+    needs_replace,
+    pack,
+)
+from providers.route53_records import (
+    ALIAS,
+    DEFAULT_TTL,
+    EVALUATE_TARGET_HEALTH,
+    TARGET_HOSTED_ZONE,
+    clean_zone_id,
+    endpoint_from_record_set,
+    is_alias,
+    record_set_from_endpoint,
+)
 from providers.throttle import Retrier, TokenBucket
 from reconciler.model.endpoint import (
     Changes,
     Endpoint,
-    FrozenMap,
     InvalidNameError,
-    Label,
     RecordType,
     normalize_name,
 )
@@ -73,57 +91,21 @@ from reconciler.model.zones import is_within, zone_for
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_route53 import Route53Client
-    from mypy_boto3_route53.type_defs import ChangeTypeDef
 
 __all__ = [
-    "ALIAS",
-    "DEFAULT_TTL",
-    "EVALUATE_TARGET_HEALTH",
-    "MAX_CHARS_PER_CALL",
-    "MAX_VALUES_PER_CALL",
     "PAGE_SIZE",
-    "TARGET_HOSTED_ZONE",
     "HostedZone",
     "Route53Provider",
     "ZoneType",
     "client_config",
-    "endpoint_from_record_set",
-    "is_alias",
-    "record_set_from_endpoint",
 ]
 
 log = logging.getLogger(__name__)
 
-ALIAS = "alias"
-"""Provider-specific key: ``"true"`` on an A/AAAA endpoint that is a Route53 ALIAS record."""
-EVALUATE_TARGET_HEALTH = "aws/evaluate-target-health"
-"""Provider-specific key: ``"true"|"false"``, the ALIAS record's EvaluateTargetHealth."""
-TARGET_HOSTED_ZONE = "aws/target-hosted-zone"
-"""Provider-specific key: the ALIAS target's canonical hosted zone id."""
-WEIGHT = "aws/weight"
-REGION = "aws/region"
-FAILOVER = "aws/failover"
-GEO_CONTINENT = "aws/geolocation-continent-code"
-GEO_COUNTRY = "aws/geolocation-country-code"
-GEO_SUBDIVISION = "aws/geolocation-subdivision-code"
-MULTI_VALUE_ANSWER = "aws/multi-value-answer"
-HEALTH_CHECK_ID = "aws/health-check-id"
-_ROUTING_KEYS = (WEIGHT, REGION, FAILOVER, GEO_CONTINENT, GEO_COUNTRY, GEO_SUBDIVISION)
-
-DEFAULT_TTL = 300
-"""TTL written for a non-alias record whose endpoint has none (Route53 requires one)."""
 PAGE_SIZE = 300
 """``ListResourceRecordSets`` page size: Route53's server-side maximum."""
-MAX_VALUES_PER_CALL = 1000
-"""ResourceRecord elements per ``ChangeResourceRecordSets`` call (UPSERT counts twice)."""
-MAX_CHARS_PER_CALL = 32000
-"""Characters of all Value elements per call (UPSERT counts twice)."""
-
 _REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput"})
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-_TXT_PREFIX = re.compile(r"^(a|aaaa|cname|ns|mx|srv|txt|caa|ptr|naptr)-", re.IGNORECASE)
 _LOAD_BALANCER_MIN_REFRESH = 60.0
-_ACTION_ORDER = {"DELETE": 0, "CREATE": 1, "UPSERT": 2}
 
 
 class ZoneType:
@@ -147,136 +129,6 @@ class HostedZone:
     """True for a private (VPC) zone."""
 
 
-def _clean_zone_id(zone_id: str) -> str:
-    return zone_id.strip().removeprefix("/hostedzone/")
-
-
-def _unescape(name: str) -> str:
-    """Route53 returns ``*`` and other special characters as ``\\ooo`` octal escapes."""
-    return _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), name)
-
-
-def _quote_txt(value: str) -> str:
-    """A TXT value in presentation form: kept if already quoted, else quoted in 255-byte strings."""
-    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-        return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    chunks = [escaped[i : i + 255] for i in range(0, len(escaped), 255)] or [""]
-    return " ".join(f'"{chunk}"' for chunk in chunks)
-
-
-def is_alias(endpoint: Endpoint) -> bool:
-    """True when ``endpoint`` is a Route53 ALIAS record (A/AAAA with ``alias=true``)."""
-    return (
-        endpoint.provider_specific.get(ALIAS) == "true"
-        and endpoint.record_type in (RecordType.A, RecordType.AAAA)
-        and len(endpoint.targets) == 1
-    )
-
-
-def record_set_from_endpoint(endpoint: Endpoint) -> dict[str, Any]:
-    """The Route53 ResourceRecordSet for an endpoint in stored form.
-
-    An alias endpoint must carry ``aws/target-hosted-zone``; a non-alias one gets TTL 300 when it
-    has none. Raises InvalidNameError for an alias without a target hosted zone.
-    """
-    ps = endpoint.provider_specific
-    record_set: dict[str, Any] = {"Name": endpoint.name, "Type": endpoint.record_type}
-    if is_alias(endpoint):
-        zone_id = ps.get(TARGET_HOSTED_ZONE, "")
-        if not zone_id:
-            raise InvalidNameError(f"{endpoint.name}: alias target has no hosted zone id")
-        record_set["AliasTarget"] = {
-            "HostedZoneId": _clean_zone_id(zone_id),
-            "DNSName": endpoint.targets[0],
-            "EvaluateTargetHealth": ps.get(EVALUATE_TARGET_HEALTH) == "true",
-        }
-    else:
-        values = endpoint.targets
-        if endpoint.record_type == RecordType.TXT:
-            values = tuple(_quote_txt(v) for v in values)
-        record_set["TTL"] = endpoint.ttl if endpoint.ttl is not None else DEFAULT_TTL
-        record_set["ResourceRecords"] = [{"Value": v} for v in values]
-    if endpoint.set_identifier:
-        record_set["SetIdentifier"] = endpoint.set_identifier
-        if WEIGHT in ps:
-            record_set["Weight"] = int(ps[WEIGHT])
-        if REGION in ps:
-            record_set["Region"] = ps[REGION]
-        if FAILOVER in ps:
-            record_set["Failover"] = ps[FAILOVER]
-        if MULTI_VALUE_ANSWER in ps:
-            record_set["MultiValueAnswer"] = True
-        geo = {
-            key: ps[prop]
-            for key, prop in (
-                ("ContinentCode", GEO_CONTINENT),
-                ("CountryCode", GEO_COUNTRY),
-                ("SubdivisionCode", GEO_SUBDIVISION),
-            )
-            if prop in ps
-        }
-        if geo:
-            record_set["GeoLocation"] = geo
-    if HEALTH_CHECK_ID in ps:
-        record_set["HealthCheckId"] = ps[HEALTH_CHECK_ID]
-    return record_set
-
-
-def endpoint_from_record_set(record_set: Mapping[str, Any]) -> Endpoint:
-    """The normalised endpoint for a ResourceRecordSet as Route53 returns it (no labels).
-
-    Raises InvalidNameError for a name or value that is not valid for its type.
-    """
-    name = _unescape(str(record_set["Name"]))
-    rtype = str(record_set["Type"]).upper()
-    ps: dict[str, str] = {}
-    set_identifier = str(record_set.get("SetIdentifier", ""))
-    if set_identifier:
-        if "Weight" in record_set:
-            ps[WEIGHT] = str(record_set["Weight"])
-        if "Region" in record_set:
-            ps[REGION] = str(record_set["Region"])
-        if "Failover" in record_set:
-            ps[FAILOVER] = str(record_set["Failover"])
-        if record_set.get("MultiValueAnswer"):
-            ps[MULTI_VALUE_ANSWER] = "true"
-        geo = record_set.get("GeoLocation") or {}
-        for key, prop in (
-            ("ContinentCode", GEO_CONTINENT),
-            ("CountryCode", GEO_COUNTRY),
-            ("SubdivisionCode", GEO_SUBDIVISION),
-        ):
-            if key in geo:
-                ps[prop] = str(geo[key])
-    if record_set.get("HealthCheckId"):
-        ps[HEALTH_CHECK_ID] = str(record_set["HealthCheckId"])
-    alias = record_set.get("AliasTarget")
-    if alias:
-        ps[ALIAS] = "true"
-        ps[EVALUATE_TARGET_HEALTH] = "true" if alias.get("EvaluateTargetHealth") else "false"
-        ps[TARGET_HOSTED_ZONE] = _clean_zone_id(str(alias["HostedZoneId"]))
-        # An alias A record's target is a hostname, which Endpoint.of would refuse for type A.
-        return Endpoint(
-            name=normalize_name(name),
-            record_type=rtype,
-            targets=(normalize_name(str(alias["DNSName"])),),
-            ttl=None,
-            set_identifier=set_identifier,
-            provider_specific=FrozenMap(ps),
-        )
-    values = [str(rr["Value"]) for rr in record_set.get("ResourceRecords") or ()]
-    ttl = record_set.get("TTL")
-    return Endpoint.of(
-        name,
-        rtype,
-        values,
-        ttl=int(ttl) if ttl is not None else None,
-        set_identifier=set_identifier,
-        provider_specific=ps,
-    )
-
-
 def _is_apex_ns(endpoint: Endpoint, zone: str) -> bool:
     """Is this the zone's own NS record set (at its apex, without a set identifier)?"""
     return (
@@ -284,94 +136,6 @@ def _is_apex_ns(endpoint: Endpoint, zone: str) -> bool:
         and endpoint.name == zone
         and not endpoint.set_identifier
     )
-
-
-def _needs_replace(old: Endpoint, new: Endpoint) -> bool:
-    """True when Route53 cannot UPSERT old into new and needs DELETE + CREATE."""
-    if old.record_type != new.record_type or old.set_identifier != new.set_identifier:
-        return True
-    if is_alias(old) != is_alias(new):
-        return True
-    return any(
-        (key in old.provider_specific) != (key in new.provider_specific) for key in _ROUTING_KEYS
-    )
-
-
-def _group_of(endpoint: Endpoint) -> str:
-    """Which changes must share a call: a record and its TXT ownership record."""
-    owned = endpoint.labels.get(Label.OWNED_RECORD, "")
-    if owned:
-        return owned
-    if endpoint.record_type == RecordType.TXT:
-        first, _, rest = endpoint.name.partition(".")
-        stripped = _TXT_PREFIX.sub("", first)
-        if stripped != first and stripped:
-            return f"{stripped}.{rest}" if rest else stripped
-    return endpoint.name
-
-
-@dataclass(frozen=True, slots=True)
-class _Change:
-    """One Route53 change: action, the record set sent, and the endpoint Route53 then holds."""
-
-    action: str
-    record_set: dict[str, Any] = field(hash=False, compare=False)
-    endpoint: Endpoint
-    group: str
-
-    @property
-    def values(self) -> int:
-        count = len(self.record_set.get("ResourceRecords") or ()) or 1
-        return count * 2 if self.action == "UPSERT" else count
-
-    @property
-    def chars(self) -> int:
-        if "AliasTarget" in self.record_set:
-            count = len(self.record_set["AliasTarget"]["DNSName"])
-        else:
-            count = sum(len(rr["Value"]) for rr in self.record_set["ResourceRecords"])
-        return count * 2 if self.action == "UPSERT" else count
-
-    def as_api(self) -> ChangeTypeDef:
-        return cast("ChangeTypeDef", {"Action": self.action, "ResourceRecordSet": self.record_set})
-
-    def describe(self) -> str:
-        return f"{self.action} {self.endpoint.name} {self.endpoint.record_type}"
-
-
-def _groups(changes: Iterable[_Change]) -> list[list[_Change]]:
-    grouped: dict[str, list[_Change]] = {}
-    for change in changes:
-        grouped.setdefault(change.group, []).append(change)
-    return [
-        sorted(g, key=lambda c: (_ACTION_ORDER[c.action], c.endpoint.key))
-        for _, g in sorted(grouped.items())
-    ]
-
-
-def _pack(groups: Sequence[list[_Change]]) -> list[list[_Change]]:
-    """First-fit decreasing of change groups into calls within Route53's per-call limits."""
-
-    def size(group: list[_Change]) -> tuple[int, int]:
-        return sum(c.values for c in group), sum(c.chars for c in group)
-
-    def weight(group: list[_Change]) -> float:
-        values, chars = size(group)
-        return max(values / MAX_VALUES_PER_CALL, chars / MAX_CHARS_PER_CALL)
-
-    ordered = sorted(groups, key=lambda g: (-weight(g), g[0].group))
-    bins: list[tuple[list[int], list[_Change]]] = []
-    for group in ordered:
-        values, chars = size(group)
-        for used, items in bins:
-            if used[0] + values <= MAX_VALUES_PER_CALL and used[1] + chars <= MAX_CHARS_PER_CALL:
-                used[0] += values
-                used[1] += chars
-                items.extend(group)
-                break
-        else:
-            bins.append(([values, chars], list(group)))
-    return [items for _, items in bins]
 
 
 class _BatchRejectedError(Exception):
@@ -423,7 +187,7 @@ class Route53Provider:
         self._elbv2 = elbv2_client
         self.zone_type = zone_type
         """``public``, ``private`` or ``any``."""
-        self.zone_ids = tuple(_clean_zone_id(z) for z in zone_ids)
+        self.zone_ids = tuple(clean_zone_id(z) for z in zone_ids)
         """Pinned zone ids (without ``/hostedzone/``); empty means every zone that matches."""
         try:
             self.domain_filter = tuple(normalize_name(d.lstrip(".")) for d in domain_filter)
@@ -563,7 +327,7 @@ class Route53Provider:
             page = self._call("ListHostedZones", partial(self._client.list_hosted_zones, **kwargs))
             for raw in page["HostedZones"]:
                 zone = HostedZone(
-                    id=_clean_zone_id(raw["Id"]),
+                    id=clean_zone_id(raw["Id"]),
                     name=normalize_name(raw["Name"]),
                     private=bool(raw.get("Config", {}).get("PrivateZone", False)),
                 )
@@ -734,7 +498,7 @@ class Route53Provider:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def _stored_change(self, action: str, endpoint: Endpoint, group: str) -> _Change:
+    def _stored_change(self, action: str, endpoint: Endpoint, group: str) -> Change:
         """A CREATE/UPSERT of a desired endpoint, normalised to what Route53 will hold."""
         if is_alias(endpoint):
             zone_id = endpoint.provider_specific.get(TARGET_HOSTED_ZONE) or (
@@ -748,15 +512,15 @@ class Route53Provider:
         elif endpoint.ttl is None:
             endpoint = replace(endpoint, ttl=self.default_ttl)
         record_set = record_set_from_endpoint(endpoint)
-        return _Change(action, record_set, endpoint_from_record_set(record_set), group)
+        return Change(action, record_set, endpoint_from_record_set(record_set), group)
 
     def _plan_zone_changes(
         self, changes: Changes, zones: Sequence[HostedZone], failures: list[str]
-    ) -> dict[str, list[_Change]]:
+    ) -> dict[str, list[Change]]:
         """Route53 changes per zone id, from the cache's view of what exists."""
-        planned: dict[str, list[_Change]] = {}
+        planned: dict[str, list[Change]] = {}
         deleted: set[tuple[str, tuple[str, str, str]]] = set()
-        written: dict[tuple[str, tuple[str, str, str]], _Change] = {}
+        written: dict[tuple[str, tuple[str, str, str]], Change] = {}
 
         def zone_and_cache(
             name: str,
@@ -783,7 +547,7 @@ class Route53Provider:
                 return
             deleted.add((zone.id, old.key))
             planned.setdefault(zone.id, []).append(
-                _Change("DELETE", copy.deepcopy(held[1]), held[0], group)
+                Change("DELETE", copy.deepcopy(held[1]), held[0], group)
             )
 
         def write(new: Endpoint, group: str) -> None:
@@ -808,9 +572,9 @@ class Route53Provider:
             planned.setdefault(zone.id, []).append(change)
 
         for old in changes.delete:
-            delete(old, _group_of(old))
+            delete(old, group_of(old))
         for update in changes.update:
-            group = _group_of(update.new)
+            group = group_of(update.new)
             zone, cache = zone_and_cache(update.old.name)
             held = cache.get(update.old.key) if zone is not None else None
             if held is not None:
@@ -819,11 +583,11 @@ class Route53Provider:
                 except (InvalidNameError, ValueError) as exc:
                     failures.append(f"{update.new.name} {update.new.record_type}: {exc}")
                     continue
-                if _needs_replace(held[0], probe):
+                if needs_replace(held[0], probe):
                     delete(update.old, group)
             write(update.new, group)
         for new in changes.create:
-            write(new, _group_of(new))
+            write(new, group_of(new))
         return planned
 
     def _apply(self, changes: Changes) -> None:
@@ -835,9 +599,9 @@ class Route53Provider:
         calls = 0
         for zone_id, zone_changes in sorted(planned.items()):
             zone = by_id[zone_id]
-            batches: list[list[_Change]] = []
-            fitting: list[list[_Change]] = []
-            for group in _groups(zone_changes):
+            batches: list[list[Change]] = []
+            fitting: list[list[Change]] = []
+            for group in grouped(zone_changes):
                 values = sum(c.values for c in group)
                 chars = sum(c.chars for c in group)
                 if values > MAX_VALUES_PER_CALL or chars > MAX_CHARS_PER_CALL:
@@ -848,7 +612,7 @@ class Route53Provider:
                     failed_zones.add(zone_id)
                 else:
                     fitting.append(group)
-            batches = _pack(fitting)
+            batches = pack(fitting)
             before = len(failures)
             for batch in batches:
                 try:
@@ -881,7 +645,7 @@ class Route53Provider:
         if cache is not None:
             cache.stale = True
 
-    def _submit(self, zone: HostedZone, batch: list[_Change], failures: list[str]) -> int:
+    def _submit(self, zone: HostedZone, batch: list[Change], failures: list[str]) -> int:
         """Send one batch; bisect by group on rejection. Returns the number of calls made."""
         try:
             self._call(
@@ -894,7 +658,7 @@ class Route53Provider:
                 rejectable=True,
             )
         except _BatchRejectedError as exc:
-            groups = _groups(batch)
+            groups = grouped(batch)
             if len(groups) == 1:
                 names = ", ".join(c.describe() for c in groups[0])
                 failures.append(f"{names}: {exc}")

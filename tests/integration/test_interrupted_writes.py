@@ -19,7 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from e2e.servers.bind import BindServer, ZoneRecord
 from e2e.servers.moto import MotoServer
-from providers import route53
+from providers import route53_batches
 from providers.rfc2136 import DnspythonTransport, Rfc2136Provider
 from providers.route53 import Route53Provider
 from reconciler.dns.plan import DomainFilter, Policy
@@ -232,7 +232,7 @@ def test_route53_write_cut_at_every_batch_boundary(
         state["sent"] = 0
 
     # Smaller batches than Route53's limits, so that 80 changes take several calls.
-    monkeypatch.setattr(route53, "MAX_VALUES_PER_CALL", 30)
+    monkeypatch.setattr(route53_batches, "MAX_VALUES_PER_CALL", 30)
     messages = _check_cut_then_converge(
         fresh=fresh, provider=provider, read=read, cut_after=cut_after, sent=lambda: state["sent"]
     )

@@ -10,12 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from e2e.servers.moto import MotoServer
-from providers.route53 import (
-    MAX_CHARS_PER_CALL,
-    MAX_VALUES_PER_CALL,
-    Route53Provider,
-    endpoint_from_record_set,
-)
+from providers.route53 import Route53Provider
+from providers.route53_batches import MAX_CHARS_PER_CALL, MAX_VALUES_PER_CALL
+from providers.route53_records import endpoint_from_record_set
 from reconciler.dns.plan import calculate
 from reconciler.dns.registry import TxtRegistry
 from reconciler.model.endpoint import Changes, Endpoint, FrozenMap, Label, Update

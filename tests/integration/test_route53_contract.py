@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from providers.route53 import Route53Provider, endpoint_from_record_set, record_set_from_endpoint
+from providers.route53 import Route53Provider
+from providers.route53_records import endpoint_from_record_set, record_set_from_endpoint
 from reconciler.dns.provider import Provider
 from reconciler.model.endpoint import Changes, Endpoint
 from tests.integration.provider_contract import (

@@ -22,15 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import providers.route53 as route53_module
-from providers.route53 import (
-    Route53Provider,
-    _Change,
-    _group_of,
-    _pack,
-    client_config,
-    endpoint_from_record_set,
-    record_set_from_endpoint,
-)
+import providers.route53_batches as batches_module
+import providers.route53_records as records_module
+from providers.route53 import Route53Provider, client_config
+from providers.route53_batches import Change, group_of, pack
+from providers.route53_records import endpoint_from_record_set, record_set_from_endpoint
 from providers.throttle import Backoff, Retrier, TokenBucket
 from reconciler.model.endpoint import Changes, Endpoint, FrozenMap, Label, Update
 from reconciler.model.errors import (
@@ -399,25 +395,25 @@ def test_upserts_count_twice_against_the_value_limit(
 
 
 def test_packing_fills_calls_to_the_character_limit() -> None:
-    def change(i: int, size: int) -> _Change:
+    def change(i: int, size: int) -> Change:
         endpoint = Endpoint.of(f"t{i}.{ZONE}", "TXT", ['"' + "x" * (size - 2) + '"'])
-        return _Change("CREATE", record_set_from_endpoint(endpoint), endpoint, endpoint.name)
+        return Change("CREATE", record_set_from_endpoint(endpoint), endpoint, endpoint.name)
 
     # 10 values of 20,000 characters and 10 of 12,000: 320,000 characters, exactly 10 calls
     groups = [[change(i, 20000)] for i in range(10)] + [[change(10 + i, 12000)] for i in range(10)]
-    batches = _pack(groups)
+    batches = pack(groups)
     assert len(batches) == 10
     assert all(sum(c.chars for c in b) <= 32000 for b in batches)
 
 
 def test_a_txt_without_an_owned_record_label_groups_with_its_record() -> None:
-    assert _group_of(Endpoint.of(f"a-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
-    assert _group_of(Endpoint.of(f"cname-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
+    assert group_of(Endpoint.of(f"a-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
+    assert group_of(Endpoint.of(f"cname-www.{ZONE}", "TXT", ['"x"'])) == f"www.{ZONE}"
     labelled = Endpoint.of(
         f"pre-www.{ZONE}", "TXT", ['"x"'], labels={Label.OWNED_RECORD.value: f"www.{ZONE}"}
     )
-    assert _group_of(labelled) == f"www.{ZONE}"
-    assert _group_of(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"])) == f"www.{ZONE}"
+    assert group_of(labelled) == f"www.{ZONE}"
+    assert group_of(Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"])) == f"www.{ZONE}"
 
 
 def test_a_refused_batch_is_bisected_and_only_the_bad_record_reported(
@@ -709,9 +705,38 @@ def test_record_sets_round_trip_through_endpoints() -> None:
     assert record_set_from_endpoint(unquoted)["ResourceRecords"] == [{"Value": '"say \\"hi\\""'}]
 
 
-def test_the_module_exports_what_it_documents() -> None:
-    for name in route53_module.__all__:
-        assert getattr(route53_module, name).__doc__ or name.isupper()
+def test_the_route53_modules_export_documented_names_only() -> None:
+    assert sorted(route53_module.__all__) == [
+        "HostedZone",
+        "PAGE_SIZE",
+        "Route53Provider",
+        "ZoneType",
+        "client_config",
+    ]
+    assert sorted(records_module.__all__) == [
+        "ALIAS",
+        "DEFAULT_TTL",
+        "EVALUATE_TARGET_HEALTH",
+        "ROUTING_KEYS",
+        "TARGET_HOSTED_ZONE",
+        "clean_zone_id",
+        "endpoint_from_record_set",
+        "is_alias",
+        "record_set_from_endpoint",
+    ]
+    assert sorted(batches_module.__all__) == [
+        "Change",
+        "MAX_CHARS_PER_CALL",
+        "MAX_VALUES_PER_CALL",
+        "group_of",
+        "grouped",
+        "needs_replace",
+        "pack",
+    ]
+    for module in (route53_module, records_module, batches_module):
+        for name in module.__all__:
+            if not name.isupper():  # functions and classes say what they are
+                assert (getattr(module, name).__doc__ or "").strip(), f"{module.__name__}.{name}"
 
 
 def test_one_record_set_written_twice_in_a_batch_is_sent_once(
@@ -816,19 +841,19 @@ def test_a_load_balancer_elbv2_cannot_see_costs_one_listing_not_one_per_pass(
 def test_packing_keeps_groups_whole_and_calls_within_limits(
     shapes: list[list[tuple[int, int]]],
 ) -> None:
-    groups: list[list[_Change]] = []
+    groups: list[list[Change]] = []
     for g, members in enumerate(shapes):
-        group: list[_Change] = []
+        group: list[Change] = []
         for m, (count, length) in enumerate(members):
             width = max(1, length // count)
             endpoint = Endpoint.of(
                 f"m{m}.g{g}.{ZONE}", "TXT", [f'"{i:04d}{"x" * width}"' for i in range(count)]
             )
             group.append(
-                _Change("CREATE", record_set_from_endpoint(endpoint), endpoint, f"g{g}.{ZONE}")
+                Change("CREATE", record_set_from_endpoint(endpoint), endpoint, f"g{g}.{ZONE}")
             )
         groups.append(group)
-    batches = _pack(groups)
+    batches = pack(groups)
     assert sorted(c.endpoint.name for b in batches for c in b) == sorted(
         c.endpoint.name for g in groups for c in g
     )
