@@ -26,7 +26,6 @@ from reconciler.app.settings import load_settings
 from reconciler.app.wiring import pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.registry import TxtRegistry
-from reconciler.dns.sync import DnsTarget
 from reconciler.runtime.loop import utc_now
 
 __all__ = ["ingress_address", "ingress_host", "ingress_object", "main", "measure", "zone_names"]
@@ -116,7 +115,7 @@ def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
         owner_id=settings.owner_id,
         managed_types=frozenset(settings.managed_record_types),
     )
-    targets = [DnsTarget(provider=provider, registry=registry)]
+    targets = [registry]
     rss_before = _peak_rss_mb()
     passes: list[dict[str, Any]] = []
     for label in ("create", "quiet"):

@@ -41,7 +41,7 @@ from reconciler.app.pipeline import (
 )
 from reconciler.app.settings import Settings, load_settings
 from reconciler.app.wiring import loop_result, pass_config
-from reconciler.dns.sync import DnsTarget
+from reconciler.dns.registry import TxtRegistry
 from reconciler.kube.events import KubeEventRecorder
 from reconciler.model.cluster import (
     ClusterState,
@@ -227,7 +227,7 @@ def _execute(
         snapshot = offline_zones(settings, args.zones)
         zones_label = "empty zones" if args.zones == "empty" else f"the zone snapshot {args.zones}"
 
-        def target_builder(settings: Settings) -> list[DnsTarget]:
+        def target_builder(settings: Settings) -> list[TxtRegistry]:
             return snapshot_targets(settings, snapshot)
 
     if args.command == "run":

@@ -26,7 +26,7 @@ from reconciler.app.wiring import (
     loop_result,
     pass_config,
 )
-from reconciler.dns.sync import DnsTarget
+from reconciler.dns.registry import TxtRegistry
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import KubeClient
 from reconciler.kube.events import KubeEventRecorder
@@ -64,7 +64,7 @@ def run_controller(
     settings: Settings,
     *,
     env: Mapping[str, str],
-    targets: Sequence[DnsTarget],
+    targets: Sequence[TxtRegistry],
     ingress_loader: IngressLoader | None,
 ) -> int:
     """``run``: caches → debounced passes, leader election, probes, until SIGTERM or lease loss."""

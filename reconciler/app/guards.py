@@ -12,7 +12,7 @@ from providers.elbv2 import Elbv2LoadBalancers
 from reconciler.app.pipeline import (
     GuardedRegistry,
 )
-from reconciler.dns.sync import DnsTarget
+from reconciler.dns.sync import Registry
 from reconciler.kube.fleet_objects import KubeFleetKube
 from reconciler.kube.service_status import KubeLbAdapter
 from reconciler.kube.writer import KubeWriter
@@ -185,11 +185,8 @@ class _GuardedEvents:
             )
 
 
-def guarded_targets(targets: Sequence[DnsTarget], may_write: Callable[[], bool]) -> list[DnsTarget]:
-    return [
-        DnsTarget(provider=t.provider, registry=GuardedRegistry(t.registry, may_write))
-        for t in targets
-    ]
+def guarded_targets(targets: Sequence[Registry], may_write: Callable[[], bool]) -> list[Registry]:
+    return [GuardedRegistry(t, may_write) for t in targets]
 
 
 def always_leader() -> bool:

@@ -56,7 +56,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingresses
 from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, DomainFilter, Policy
-from reconciler.dns.sync import DnsPassResult, DnsTarget, EndpointGroup, sync_dns
+from reconciler.dns.sync import DnsPassResult, EndpointGroup, Registry, sync_dns
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
     Fleet,
@@ -258,19 +258,30 @@ def published_ingresses(
 class GuardedRegistry:
     """A registry whose writes first ask ``may_write`` (the leader lease): no write once lost."""
 
-    def __init__(self, inner: Any, may_write: Callable[[], bool]) -> None:
+    def __init__(self, inner: Registry, may_write: Callable[[], bool]) -> None:
         self._inner = inner
         self._may_write = may_write
 
+    @property
+    def name(self) -> str:
+        """The inner registry's provider name."""
+        return self._inner.name
+
+    def zones(self) -> Sequence[str]:
+        """The inner registry's zones."""
+        return self._inner.zones()
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """The inner registry's shaping (no write)."""
+        return self._inner.adjust_endpoints(endpoints)
+
     def records(self) -> Sequence[Endpoint]:
         """The inner registry's records (reads are always allowed)."""
-        records: Sequence[Endpoint] = self._inner.records()
-        return records
+        return self._inner.records()
 
     def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
         """The inner registry's screening (no write)."""
-        screened: tuple[list[Endpoint], list[Conflict]] = self._inner.screen(endpoints)
-        return screened
+        return self._inner.screen(endpoints)
 
     def apply(self, changes: Changes) -> None:
         """Write through the inner registry, unless the lease was lost."""
@@ -461,7 +472,7 @@ def reconcile(
     *,
     config: PassConfig,
     observed: Observed,
-    targets: Sequence[DnsTarget],
+    targets: Sequence[Registry],
     now: datetime,
     state: ClusterState | None = None,
     stages: Sequence[Stage] = (),

@@ -31,7 +31,6 @@ from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import DomainFilter, Policy
 from reconciler.dns.provider import Provider
 from reconciler.dns.registry import TxtRegistry
-from reconciler.dns.sync import DnsTarget
 from reconciler.fleets.converge import converge_fleets
 from reconciler.fleets.ingress_status import publish_ingress_status
 from reconciler.fleets.load_balancers import converge_load_balancers
@@ -57,7 +56,7 @@ from reconciler.model.load_balancer import (
 )
 from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount, RecordCount
 
-TargetBuilder = Callable[[Settings], Sequence[DnsTarget]]
+TargetBuilder = Callable[[Settings], Sequence[TxtRegistry]]
 """Builds the providers (and their registries) from the settings."""
 IngressLoader = Callable[[], Sequence[Mapping[str, Any]]]
 """Returns the current Ingress objects (raw API JSON)."""
@@ -129,7 +128,7 @@ def registry_for(provider: Provider, settings: Settings) -> TxtRegistry:
     )
 
 
-def build_targets(settings: Settings) -> list[DnsTarget]:
+def build_targets(settings: Settings) -> list[TxtRegistry]:
     """Every configured provider, wrapped in a TXT registry (owner id, affixes, managed types).
 
     Route53 clients run with botocore's retries off (:func:`providers.route53.client_config`)
@@ -137,15 +136,14 @@ def build_targets(settings: Settings) -> list[DnsTarget]:
     per account, not per hosted zone.
     """
     limiter = TokenBucket()
-    targets: list[DnsTarget] = []
+    targets: list[TxtRegistry] = []
     for entry in settings.providers:
         provider = (
             _rfc2136_provider(entry, settings)
             if isinstance(entry, Rfc2136Settings)
             else _route53_provider(entry, settings, limiter)
         )
-        registry = registry_for(provider, settings)
-        targets.append(DnsTarget(provider=provider, registry=registry))
+        targets.append(registry_for(provider, settings))
     return targets
 
 
@@ -401,17 +399,17 @@ def offline_zones(settings: Settings, where: str) -> dict[str, ProviderSnapshot]
 
 def snapshot_targets(
     settings: Settings, snapshot: Mapping[str, ProviderSnapshot]
-) -> list[DnsTarget]:
+) -> list[TxtRegistry]:
     """In-memory providers holding the snapshot, each behind its TXT registry."""
-    targets: list[DnsTarget] = []
+    targets: list[TxtRegistry] = []
     for entry in settings.providers:
         held = snapshot[entry.name]
         provider = InMemoryProvider(name=entry.name, zones=held.zones, records=held.records)
-        targets.append(DnsTarget(provider=provider, registry=registry_for(provider, settings)))
+        targets.append(registry_for(provider, settings))
     return targets
 
 
-def save_zones(targets: Sequence[DnsTarget], path: Path) -> None:
+def save_zones(targets: Sequence[TxtRegistry], path: Path) -> None:
     """Write what every provider holds (as this pass read it) for a later ``plan --zones``."""
     snapshot = {
         t.provider.name: ProviderSnapshot(

@@ -154,6 +154,19 @@ class TxtRegistry:
         return self._provider
 
     @property
+    def name(self) -> str:
+        """The provider's configured name."""
+        return self._provider.name
+
+    def zones(self) -> Sequence[str]:
+        """The provider's zones."""
+        return self._provider.zones()
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """Desired endpoints in the provider's stored form."""
+        return self._provider.adjust_endpoints(endpoints)
+
+    @property
     def mapper(self) -> AffixNameMapper:
         """The TXT name mapper in use."""
         return self._mapper

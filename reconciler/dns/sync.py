@@ -12,9 +12,10 @@ it would send its names to another candidate holding a parent zone (and create t
 other candidate provider of a non-empty group that includes the failed one is *held*: nothing is
 planned or applied for it in this pass, and it reports an error (the pass does not converge).
 
-Then, per provider: ``registry.records()`` → ``registry.screen`` (names whose ownership record
-cannot be written are refused as conflicts, the rest go on) → ``provider.adjust_endpoints`` →
-:func:`reconciler.dns.plan.calculate` → ``registry.apply`` (skipped in a dry run). A provider that
+Then, per provider, through the registry that owns it (the pass sees only registries):
+``records()`` → ``screen`` (names whose ownership record cannot be written are refused as
+conflicts, the rest go on) → ``adjust_endpoints`` (the provider's stored form) →
+:func:`reconciler.dns.plan.calculate` → ``apply`` (skipped in a dry run). A provider that
 fails is reported in its own result and never stops the others; when the failure is the write
 (``apply``), the result keeps the planned changes and the planner's conflicts (``applied`` False,
 the error set), so the pass still reports the conflicts (Events, ``--output json``). Providers and
@@ -33,14 +34,12 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reconciler.dns.plan import Conflict, DomainFilter, Policy, calculate
-from reconciler.dns.provider import Provider
 from reconciler.model.endpoint import Changes, Endpoint
 from reconciler.model.errors import ProviderError, ReconcilerError
 from reconciler.model.zones import zone_for
 
 __all__ = [
     "DnsPassResult",
-    "DnsTarget",
     "EndpointGroup",
     "ProviderResult",
     "Registry",
@@ -53,7 +52,22 @@ log = logging.getLogger(__name__)
 
 
 class Registry(Protocol):
-    """What the DNS pass needs from an ownership registry wrapping a provider."""
+    """What the DNS pass needs: an ownership registry that owns its provider (the pass never sees
+    the provider itself). Routing and shaping pass through to the provider; reads and writes
+    add and read the ownership records."""
+
+    @property
+    def name(self) -> str:
+        """The provider's configured name."""
+        ...
+
+    def zones(self) -> Sequence[str]:
+        """The provider's zones (routing of desired endpoints)."""
+        ...
+
+    def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+        """Desired endpoints in the provider's stored form."""
+        ...
 
     def records(self) -> Sequence[Endpoint]:
         """Current record sets with ownership labels (TXT ownership records folded in)."""
@@ -66,16 +80,6 @@ class Registry(Protocol):
     def apply(self, changes: Changes) -> None:
         """Write the changes plus their ownership records."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class DnsTarget:
-    """A provider and the registry that wraps it."""
-
-    provider: Provider
-    """Routing (zones) and shaping (adjust_endpoints) of desired endpoints."""
-    registry: Registry
-    """Reads current records with owners and writes changes with ownership records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,7 @@ def route_endpoints(
 
 
 def _plan_one(
-    target: DnsTarget,
+    target: Registry,
     name: str,
     desired: Sequence[Endpoint],
     *,
@@ -192,9 +196,9 @@ def _plan_one(
     domain_filter: DomainFilter,
 ) -> ProviderResult:
     """Read, adjust and plan (nothing written): the result's ``applied`` is False."""
-    current = target.registry.records()
-    writable, refused = target.registry.screen(desired)
-    adjusted = target.provider.adjust_endpoints(writable)
+    current = target.records()
+    writable, refused = target.screen(desired)
+    adjusted = target.adjust_endpoints(writable)
     plan = calculate(
         current=current,
         desired=adjusted,
@@ -246,7 +250,7 @@ def sync_dns(
     *,
     desired: Iterable[Endpoint] = (),
     groups: Sequence[EndpointGroup] = (),
-    targets: Sequence[DnsTarget],
+    targets: Sequence[Registry],
     owner_id: str,
     policy: Policy,
     managed_types: Collection[str],
@@ -260,9 +264,9 @@ def sync_dns(
     zones_by_provider: list[tuple[str, Collection[str]]] = []
     failed: dict[str, ProviderResult] = {}
     for target in targets:
-        name = target.provider.name
+        name = target.name
         try:
-            zones_by_provider.append((name, frozenset(target.provider.zones())))
+            zones_by_provider.append((name, frozenset(target.zones())))
         except ReconcilerError as exc:
             log.warning("provider zones unavailable", extra={"provider": name, "error": str(exc)})
             failed[name] = _failure(name, exc)
@@ -274,7 +278,7 @@ def sync_dns(
 
     results: list[ProviderResult] = []
     for target in targets:
-        name = target.provider.name
+        name = target.name
         if name in failed:
             results.append(failed[name])
             continue
@@ -311,7 +315,7 @@ def sync_dns(
         else:
             if not dry_run and not result.changes.is_empty():
                 try:
-                    target.registry.apply(result.changes)
+                    target.apply(result.changes)
                 except Exception as exc:  # noqa: BLE001 - the plan and its conflicts stay in the result
                     result = _logged_failure(name, exc, result)
                 else:

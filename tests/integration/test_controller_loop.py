@@ -12,10 +12,9 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -23,16 +22,13 @@ from prometheus_client import CollectorRegistry
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer, ZoneRecord
 from reconciler.app.cli import build_targets
-from reconciler.app.pipeline import Observed, reconcile
+from reconciler.app.pipeline import GuardedRegistry, Observed, reconcile
 from reconciler.app.settings import load_settings
 from reconciler.app.wiring import loop_result, pass_config
-from reconciler.dns.plan import Conflict
-from reconciler.dns.sync import DnsTarget
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import load_client
 from reconciler.kube.lease import KubeLeaseStore
 from reconciler.model.cluster import ObjectChange
-from reconciler.model.endpoint import Changes, Endpoint
 from reconciler.model.errors import KubernetesError
 from reconciler.runtime.health import HealthServer, HealthState
 from reconciler.runtime.leader import ElectionConfig, LeaderElector, LeaseRecord
@@ -62,29 +58,6 @@ WITHIN_ONE_DEBOUNCE = DEBOUNCE + 1.5
 def always() -> bool:
     """Without leader election, this process always writes."""
     return True
-
-
-class NotLeaderError(Exception):
-    """A write was attempted after the lease was lost (the guard stopped it)."""
-
-
-class GuardedRegistry:
-    """Asks ``may_write`` right before every DNS write: losing the lease stops writes at once."""
-
-    def __init__(self, inner: Any, may_write: Callable[[], bool]) -> None:
-        self._inner = inner
-        self._may_write = may_write
-
-    def records(self) -> Sequence[Endpoint]:
-        return self._inner.records()  # type: ignore[no-any-return]
-
-    def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
-        return self._inner.screen(endpoints)  # type: ignore[no-any-return]
-
-    def apply(self, changes: Changes) -> None:
-        if not self._may_write():
-            raise NotLeaderError("lease lost before writing")
-        self._inner.apply(changes)
 
 
 class KillableStore:
@@ -155,10 +128,7 @@ class Reconciler:
                 clock=utc_now,
             )
             may_write = self.elector.is_leader
-        self.targets = [
-            DnsTarget(provider=t.provider, registry=GuardedRegistry(t.registry, may_write))
-            for t in build_targets(self.settings)
-        ]
+        self.targets = [GuardedRegistry(t, may_write) for t in build_targets(self.settings)]
         self.controller = Controller(
             run_pass=self._pass,
             config=LoopConfig(

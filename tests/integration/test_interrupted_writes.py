@@ -25,7 +25,7 @@ from providers.route53 import Route53Provider
 from reconciler.dns.plan import DomainFilter, Policy
 from reconciler.dns.provider import Provider
 from reconciler.dns.registry import TxtRegistry
-from reconciler.dns.sync import DnsTarget, sync_dns
+from reconciler.dns.sync import sync_dns
 from reconciler.dns.txt_format import parse_ownership
 from reconciler.model.endpoint import Endpoint, Label
 from tests.fixtures.moto import aws_client_kwargs
@@ -56,7 +56,7 @@ def _pass(provider: Provider, desired: Sequence[Endpoint]) -> Any:
     registry = TxtRegistry(provider=provider, owner_id=OWNER)
     return sync_dns(
         desired=desired,
-        targets=[DnsTarget(provider=provider, registry=registry)],
+        targets=[registry],
         owner_id=OWNER,
         policy=Policy.SYNC,
         managed_types=frozenset({"A", "AAAA", "CNAME"}),

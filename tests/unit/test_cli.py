@@ -20,7 +20,7 @@ from reconciler.dns.ingress_source import Rejection
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import Conflict, ConflictReason
 from reconciler.dns.registry import TxtRegistry
-from reconciler.dns.sync import DnsPassResult, DnsTarget, ProviderResult
+from reconciler.dns.sync import DnsPassResult, ProviderResult
 from reconciler.model.cluster import EventType, ObjectRef
 from reconciler.model.endpoint import Changes, Endpoint, Update
 from reconciler.model.errors import ReconcilerError, TransientProviderError
@@ -55,7 +55,7 @@ class Fleet:
         self.records = records
         self.fail = fail
 
-    def __call__(self, settings: Settings) -> list[DnsTarget]:
+    def __call__(self, settings: Settings) -> list[TxtRegistry]:
         targets = []
         for entry in settings.providers:
             zones = getattr(entry, "zones", ("example.test",))
@@ -64,7 +64,7 @@ class Fleet:
                 provider.fail_next_apply(TransientProviderError("timeout talking to 127.0.0.1"))
             self.providers.append(provider)
             registry = TxtRegistry(provider=provider, owner_id=settings.owner_id)
-            targets.append(DnsTarget(provider=provider, registry=registry))
+            targets.append(registry)
         return targets
 
 

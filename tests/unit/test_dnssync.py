@@ -12,8 +12,8 @@ from reconciler.dns.plan import ConflictReason, DomainFilter, Policy
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import (
     DnsPassResult,
-    DnsTarget,
     EndpointGroup,
+    Registry,
     route_endpoints,
     route_groups,
     sync_dns,
@@ -31,12 +31,12 @@ def desired(
     return Endpoint.of(name, rtype, targets, ttl=300, labels={"resource": resource})
 
 
-def target(provider: InMemoryProvider) -> DnsTarget:
-    return DnsTarget(provider=provider, registry=TxtRegistry(provider=provider, owner_id=OWNER))
+def target(provider: InMemoryProvider) -> TxtRegistry:
+    return TxtRegistry(provider=provider, owner_id=OWNER)
 
 
 def run(
-    targets: Sequence[DnsTarget],
+    targets: Sequence[Registry],
     endpoints: Sequence[Endpoint],
     *,
     policy: Policy = Policy.SYNC,
@@ -178,7 +178,7 @@ def test_claim_keeps_our_records_and_deletion_needs_no_claim() -> None:
 
 
 def run_groups(
-    targets: Sequence[DnsTarget],
+    targets: Sequence[Registry],
     groups: Sequence[EndpointGroup],
     endpoints: Sequence[Endpoint] = (),
 ) -> DnsPassResult:

@@ -30,7 +30,7 @@ from reconciler.app.wiring import loop_result, pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import Policy
 from reconciler.dns.registry import TxtRegistry
-from reconciler.dns.sync import DnsTarget
+from reconciler.dns.sync import Registry
 from reconciler.dns.tenancy import TenancyConfig, Tenant
 from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
 from reconciler.kube.fake import FakeCluster
@@ -99,8 +99,8 @@ def namespace(name: str, **labels: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
-def target(provider: InMemoryProvider) -> DnsTarget:
-    return DnsTarget(provider=provider, registry=TxtRegistry(provider=provider, owner_id=OWNER))
+def target(provider: InMemoryProvider) -> TxtRegistry:
+    return TxtRegistry(provider=provider, owner_id=OWNER)
 
 
 class Providers:
@@ -110,7 +110,7 @@ class Providers:
         self.public = InMemoryProvider(name="r53-public", zones=["example.test"])
         self.private = InMemoryProvider(name="bind-private", zones=["example.test"])
 
-    def targets(self) -> list[DnsTarget]:
+    def targets(self) -> list[TxtRegistry]:
         return [target(self.public), target(self.private)]
 
 
@@ -128,7 +128,7 @@ def names(provider: InMemoryProvider) -> set[tuple[str, str, tuple[str, ...]]]:
 
 def run_pass(
     cluster: FakeCluster,
-    targets: Sequence[DnsTarget],
+    targets: Sequence[Registry],
     cfg: PassConfig,
     *,
     dry_run: bool = False,
