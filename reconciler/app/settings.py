@@ -502,15 +502,22 @@ class HealthSettings(_Model):
 
 
 class Settings(BaseSettings):
-    """The whole configuration of one reconciler."""
+    """The whole configuration of one reconciler.
+
+    Its only source is the values :func:`load_settings` passes in (see
+    :meth:`settings_customise_sources`): pydantic-settings' environment source nests variables into
+    mappings only, and its result replaces the file's value of a key whole, so
+    ``INGRESS_RECONCILER_PROVIDERS__0__PORT`` could not change the port of one provider of the
+    file's list (the chart's overrides do exactly that).
+    :func:`load_settings` applies each ``INGRESS_RECONCILER_*`` variable to the file's data by
+    path, list indices included, and names the variable in any error about its value.
+    """
 
     model_config = SettingsConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
         frozen=True,
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=_ENV_DELIMITER,
         case_sensitive=True,  # keys are exact in the file; the environment is mapped explicitly
     )
 
@@ -570,7 +577,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only explicit input: :func:`load_settings` merges the file and the injected env."""
+        """Only the values passed in: :func:`load_settings` merges the file and the environment
+        (list items by index), which the library's own environment source cannot do."""
         return (init_settings,)
 
     @field_validator("owner_id")
