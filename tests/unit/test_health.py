@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -15,20 +15,9 @@ from reconciler.runtime import health as health_module
 from reconciler.runtime import metrics as metrics_module
 from reconciler.runtime.health import HealthServer, HealthState, is_healthy
 from reconciler.runtime.metrics import Metrics
+from tests.doubles import T0, FakeClock
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.mark.parametrize(

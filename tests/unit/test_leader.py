@@ -23,21 +23,7 @@ from reconciler.runtime.leader import (
     pod_identity,
     released_record,
 )
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class FakeClock:
-    """A settable clock."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.doubles import T0, FakeClock
 
 
 class FakeLeaseStore:

@@ -34,19 +34,7 @@ from reconciler.runtime.loop import (
     run,
 )
 from reconciler.runtime.metrics import Metrics
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.doubles import T0, FakeClock
 
 
 class FakeScheduler:

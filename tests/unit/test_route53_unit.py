@@ -35,6 +35,7 @@ from reconciler.model.errors import (
     ProviderError,
     TransientProviderError,
 )
+from tests.doubles import FakeTime
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -43,21 +44,6 @@ ZONE_ID = "Z0000000000EXAMPLE"
 ZONE = "example.test"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 NLB = "web-0123456789abcdef.elb.us-east-1.amazonaws.com"
-
-
-class FakeTime:
-    """A clock whose sleep advances it and records each wait."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -5,21 +5,7 @@ from __future__ import annotations
 import pytest
 
 from providers.throttle import Backoff, Retrier, TokenBucket
-
-
-class FakeTime:
-    """A clock whose sleep advances it and records each wait."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.doubles import FakeTime
 
 
 class FlakyError(Exception):
@@ -31,7 +17,7 @@ class FatalError(Exception):
 
 
 def test_bucket_allows_its_burst_then_the_refill_rate() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     bucket = TokenBucket(rate=10.0, burst=50.0, clock=t.clock, sleep=t.sleep)
     for _ in range(50):
         assert bucket.acquire() == 0.0
@@ -43,7 +29,7 @@ def test_bucket_allows_its_burst_then_the_refill_rate() -> None:
 
 
 def test_bucket_refills_up_to_its_burst_only() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     bucket = TokenBucket(rate=10.0, burst=5.0, clock=t.clock, sleep=t.sleep)
     for _ in range(5):
         bucket.acquire()
@@ -66,7 +52,7 @@ def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:
 
 
 def test_retrier_retries_until_success_taking_a_token_per_attempt() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     bucket = TokenBucket(rate=1.0, burst=2.0, clock=t.clock, sleep=t.sleep)
     retrier = Retrier(backoff=Backoff(base=1.0, cap=8.0), sleep=t.sleep, rand=lambda: 0.5)
     outcomes: list[Exception | str] = [FlakyError(), FlakyError(), "ok"]
@@ -92,7 +78,7 @@ def test_retrier_retries_until_success_taking_a_token_per_attempt() -> None:
 
 
 def test_retrier_gives_up_after_max_attempts_with_the_last_error() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     retrier = Retrier(backoff=Backoff(max_attempts=3), sleep=t.sleep, rand=lambda: 0.0)
     attempts = []
 
@@ -107,7 +93,7 @@ def test_retrier_gives_up_after_max_attempts_with_the_last_error() -> None:
 
 
 def test_retrier_does_not_retry_other_errors() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     retrier = Retrier(sleep=t.sleep)
     attempts = []
 
