@@ -1,6 +1,7 @@
 """The tenancy attack corpus on a real kube-apiserver, with and without the admission policy.
 
-Two sets of namespaces per run, each with the corpus's tenants (tests/unit/test_tenancy_attacks.py):
+Two sets of namespaces per run, each with the corpus's tenants
+(tests/unit/dns/test_tenancy_attacks.py):
 
 * ``enforced``: the ValidatingAdmissionPolicy, its binding and its parameter ConfigMap from
   :func:`reconciler.dns.admission_policy.render_admission_policy` are installed, bound to these
@@ -31,7 +32,7 @@ from e2e.servers.apiserver import ApiServer
 from reconciler.dns.admission_policy import render_admission_policy
 from reconciler.dns.tenancy import DEFAULT_PUBLIC_EXCLUDED_NETS, Refusal, TenancyConfig, Tenant
 from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
-from tests.unit.test_tenancy_attacks import (
+from tests.unit.dns.test_tenancy_attacks import (
     ATTACKS,
     FLEETS,
     NAMESPACE_LABELS,

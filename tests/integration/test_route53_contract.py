@@ -112,7 +112,7 @@ class TestRoute53Contract(ProviderContract):
     def test_delete_of_a_record_changed_out_of_band_fails(self, harness: ProviderHarness) -> None:
         """moto accepts a DELETE that names values the record once had (its change journal
         still holds them), where Route53 refuses it; the Route53-side refusal is covered with
-        botocore's Stubber in tests/unit/test_route53_unit.py. On moto we check what moto can
+        botocore's Stubber in tests/unit/providers/test_route53.py. On moto we check what moto can
         show: the DELETE carried the values the provider read, not the desired endpoint's."""
         z = harness.zone
         seen = Endpoint.of(f"race.{z}", "A", ["192.0.2.30"], ttl=300)

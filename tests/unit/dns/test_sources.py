@@ -399,7 +399,7 @@ def test_manifest_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_samples_produce_endpoints_and_one_rejection() -> None:
-    samples = Path(__file__).resolve().parents[2] / "samples" / "manifests"
+    samples = Path(__file__).resolve().parents[3] / "samples" / "manifests"
     result = endpoints_from_ingresses(read_ingresses(samples), default_ttl=300)
     assert result.endpoints
     assert len(result.rejections) == 1

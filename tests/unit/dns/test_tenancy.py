@@ -511,7 +511,7 @@ def test_renderer_refuses_an_invalid_config() -> None:
 def test_helm_template_carries_the_current_cel() -> None:
     """The CEL pasted into the chart template is what the renderer produces (no helm needed)."""
     template = (
-        Path(__file__).resolve().parents[2]
+        Path(__file__).resolve().parents[3]
         / "charts"
         / "ingress-reconciler"
         / "templates"

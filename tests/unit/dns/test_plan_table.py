@@ -969,7 +969,7 @@ def test_plan(case: Case) -> None:
 
 def test_every_reason_is_exercised_by_the_table() -> None:
     used = {row[2] for case in CASES for row in case.conflicts}
-    # the registry's screening refuses these before the planner (tests/unit/test_registry.py)
+    # the registry's screening refuses these before the planner (tests/unit/dns/test_registry.py)
     screened = {ConflictReason.OWNERSHIP_UNENCODABLE, ConflictReason.RESERVED_NAME}
     assert used == set(ConflictReason) - screened
 

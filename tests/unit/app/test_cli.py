@@ -25,7 +25,7 @@ from reconciler.model.cluster import EventType, ObjectRef
 from reconciler.model.endpoint import Changes, Endpoint, Update
 from reconciler.model.errors import ReconcilerError, TransientProviderError
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 
 def config(tmp_path: Path, **overrides: object) -> Path:

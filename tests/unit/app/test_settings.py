@@ -228,7 +228,7 @@ def test_model_is_frozen(tmp_path: Path) -> None:
 
 
 def test_sample_config_loads() -> None:
-    sample = Path(__file__).resolve().parents[2] / "samples" / "config.yaml"
+    sample = Path(__file__).resolve().parents[3] / "samples" / "config.yaml"
     settings = load_settings(sample, {"INGRESS_RECONCILER_PROVIDERS__0__PORT": "5300"})
     assert settings.owner_id == "sample-cluster"
     assert settings.ingress_class_names == ("public", "private")
