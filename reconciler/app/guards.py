@@ -13,8 +13,8 @@ from reconciler.app.pipeline import (
     GuardedRegistry,
 )
 from reconciler.dns.sync import Registry
-from reconciler.kube.fleet_objects import KubeFleetKube
-from reconciler.kube.service_status import KubeLbAdapter
+from reconciler.kube.fleet_objects import KubeFleetObjects
+from reconciler.kube.service_status import KubeServiceStatus
 from reconciler.kube.writer import KubeWriter
 from reconciler.model.cluster import (
     EventRecorder,
@@ -59,11 +59,11 @@ class WriteGuard:
         """Status patches and server-side apply, guarded."""
         return _GuardedWriter(inner, self)
 
-    def fleet_kube(self, inner: KubeFleetKube) -> _GuardedFleetKube:
+    def fleet_kube(self, inner: KubeFleetObjects) -> _GuardedFleetKube:
         """The fleet stage's apply/delete, guarded (listing is not)."""
         return _GuardedFleetKube(inner, self)
 
-    def lb_kube(self, inner: KubeLbAdapter) -> _GuardedLbKube:
+    def lb_kube(self, inner: KubeServiceStatus) -> _GuardedLbKube:
         """The load-balancer stage's Service writes, guarded."""
         return _GuardedLbKube(inner, self)
 
@@ -99,7 +99,7 @@ class _GuardedWriter:
 
 
 class _GuardedFleetKube:
-    def __init__(self, inner: KubeFleetKube, guard: WriteGuard) -> None:
+    def __init__(self, inner: KubeFleetObjects, guard: WriteGuard) -> None:
         self._inner = inner
         self._guard = guard
 
@@ -119,7 +119,7 @@ class _GuardedFleetKube:
 
 
 class _GuardedLbKube:
-    def __init__(self, inner: KubeLbAdapter, guard: WriteGuard) -> None:
+    def __init__(self, inner: KubeServiceStatus, guard: WriteGuard) -> None:
         self._inner = inner
         self._guard = guard
 

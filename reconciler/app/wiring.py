@@ -37,8 +37,8 @@ from reconciler.fleets.load_balancers import converge_load_balancers
 from reconciler.fleets.profiles import profile_named
 from reconciler.fleets.spec import FleetSpec, LoadBalancerMode, fleet_service_address
 from reconciler.kube.client import KubeClient, load_client
-from reconciler.kube.fleet_objects import KubeFleetKube
-from reconciler.kube.service_status import KubeLbAdapter
+from reconciler.kube.fleet_objects import KubeFleetObjects
+from reconciler.kube.service_status import KubeServiceStatus
 from reconciler.kube.writer import KubeWriter
 from reconciler.model.cluster import (
     ClusterState,
@@ -270,7 +270,7 @@ def build_stages(
     warn_retired_profiles(specs)
     owner = settings.owner_id
     writer = guard.writer(KubeWriter(client))
-    fleet_kube = guard.fleet_kube(KubeFleetKube(client))
+    fleet_kube = guard.fleet_kube(KubeFleetObjects(client))
     guarded_events = guard.events(events)
     stages: list[Stage] = []
 
@@ -306,7 +306,7 @@ def build_stages(
                 ),
             )
         )
-        lb_kube = guard.lb_kube(KubeLbAdapter(client=client, writer=writer))
+        lb_kube = guard.lb_kube(KubeServiceStatus(client=client, writer=writer))
         lb_specs = [
             load_balancer_spec(s, settings) for s in specs if s.lb_mode is LoadBalancerMode.ELBV2
         ]

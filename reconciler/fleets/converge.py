@@ -52,7 +52,7 @@ __all__ = [
     "SSL_PASSTHROUGH_ANNOTATION",
     "Finding",
     "FleetError",
-    "FleetKube",
+    "FleetObjectWriter",
     "FleetReport",
     "Refusal",
     "asks_ssl_passthrough",
@@ -73,8 +73,8 @@ def asks_ssl_passthrough(ingress: Mapping[str, Any]) -> bool:
     return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
-class FleetKube(Protocol):
-    """What the fleet stage needs to write (``reconciler.kube.fleet_objects.KubeFleetKube``)."""
+class FleetObjectWriter(Protocol):
+    """What the fleet stage needs to write (``reconciler.kube.fleet_objects.KubeFleetObjects``)."""
 
     def apply(self, obj: Mapping[str, Any]) -> JsonObject:
         """Server-side apply ``obj`` with our field manager (forced); return the result."""
@@ -324,7 +324,7 @@ def _apply_desired(
     observed: Mapping[_Key, JsonObject],
     owned: Mapping[_Key, JsonObject],
     owner_id: str,
-    kube: FleetKube,
+    kube: FleetObjectWriter,
     events: EventRecorder,
     now: datetime,
     tally: _Tally,
@@ -367,7 +367,11 @@ def _apply_desired(
 
 
 def _delete_stale(
-    stale: Sequence[JsonObject], *, owned: Mapping[_Key, JsonObject], kube: FleetKube, tally: _Tally
+    stale: Sequence[JsonObject],
+    *,
+    owned: Mapping[_Key, JsonObject],
+    kube: FleetObjectWriter,
+    tally: _Tally,
 ) -> None:
     for obj in sorted(stale, key=_delete_rank):
         ref = _ref(obj, str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
@@ -390,7 +394,7 @@ def converge_fleets(
     specs: Sequence[FleetSpec],
     owner_id: str,
     state: ClusterState,
-    kube: FleetKube,
+    kube: FleetObjectWriter,
     events: EventRecorder,
     now: datetime,
 ) -> FleetReport:

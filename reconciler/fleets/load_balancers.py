@@ -23,7 +23,7 @@ In ``elbv2`` mode no cloud controller watches the fleet Services, so this stage 
 
 The decisions are a pure function, :func:`decide_load_balancers` (specs, Services, owned NLBs ->
 :class:`LbDecision`\\ s); :func:`converge_load_balancers` executes them through the injected
-:class:`LoadBalancerBackend` (providers/elbv2.py) and :class:`LbKube`
+:class:`LoadBalancerBackend` (providers/elbv2.py) and :class:`ServiceStatusWriter`
 (reconciler/kube/service_status.py)
 and returns an :class:`LbReport`. A failure of one fleet is reported (Warning Event, report entry)
 and never stops the others.
@@ -63,7 +63,6 @@ __all__ = [
     "LbAction",
     "LbDecision",
     "LbFailure",
-    "LbKube",
     "LbRefusal",
     "LbReport",
     "LoadBalancerBackend",
@@ -71,6 +70,7 @@ __all__ = [
     "LoadBalancerSpec",
     "LoadBalancerState",
     "Scheme",
+    "ServiceStatusWriter",
     "converge_load_balancers",
     "decide_load_balancers",
     "desired_service_status",
@@ -90,8 +90,8 @@ CLASS_MISMATCH_REFUSED = "LoadBalancerClassMismatch"
 _ACTION = "ReconcileLoadBalancer"
 
 
-class LbKube(Protocol):
-    """The Kubernetes writes this stage makes (reconciler.kube.service_status.KubeLbAdapter)."""
+class ServiceStatusWriter(Protocol):
+    """The Kubernetes writes this stage makes (reconciler.kube.service_status.KubeServiceStatus)."""
 
     def patch_service_status(
         self, namespace: str, name: str, load_balancer: Sequence[Mapping[str, Any]]
@@ -430,7 +430,9 @@ class _Tally:
         )
 
 
-def _publish(decision: LbDecision, lb: LoadBalancerState, kube: LbKube, tally: _Tally) -> None:
+def _publish(
+    decision: LbDecision, lb: LoadBalancerState, kube: ServiceStatusWriter, tally: _Tally
+) -> None:
     desired = desired_service_status(lb)
     if not desired or decision.service is None:
         return
@@ -454,7 +456,7 @@ def _ensure(
     decision: LbDecision,
     *,
     backend: LoadBalancerBackend,
-    kube: LbKube,
+    kube: ServiceStatusWriter,
     events: EventRecorder,
     now: datetime,
     tally: _Tally,
@@ -475,7 +477,12 @@ def _ensure(
 
 
 def _refuse(
-    decision: LbDecision, *, kube: LbKube, events: EventRecorder, now: datetime, tally: _Tally
+    decision: LbDecision,
+    *,
+    kube: ServiceStatusWriter,
+    events: EventRecorder,
+    now: datetime,
+    tally: _Tally,
 ) -> None:
     tally.refused.append(LbRefusal(decision.fleet, decision.reason, decision.note))
     if decision.service is not None:
@@ -500,7 +507,7 @@ def _release(
     decision: LbDecision,
     *,
     backend: LoadBalancerBackend,
-    kube: LbKube,
+    kube: ServiceStatusWriter,
     events: EventRecorder,
     now: datetime,
     tally: _Tally,
@@ -532,7 +539,7 @@ def _execute(
     decision: LbDecision,
     *,
     backend: LoadBalancerBackend,
-    kube: LbKube,
+    kube: ServiceStatusWriter,
     events: EventRecorder,
     now: datetime,
     tally: _Tally,
@@ -560,7 +567,7 @@ def converge_load_balancers(
     cluster_name: str,
     state: ClusterState,
     backend: LoadBalancerBackend,
-    kube: LbKube,
+    kube: ServiceStatusWriter,
     events: EventRecorder,
     now: datetime,
 ) -> LbReport:

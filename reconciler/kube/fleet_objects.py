@@ -1,4 +1,4 @@
-"""``KubeFleetKube``: the fleet stage's ``FleetKube`` on a real API server.
+"""``KubeFleetObjects``: the fleet stage's ``FleetObjectWriter`` on a real API server.
 
 - ``apply``: server-side apply through ``KubeWriter`` (field manager ``ingress-reconciler``,
   forced: the objects are ours, a hand edit is set back);
@@ -36,7 +36,7 @@ from reconciler.kube.writer import KubeWriter
 from reconciler.model.cluster import JsonObject, ObjectRef
 from reconciler.model.errors import KubernetesError
 
-__all__ = ["FLEET_KINDS", "KubeFleetKube", "owned_selector"]
+__all__ = ["FLEET_KINDS", "KubeFleetObjects", "owned_selector"]
 
 FLEET_KINDS: tuple[ResourceKind, ...] = (
     NAMESPACE,
@@ -61,8 +61,8 @@ def owned_selector(owner_id: str) -> str:
     return f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_OWNER}={owner_id},{LABEL_FLEET}"
 
 
-class KubeFleetKube:
-    """``FleetKube`` over one ``KubeClient`` (and its ``KubeWriter``)."""
+class KubeFleetObjects:
+    """``FleetObjectWriter`` over one ``KubeClient`` (and its ``KubeWriter``)."""
 
     def __init__(self, client: KubeClient, *, writer: KubeWriter | None = None) -> None:
         self.client = client

@@ -1,6 +1,6 @@
-"""``LbKube`` on the real API: Service status patches and finalizers.
+"""``ServiceStatusWriter`` on the real API: Service status patches and finalizers.
 
-``KubeLbAdapter`` implements ``reconciler.fleets.load_balancers.LbKube``:
+``KubeServiceStatus`` implements ``reconciler.fleets.load_balancers.ServiceStatusWriter``:
 
 - ``patch_service_status`` delegates to a ``StatusWriter`` (``KubeWriter``: the status
   subresource, ``status.loadBalancer.ingress`` written whole);
@@ -22,10 +22,10 @@ from reconciler.kube.resources import SERVICE
 from reconciler.model.cluster import JsonObject, StatusWriter
 from reconciler.model.errors import KubernetesError
 
-__all__ = ["KubeLbAdapter"]
+__all__ = ["KubeServiceStatus"]
 
 
-class KubeLbAdapter:
+class KubeServiceStatus:
     """Service writes of the load-balancer stage through ``client`` and ``writer``."""
 
     def __init__(self, *, client: KubeClient, writer: StatusWriter, attempts: int = 5) -> None:

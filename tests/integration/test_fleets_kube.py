@@ -26,7 +26,7 @@ from reconciler.fleets.spec import (
 )
 from reconciler.kube.client import MERGE_PATCH, KubeClient
 from reconciler.kube.events import KubeEventRecorder
-from reconciler.kube.fleet_objects import KubeFleetKube
+from reconciler.kube.fleet_objects import KubeFleetObjects
 from reconciler.kube.listed import ListedState
 from reconciler.kube.resources import (
     CLUSTER_ROLE,
@@ -62,7 +62,7 @@ class Fleets:
         self.apiserver = apiserver
         self.client = client
         self.owner = f"owner-{secrets.token_hex(3)}"
-        self.kube = KubeFleetKube(client)
+        self.kube = KubeFleetObjects(client)
         self.events = KubeEventRecorder(client, reporting_instance="test")
         self.namespaces: set[str] = set()
         self.extra: list[tuple[ResourceKind, str]] = []

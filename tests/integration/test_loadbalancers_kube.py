@@ -24,7 +24,7 @@ from reconciler.fleets.spec import SCHEME_ANNOTATION
 from reconciler.kube.client import KubeClient
 from reconciler.kube.fake import FakeCluster
 from reconciler.kube.resources import SERVICE
-from reconciler.kube.service_status import KubeLbAdapter
+from reconciler.kube.service_status import KubeServiceStatus
 from reconciler.kube.writer import KubeWriter
 from reconciler.model.errors import KubernetesError
 from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
@@ -132,7 +132,7 @@ class Harness:
         self.elbv2 = elbv2
         self.state = ListedState(client, namespace)
         self.backend = Elbv2LoadBalancers(elbv2_client=elbv2, ec2_client=ec2)
-        self.kube = KubeLbAdapter(client=client, writer=KubeWriter(client))
+        self.kube = KubeServiceStatus(client=client, writer=KubeWriter(client))
         self.events = FakeCluster()
 
     def converge(self, *specs: LoadBalancerSpec) -> LbReport:
@@ -378,7 +378,7 @@ def test_adapter_retries_a_conflicting_finalizer_write(
             return got
 
     racing = RacingClient(api_client._api)
-    adapter = KubeLbAdapter(client=racing, writer=KubeWriter(racing))
+    adapter = KubeServiceStatus(client=racing, writer=KubeWriter(racing))
     adapter.add_finalizer(namespace, "public-controller", FINALIZER)
 
     got = api_client.get(SERVICE, "public-controller", namespace)

@@ -66,8 +66,8 @@ PRIVATE = FleetSpec.of(
 )
 
 
-class FakeFleetKube:
-    """FleetKube over a FakeCluster: apply and delete act on its objects."""
+class FakeFleetObjects:
+    """FleetObjectWriter over a FakeCluster: apply and delete act on its objects."""
 
     def __init__(self, cluster: FakeCluster, *, failing_kinds: Sequence[str] = ()) -> None:
         self.cluster = cluster
@@ -93,13 +93,13 @@ class FakeFleetKube:
 
 
 def converge(
-    cluster: FakeCluster, *specs: FleetSpec, kube: FakeFleetKube | None = None
+    cluster: FakeCluster, *specs: FleetSpec, kube: FakeFleetObjects | None = None
 ) -> FleetReport:
     return converge_fleets(
         specs=specs,
         owner_id=OWNER,
         state=cluster,
-        kube=kube or FakeFleetKube(cluster),
+        kube=kube or FakeFleetObjects(cluster),
         events=cluster,
         now=NOW,
     )
@@ -474,7 +474,7 @@ def test_uncached_kinds_are_read_before_creation_and_foreign_ones_refused() -> N
         "spec": {"replicas": 1},
     }
     cluster = FakeCluster([theirs])
-    kube = FakeFleetKube(cluster)
+    kube = FakeFleetObjects(cluster)
     report = converge(cluster, PUBLIC, kube=kube)
     assert [(r.reason, r.ref.kind) for r in report.refused] == [
         (Reason.OBJECT_NOT_OWNED, "Deployment")
@@ -513,7 +513,7 @@ def test_a_namespace_made_by_someone_else_is_used_as_is() -> None:
 def test_removed_fleet_objects_are_deleted_service_first_namespace_on_a_later_pass() -> None:
     cluster = FakeCluster()
     converge(cluster, PUBLIC, PRIVATE)
-    kube = FakeFleetKube(cluster)
+    kube = FakeFleetObjects(cluster)
     report = converge(cluster, PUBLIC, kube=kube)
     assert [r.kind for r in kube.deleted] == [
         "Service",
@@ -553,7 +553,7 @@ def test_terminating_service_waits_and_blocks_its_namespace() -> None:
     report = converge(cluster, PRIVATE)
     assert ("Service", "ingress-private") in [(r.kind, r.name) for r in report.pending]
     # removed: the Service is not deleted again, its namespace waits
-    kube = FakeFleetKube(cluster)
+    kube = FakeFleetObjects(cluster)
     report = converge(cluster, kube=kube)
     assert "Service" not in [r.kind for r in kube.deleted]
     assert sorted((r.kind, r.name) for r in report.pending) == [
@@ -569,7 +569,7 @@ def test_objects_of_another_owner_are_never_deleted() -> None:
         specs=(),
         owner_id="cluster-b",
         state=cluster,
-        kube=FakeFleetKube(cluster),
+        kube=FakeFleetObjects(cluster),
         events=cluster,
         now=NOW,
     )
@@ -600,7 +600,7 @@ def test_fleets_sharing_a_namespace_apply_it_once() -> None:
 
 def test_a_failed_apply_is_reported_and_the_rest_goes_on() -> None:
     cluster = FakeCluster()
-    report = converge(cluster, PUBLIC, kube=FakeFleetKube(cluster, failing_kinds=["Deployment"]))
+    report = converge(cluster, PUBLIC, kube=FakeFleetObjects(cluster, failing_kinds=["Deployment"]))
     assert not report.ok
     [error] = report.errors
     assert error.ref.kind == "Deployment"
@@ -611,7 +611,7 @@ def test_a_failed_apply_is_reported_and_the_rest_goes_on() -> None:
 
 def test_nothing_is_done_before_the_caches_have_synced() -> None:
     cluster = FakeCluster(synced=False)
-    kube = FakeFleetKube(cluster)
+    kube = FakeFleetObjects(cluster)
     report = converge(cluster, PUBLIC, kube=kube)
     assert report.synced is False
     assert not report.ok
@@ -620,7 +620,7 @@ def test_nothing_is_done_before_the_caches_have_synced() -> None:
 
 
 def test_list_failure_propagates() -> None:
-    class Broken(FakeFleetKube):
+    class Broken(FakeFleetObjects):
         def list_owned(self, owner_id: str) -> Sequence[JsonObject]:
             raise KubernetesError("GET: 503", status=503, transient=True)
 

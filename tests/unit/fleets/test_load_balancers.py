@@ -138,8 +138,8 @@ class FakeBackend:
         return tuple(self.balancers.values())
 
 
-class FakeLbKube:
-    """LbKube over a FakeCluster: status via the cluster, finalizers edited in place."""
+class FakeServiceStatus:
+    """ServiceStatusWriter over a FakeCluster: status via the cluster, finalizers in place."""
 
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
@@ -177,8 +177,8 @@ class FakeLbKube:
 
 def converge(
     cluster: FakeCluster, backend: FakeBackend, *specs: LoadBalancerSpec
-) -> tuple[lbs.LbReport, FakeLbKube]:
-    kube = FakeLbKube(cluster)
+) -> tuple[lbs.LbReport, FakeServiceStatus]:
+    kube = FakeServiceStatus(cluster)
     report = converge_load_balancers(
         specs=specs,
         owner_id=OWNER,
@@ -620,7 +620,7 @@ def test_exported_surface() -> None:
         "LbAction",
         "LbDecision",
         "LbFailure",
-        "LbKube",
+        "ServiceStatusWriter",
         "LbRefusal",
         "LbReport",
         "LoadBalancerBackend",
