@@ -498,6 +498,8 @@ def _session(
                 _label(p): round(_process_peak_rss_mb(p.pid), 1) for p in procs
             }
             result["cpu_seconds_total"] = round(sum(_process_cpu(p.pid) for p in procs), 2)
+            # torn or interleaved entries of moto's recording, skipped (counts may miss them)
+            result["recording_unreadable"] = recording.unreadable
         finally:
             _stop(procs)
         _restore_statuses(api, n, cfg)
@@ -623,7 +625,7 @@ def run_benchmark(
                         cfg=cfg,
                         work=Path(tmp) / f"{program}-{n}",
                     )
-                except (RuntimeError, TimeoutError, OSError) as exc:
+                except (RuntimeError, TimeoutError, OSError, ValueError, KeyError) as exc:
                     # keep the other measurements; the table shows n/a and the error is recorded
                     _log(f"N={n}: {program} failed: {exc}")
                     session = {"program": program, "ingresses": n, "error": str(exc)[-4000:]}

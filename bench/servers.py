@@ -10,10 +10,9 @@ access key id, the benchmark itself with another).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from bench.stats import ApiCall, parse_recorded_call, queries_per_zone
+from bench.stats import ApiCall, parse_recorded_call, queries_per_zone, recorded_entries
 from e2e.servers.bind import BindServer
 
 __all__ = ["MotoRecording", "QueryLogBind"]
@@ -53,6 +52,8 @@ class MotoRecording:
     def __init__(self, path: Path) -> None:
         self.path = path
         """The JSON-lines file moto appends one request to before handling it."""
+        self.unreadable = 0
+        """Pieces of the recording that could not be read so far (torn or interleaved entries)."""
 
     def offset(self) -> int:
         """The file's size now: pass it to :meth:`calls_since` to read from here."""
@@ -65,5 +66,16 @@ class MotoRecording:
         with self.path.open("rb") as handle:
             handle.seek(offset)
             data = handle.read()
-        lines = data[: data.rfind(b"\n") + 1].splitlines()
-        return [parse_recorded_call(json.loads(line)) for line in lines if line.strip()]
+        text = data[: data.rfind(b"\n") + 1].decode(errors="replace")
+        entries, unreadable = recorded_entries(text)
+        calls: list[ApiCall] = []
+        for entry in entries:
+            if not (isinstance(entry.get("method"), str) and isinstance(entry.get("url"), str)):
+                unreadable += 1  # JSON, but not a recorded request
+                continue
+            try:
+                calls.append(parse_recorded_call(entry))
+            except (KeyError, TypeError, ValueError):
+                unreadable += 1
+        self.unreadable += unreadable
+        return calls

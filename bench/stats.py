@@ -8,6 +8,7 @@ the unit tests feed them tables.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from collections import Counter
@@ -30,6 +31,7 @@ __all__ = [
     "percentile",
     "queries_per_zone",
     "record_set_cost",
+    "recorded_entries",
     "summarize_latencies",
     "zone_of",
 ]
@@ -122,6 +124,38 @@ class ApiCall:
     """API action, e.g. ``ChangeResourceRecordSets``."""
     path: str
     """URL path (Route53 names the hosted zone in it)."""
+
+
+def recorded_entries(text: str) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of moto's recording, and how many pieces of it could not be read.
+
+    moto writes an entry and its newline as two unlocked writes, so two entries can share a line
+    (``{...}{...}``) and a line can be empty: the text is read as a stream of JSON objects, not as
+    one object per line. Whatever does not decode (a torn entry) is skipped up to the next ``{``
+    and counted, so one bad entry never loses the others.
+    """
+    decoder = json.JSONDecoder()
+    entries: list[dict[str, Any]] = []
+    unreadable = 0
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            return entries, unreadable
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            unreadable += 1
+            following = text.find("{", pos + 1)
+            if following < 0:
+                return entries, unreadable
+            pos = following
+            continue
+        if isinstance(value, dict):
+            entries.append(value)
+        else:
+            unreadable += 1
 
 
 def parse_recorded_call(entry: Mapping[str, Any]) -> ApiCall:

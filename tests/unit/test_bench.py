@@ -27,6 +27,7 @@ from bench.stats import (
     percentile,
     queries_per_zone,
     record_set_cost,
+    recorded_entries,
     summarize_latencies,
     zone_of,
 )
@@ -170,6 +171,23 @@ def test_recording_is_read_from_an_offset_and_ignores_a_half_written_line(tmp_pa
         handle.write(second + "\n" + second[:20])
     assert [c.action for c in recording.calls_since(mark)] == ["ChangeResourceRecordSets"]
     assert MotoRecording(tmp_path / "missing").calls_since(0) == []
+
+
+def test_interleaved_and_torn_entries_never_lose_the_others(tmp_path: Path) -> None:
+    """moto writes an entry and its newline in two writes: two entries can share a line, a line
+    can be empty, and an entry can be torn; every whole entry is still read, the rest counted."""
+    path = tmp_path / "requests.jsonl"
+    a = json.dumps(_entry("GET", "/2013-04-01/hostedzone", key="A"))
+    b = json.dumps(_entry("POST", "/2013-04-01/hostedzone/Z/rrset", key="B"))
+    c = json.dumps(_entry("GET", "/2013-04-01/hostedzone/Z/rrset", key="C"))
+    path.write_text(a + b + "\n\n" + b[:30] + "\n" + c + "\n" + '{"method": 7}\n')
+    recording = MotoRecording(path)
+    calls = recording.calls_since(0)
+    assert [c.access_key for c in calls] == ["A", "B", "C"]
+    assert recording.unreadable == 2  # the torn entry, and the one that is no request
+    entries, unreadable = recorded_entries("[1]" + a + "garbage" + b)
+    assert (len(entries), unreadable) == (2, 2)
+    assert recorded_entries("") == ([], 0)
 
 
 # --- Route53 batch targets -----------------------------------------------------------------------
