@@ -10,7 +10,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["OURS", "PEER", "TargetRow", "render_markdown", "target_rows"]
+__all__ = [
+    "OURS",
+    "PEER",
+    "SUMMARY_END",
+    "SUMMARY_START",
+    "TargetRow",
+    "render_markdown",
+    "render_summary",
+    "replace_summary",
+    "target_rows",
+]
+
+SUMMARY_START = "<!-- latest-results:start (generated from results.json; do not edit) -->"
+"""Marks the start of the generated results in bench/README.md."""
+SUMMARY_END = "<!-- latest-results:end -->"
+"""Marks its end."""
 
 OURS = "ingress-reconciler"
 PEER = "external-dns"
@@ -247,30 +262,57 @@ def _process_rows(results: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-def render_markdown(results: Mapping[str, Any]) -> str:
-    """results.json as Markdown: the targets table, then per-process detail and the conditions."""
+def _run_line(results: Mapping[str, Any]) -> str:
     machine = results.get("machine", {})
     config = results.get("config", {})
-    lines = [
-        "# Benchmark: ingress-reconciler vs external-dns v0.22.0",
-        "",
+    return (
         f"Run {results.get('started', '?')} .. {results.get('finished', '?')} on "
         f"{machine.get('cpus', '?')} CPUs shared with other work; load average "
         f"(1/5/15 min) at start {machine.get('loadavg_start', '?')}, "
         f"at end {machine.get('loadavg_end', '?')}. Zones: {', '.join(config.get('zones', []))}; "
         f"{config.get('changes', '?')} status changes, one every "
-        f"{config.get('change_spacing', '?')} s.",
-        "",
-        "## Targets",
-        "",
-    ]
-    lines += _table(
+        f"{config.get('change_spacing', '?')} s."
+    )
+
+
+def _targets_table(results: Mapping[str, Any]) -> list[str]:
+    return _table(
         ["target", "N", OURS, PEER, "met (ours)", "note"],
         [
             [r.target, str(r.ingresses), r.ours, r.peer, _met(r.met), r.note]
             for r in target_rows(results)
         ],
     )
+
+
+def render_summary(results: Mapping[str, Any]) -> str:
+    """The targets table and the run's conditions, for bench/README.md (the same figures as
+    results.md, from the same results.json)."""
+    merged = results.get("merged_runs") or []
+    lines = [_run_line(results)]
+    if merged:
+        lines[0] += f" Sessions re-run since: {len(merged)} (see results.md)."
+    return "\n".join(["", *lines, "", *_targets_table(results), ""])
+
+
+def replace_summary(readme: str, results: Mapping[str, Any]) -> str:
+    """``readme`` with the text between the summary markers replaced by :func:`render_summary`."""
+    start = readme.index(SUMMARY_START) + len(SUMMARY_START)
+    end = readme.index(SUMMARY_END)
+    return readme[:start] + "\n" + render_summary(results) + readme[end:]
+
+
+def render_markdown(results: Mapping[str, Any]) -> str:
+    """results.json as Markdown: the targets table, then per-process detail and the conditions."""
+    lines = [
+        "# Benchmark: ingress-reconciler vs external-dns v0.22.0",
+        "",
+        _run_line(results),
+        "",
+        "## Targets",
+        "",
+    ]
+    lines += _targets_table(results)
     lines += [
         "",
         "## Processes (counted from the servers' side and /proc)",

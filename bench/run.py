@@ -48,7 +48,7 @@ import dns.query
 import dns.rdatatype
 
 from bench.onepass import ingress_address, ingress_host, ingress_object, zone_names
-from bench.report import render_markdown
+from bench.report import render_markdown, replace_summary
 from bench.servers import MotoRecording, QueryLogBind
 from bench.stats import (
     change_batch_target,
@@ -63,6 +63,10 @@ from e2e.servers.moto import MotoServer
 __all__ = ["BenchConfig", "main", "merge_results", "run_benchmark"]
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+"""Where the project's own results live (and which bench/README.md summarises)."""
+BENCH_README = ROOT / "bench" / "README.md"
+"""Its "Latest results" section is generated from results.json."""
 OWNER = "bench"
 NAMESPACE = "bench"
 EXTERNAL_DNS = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "external-dns"
@@ -677,6 +681,9 @@ def _write_json(results: Mapping[str, Any], out_dir: Path) -> None:
 def _write(results: Mapping[str, Any], out_dir: Path) -> None:
     _write_json(results, out_dir)
     (out_dir / "results.md").write_text(render_markdown(results))
+    if out_dir.resolve() == RESULTS_DIR.resolve():  # the README shows the project's own results
+        readme = BENCH_README.read_text()
+        BENCH_README.write_text(replace_summary(readme, results))
     from bench.plot import plot  # noqa: PLC0415 - matplotlib is the optional extra 'bench'
 
     plot(results, out_dir / "results.png")
@@ -699,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--programs", default="ingress-reconciler,external-dns", help="comma-separated"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--external-dns", type=Path, default=EXTERNAL_DNS)
     parser.add_argument(
         "--merge",

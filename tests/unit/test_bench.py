@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from bench.onepass import ingress_address, ingress_host, ingress_object, zone_names
-from bench.report import render_markdown, target_rows
+from bench.report import (
+    SUMMARY_END,
+    SUMMARY_START,
+    render_markdown,
+    render_summary,
+    replace_summary,
+    target_rows,
+)
 from bench.run import merge_results
 from bench.servers import MotoRecording
 from bench.stats import (
@@ -471,3 +478,35 @@ def test_notes_and_merged_runs_are_shown() -> None:
     assert "- p99 missed because a pass takes 2 s" in text
     assert "- re-run a .. b, load average at start [1]" in text
     assert "- superseded: N=10 ingress-reconciler (why): p50 1.00 s, p99 2.00 s" in text
+
+
+def test_bench_readme_shows_exactly_the_recorded_results() -> None:
+    """bench/README.md's "Latest results" is generated from results.json: it cannot drift."""
+    root = Path(__file__).resolve().parents[2]
+    results = json.loads((root / "bench" / "results" / "results.json").read_text())
+    readme = (root / "bench" / "README.md").read_text()
+    assert replace_summary(readme, results) == readme, (
+        "bench/README.md is stale: run `python -m bench.run --render-only`"
+    )
+    assert render_summary(results) in readme
+    # and results.md is what results.json renders to
+    rendered = render_markdown(results)
+    assert (root / "bench" / "results" / "results.md").read_text() == rendered
+
+
+def test_the_summary_is_the_targets_table_of_the_run() -> None:
+    results = {
+        "started": "S",
+        "finished": "F",
+        "machine": {"cpus": 2, "loadavg_start": [1.0], "loadavg_end": [2.0]},
+        "config": {"zones": ["z.test"], "changes": 3, "change_spacing": 1.0},
+        "rounds": [],
+    }
+    summary = render_summary(results)
+    assert "Run S .. F on 2 CPUs" in summary
+    assert "| target | N |" in summary
+    readme = f"intro\n{SUMMARY_START}\nold figures\n{SUMMARY_END}\ntail\n"
+    replaced = replace_summary(readme, results)
+    assert "old figures" not in replaced
+    assert replaced.startswith(f"intro\n{SUMMARY_START}\n")
+    assert replaced.endswith(f"{SUMMARY_END}\ntail\n")
