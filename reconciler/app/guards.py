@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from providers.elbv2 import Elbv2LoadBalancers
 from reconciler.app.pipeline import (
     GuardedRegistry,
 )
@@ -30,6 +29,9 @@ from reconciler.model.load_balancer import (
     LoadBalancerSpec,
     LoadBalancerState,
 )
+
+if TYPE_CHECKING:
+    from providers.elbv2 import Elbv2LoadBalancers
 
 
 class NotLeaderError(KubernetesError):

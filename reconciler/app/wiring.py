@@ -1,7 +1,9 @@
 """Wiring: the clients, providers, registries and cluster-side stages built from the settings.
 
 The only place that builds boto3 clients and providers (the kubernetes client is built in
-:mod:`reconciler.kube.client`, called from here and from the CLI)."""
+:mod:`reconciler.kube.client`, called from here and from the CLI). The providers and boto3 are
+imported where they are built, so a command pays for what its configuration uses: a plan against
+BIND never imports boto3."""
 
 from __future__ import annotations
 
@@ -11,11 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from providers.elbv2 import Elbv2LoadBalancers
-from providers.rfc2136 import Rfc2136Provider
-from providers.route53 import Route53Provider, client_config
 from providers.snapshot import ProviderSnapshot, read_snapshot, read_zone_files, snapshot_json
 from providers.throttle import TokenBucket
 from reconciler.app.guards import WriteGuard
@@ -80,6 +77,8 @@ def _rfc2136_provider(entry: Rfc2136Settings, settings: Settings) -> Provider:
             raise ConfigError(f"{where}.{exc}") from None
         key_name = entry.tsig.key_name
         algorithm = entry.tsig.algorithm
+    from providers.rfc2136 import Rfc2136Provider  # noqa: PLC0415 - dnspython, only when used
+
     return Rfc2136Provider(
         name=entry.name,
         host=entry.host,
@@ -94,6 +93,11 @@ def _rfc2136_provider(entry: Rfc2136Settings, settings: Settings) -> Provider:
 
 
 def _route53_provider(entry: Route53Settings, settings: Settings, limiter: TokenBucket) -> Provider:
+    # boto3 and botocore cost about 0.3 CPU s to import: only commands that use AWS pay for it
+    import boto3  # noqa: PLC0415
+
+    from providers.route53 import Route53Provider, client_config  # noqa: PLC0415
+
     config = client_config()
     route53 = boto3.client(
         "route53", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
@@ -294,6 +298,11 @@ def build_stages(
 
     stages.append(fleets)
     if settings.cluster_name:
+        import boto3  # noqa: PLC0415 - only elbv2-mode clusters use AWS here
+
+        from providers.elbv2 import Elbv2LoadBalancers  # noqa: PLC0415
+        from providers.route53 import client_config  # noqa: PLC0415
+
         aws = settings.aws
         config = client_config()
         backend = guard.backend(

@@ -24,10 +24,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException, OpenApiException
-from kubernetes.config.config_exception import ConfigException
 
 from reconciler.kube.resources import ResourceKind, kind_for
 from reconciler.model.cluster import JsonObject
@@ -78,6 +74,11 @@ def translate_error(exc: BaseException, *, operation: str) -> KubernetesError:
     """Wrap any kubernetes/urllib3/socket/decoding exception into a KubernetesError."""
     if isinstance(exc, KubernetesError):
         return exc
+    # imported here, as everywhere in this module: the kubernetes package costs about 0.2 CPU s,
+    # and commands that read no cluster (plan --manifests) never pay for it
+    from kubernetes.client.exceptions import ApiException, OpenApiException  # noqa: PLC0415
+    from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
+
     if isinstance(exc, ApiException) and exc.status:
         return status_error(int(exc.status), exc.body, operation=operation)
     transient = False
@@ -372,6 +373,9 @@ def load_client(
     """A KubeClient from a kubeconfig (``kubeconfig`` path, else $KUBECONFIG or ~/.kube/config)
     or, with ``in_cluster=True``, from the pod's ServiceAccount. KubernetesError when unusable."""
     operation = "load in-cluster config" if in_cluster else "load kubeconfig"
+    from kubernetes import client as k8s_client  # noqa: PLC0415
+    from kubernetes import config as k8s_config  # noqa: PLC0415
+
     try:
         if in_cluster:
             configuration = type.__call__(k8s_client.Configuration)
