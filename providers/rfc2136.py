@@ -11,8 +11,10 @@ band since the last read fails the update (YXRRSET/NXRRSET/YXDOMAIN) instead of 
 overwritten or dropped.
 
 A zone is transferred again only when its SOA serial has moved since the last transfer: a quiet
-pass costs one SOA query per zone. The cache of a zone is dropped whenever this provider writes
-to it.
+pass costs one SOA query per zone. When the serial has moved (our own UPDATE moves it too), only
+the difference is transferred, by IXFR from the serial last read, and applied to the zone as last
+read; a server without that history answers with the whole zone. A failed transfer or a failed
+UPDATE drops what was read, and the next read is a full AXFR.
 
 TXT targets are in presentation form, each character-string double-quoted as in a zone file:
 ``"heritage=external-dns,external-dns/owner=x,external-dns/resource=ingress/a/b"``. A TXT target
@@ -157,8 +159,14 @@ class DnsTransport(Protocol):
         port: int,
         timeout: float,
         key: dns.tsig.Key | None,
+        base: dns.zone.Zone | None = None,
     ) -> dns.zone.Zone:
-        """Transfer the whole zone by AXFR over TCP; names absolute (``relativize=False``)."""
+        """The zone as the server holds it now; names absolute (``relativize=False``).
+
+        Without ``base``: the whole zone by AXFR over TCP. With ``base`` (the zone as last read,
+        its SOA included): only what changed since its serial, by IXFR, applied to ``base`` in
+        place; a server without the history answers with the whole zone, which replaces it.
+        """
         ...
 
 
@@ -195,9 +203,11 @@ class DnspythonTransport:
         port: int,
         timeout: float,
         key: dns.tsig.Key | None,
+        base: dns.zone.Zone | None = None,
     ) -> dns.zone.Zone:
-        """AXFR into an in-memory zone; ``timeout`` bounds the wait for each message."""
-        holder = dns.zone.Zone(zone, relativize=False)
+        """AXFR into a new in-memory zone, or IXFR into ``base`` (dnspython asks for IXFR from
+        the serial of a zone that has an SOA); ``timeout`` bounds the wait for each message."""
+        holder = base if base is not None else dns.zone.Zone(zone, relativize=False)
         query, _ = dns.xfr.make_query(
             holder, keyring=key, keyname=key.name if key is not None else None
         )
@@ -244,6 +254,8 @@ def _decode_secret(secret: str, *, where: str) -> bytes:
 class _ZoneSnapshot:
     serial: int
     endpoints: tuple[Endpoint, ...]
+    zone: dns.zone.Zone
+    """The zone as transferred: the base of the next (incremental) transfer."""
 
 
 _Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType | None]
@@ -392,10 +404,15 @@ class Rfc2136Provider:
             return
         plan = self._plan_messages(changes)
         for zone, units in plan:
-            self._cache.pop(zone, None)
             messages = list(_split_groups(_grouped(units), self._max_message_bytes))
             for index, batch in enumerate(messages, start=1):
-                self._send_update(zone, batch, part=(index, len(messages)))
+                try:
+                    self._send_update(zone, batch, part=(index, len(messages)))
+                except ProviderError:
+                    # a refused or lost update: what was read may be wrong (a failed prerequisite
+                    # says so), so the next read is a full transfer
+                    self._cache.pop(zone, None)
+                    raise
             logger.debug(
                 "rfc2136 zone updated",
                 extra={
@@ -446,7 +463,7 @@ class Rfc2136Provider:
                 extra={"provider": self._name, "zone": zone, "serial": serial},
             )
             return cached.endpoints
-        snapshot = self._transfer(zone)
+        snapshot = self._transfer(zone, base=None if cached is None else cached.zone)
         self._cache[zone] = snapshot
         logger.debug(
             "rfc2136 zone transferred",
@@ -455,6 +472,7 @@ class Rfc2136Provider:
                 "zone": zone,
                 "serial": snapshot.serial,
                 "records": len(snapshot.endpoints),
+                "incremental": cached is not None,
             },
         )
         return snapshot.endpoints
@@ -485,18 +503,22 @@ class Rfc2136Provider:
         serial: int = rrset[0].serial
         return serial
 
-    def _transfer(self, zone: str) -> _ZoneSnapshot:
+    def _transfer(self, zone: str, *, base: dns.zone.Zone | None) -> _ZoneSnapshot:
         origin = dns.name.from_text(zone)
+        action = "zone transfer (AXFR)" if base is None else "zone transfer (IXFR)"
         try:
             holder = self._transport.transfer_zone(
                 origin,
-                host=self._address(zone, "zone transfer (AXFR)"),
+                host=self._address(zone, action),
                 port=self._port,
                 timeout=self._timeout,
                 key=self._key,
+                base=base,
             )
         except _TRANSPORT_ERRORS as exc:
-            self._raise_io_error(exc, zone, "zone transfer (AXFR)")
+            # a failed incremental transfer may have left the base half-applied: start over
+            self._cache.pop(zone, None)
+            self._raise_io_error(exc, zone, action)
         serial: int | None = None
         endpoints: list[Endpoint] = []
         for owner, rds in holder.iterate_rdatasets():
@@ -515,7 +537,7 @@ class Rfc2136Provider:
                 PermanentProviderError, zone, "zone transfer (AXFR)", "no SOA in the transfer"
             )
         endpoints.sort(key=lambda e: e.key)
-        return _ZoneSnapshot(serial=serial, endpoints=tuple(endpoints))
+        return _ZoneSnapshot(serial=serial, endpoints=tuple(endpoints), zone=holder)
 
     def _endpoint_of(
         self, owner: dns.name.Name, rds: dns.rdataset.Rdataset, zone: str

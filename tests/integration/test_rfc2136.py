@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -121,10 +122,13 @@ class CountingTransport:
         port: int,
         timeout: float,
         key: dns.tsig.Key | None,
+        base: dns.zone.Zone | None = None,
     ) -> dns.zone.Zone:
-        self.calls["axfr"] += 1
+        self.calls["axfr" if base is None else "ixfr"] += 1
         self.transfers.append(zone.to_text(omit_final_dot=True))
-        return self.inner.transfer_zone(zone, host=host, port=port, timeout=timeout, key=key)
+        return self.inner.transfer_zone(
+            zone, host=host, port=port, timeout=timeout, key=key, base=base
+        )
 
     def reset(self) -> None:
         self.calls.clear()
@@ -425,3 +429,34 @@ def test_an_update_without_answer_is_transient(bind: BindServer, silent_tcp_port
     with pytest.raises(TransientProviderError, match="no answer") as error:
         provider.apply(Changes(create=(a_record("www.example.test"),)))
     assert f"127.0.0.1:{silent_tcp_port}" in str(error.value)
+
+
+def _transfers_logged(bind: BindServer, since: int) -> list[str]:
+    """The kinds of transfer BIND logged after byte ``since`` of its log."""
+    started = re.compile(r"transfer of '[^']+': ((?:AXFR-style )?IXFR|AXFR) started")
+    return [m.group(1) for m in started.finditer(bind.log_text[since:])]
+
+
+def test_reads_after_a_write_transfer_only_the_difference(bind: BindServer) -> None:
+    """Our own UPDATE moves the serial; the next read asks for the difference (IXFR) instead of
+    the whole zone, and still sees what someone else wrote meanwhile."""
+    zone = "example.test"
+    harness = BindHarness(bind, zone)
+    harness.seed([Endpoint.of(f"seed{i}.{zone}", "A", [f"192.0.2.{i}"]) for i in range(1, 60)])
+    provider = provider_for(bind, zones=[zone])
+    first = provider.records()
+    mark = len(bind.log_text)
+    provider.apply(Changes(create=(Endpoint.of(f"ours.{zone}", "A", ["198.51.100.1"], ttl=60),)))
+    harness.seed([Endpoint.of(f"theirs.{zone}", "A", ["198.51.100.2"])])
+    after = provider.records()
+    assert _transfers_logged(bind, mark) == ["IXFR"], bind.log_text[mark:]
+    names = {e.name for e in after}
+    assert {f"ours.{zone}", f"theirs.{zone}"} <= names
+    assert len(after) == len(first) + 2
+    # exactly what the server holds (the zone's own ns record aside)
+    seen = {e.key: (e.targets, e.ttl) for e in after if e.name != f"ns.{zone}"}
+    assert seen == {e.key: (e.targets, e.ttl) for e in harness.read()}
+    # a quiet read: no transfer at all
+    mark = len(bind.log_text)
+    assert provider.records() == after
+    assert _transfers_logged(bind, mark) == []
