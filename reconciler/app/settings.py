@@ -548,7 +548,7 @@ class Settings(BaseSettings):
     interval: float = Field(default=60.0, gt=0)
     """Seconds between two passes of ``run``."""
     resync_period: float = Field(default=3600.0, gt=0)
-    """Seconds a Route53 provider trusts its listed zones (RFC2136 zones are read every pass)."""
+    """Seconds a Route53 provider trusts its listed zones (RFC2136 zones follow their serial)."""
     providers: tuple[ProviderSettings, ...] = ()
     """DNS providers; a record goes to the one whose zone is the longest suffix of its name."""
     debounce: float = Field(default=0.5, ge=0, le=60)

@@ -7,7 +7,7 @@ A pass (the injected ``run_pass`` function: fleets → load balancers → status
   0.5 s after the last one, at most ``max_debounce`` after the first), so 50 events → 1 pass.
 
 How long a provider trusts what it remembers of its zones is the provider's own business (Route53
-re-lists after ``resyncPeriod``; RFC2136 transfers its zones every pass).
+re-lists after ``resyncPeriod``; RFC2136 reads a zone again only when its SOA serial moved).
 
 Passes never overlap. Only the leader runs passes (``may_write``); the request carries the same
 check so a pass can stop writing the moment the lease is lost. :func:`once` runs one pass and says
