@@ -437,6 +437,13 @@ def ground(
         g.start_controllers()
         controllers_ready = time.monotonic() - controllers_started
         g.once()  # status and DNS
+        # both controllers have loaded their routes once the default backend answers
+        for address in (PUBLIC_LB, PRIVATE_LB):
+            wait_for_answer(
+                lambda a=address: g.send(a, g.host("nobody")).backend == "fallback",
+                f"the default backend behind {address}",
+                timeout=30,
+            )
         ready = time.monotonic() - started
         yield g
         print(  # for the record (pytest -s): what the ground costs and how much it carried
