@@ -42,35 +42,27 @@ from reconciler.model.cluster import (
     ObjectRef,
 )
 from reconciler.model.errors import KubernetesError
-from reconciler.model.ingress import ingress_class_of
+from reconciler.model.ingress import (
+    SSL_PASSTHROUGH_ANNOTATION,
+    asks_ssl_passthrough,
+    ingress_class_of,
+)
 from reconciler.model.k8s_json import IngressClassDict, IngressDict
 
 # --- converge ----------------------------------------------------------------------------------
 
 __all__ = [
     "DELETE_ORDER",
-    "SSL_PASSTHROUGH_ANNOTATION",
     "Finding",
     "FleetError",
     "FleetObjectWriter",
     "FleetReport",
     "Refusal",
-    "asks_ssl_passthrough",
     "converge_fleets",
     "find_class_problems",
 ]
 
 log = logging.getLogger(__name__)
-
-SSL_PASSTHROUGH_ANNOTATION = "nginx.ingress.kubernetes.io/ssl-passthrough"
-"""The Ingress annotation asking the fleet to pass TLS to the backend untouched."""
-
-
-def asks_ssl_passthrough(ingress: Mapping[str, Any]) -> bool:
-    """Does the Ingress ask for SSL passthrough (the annotation read as Go's ParseBool)?"""
-    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
-    value = str(annotations.get(SSL_PASSTHROUGH_ANNOTATION, ""))
-    return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
 class FleetObjectWriter(Protocol):

@@ -16,8 +16,10 @@ from typing import Any, Final
 __all__ = [
     "ANNOTATION_PREFIXES",
     "LEGACY_CLASS_ANNOTATION",
+    "SSL_PASSTHROUGH_ANNOTATION",
     "Visibility",
     "annotations_of",
+    "asks_ssl_passthrough",
     "external_dns_annotation",
     "ingress_class_of",
     "namespace_of",
@@ -29,6 +31,8 @@ ANNOTATION_PREFIXES: Final = ("external-dns.kubernetes.io/", "external-dns.alpha
 LEGACY_CLASS_ANNOTATION: Final = "kubernetes.io/ingress.class"
 """The pre-IngressClass annotation, read when ``spec.ingressClassName`` is unset; when both are
 set they must agree (tenancy refuses the Ingress otherwise)."""
+SSL_PASSTHROUGH_ANNOTATION: Final = "nginx.ingress.kubernetes.io/ssl-passthrough"
+"""The annotation asking a fleet to pass TLS to the backend untouched."""
 
 
 class Visibility(StrEnum):
@@ -48,6 +52,12 @@ def annotations_of(ingress: Mapping[str, Any]) -> dict[str, str]:
     """The Ingress's annotations whose keys and values are strings."""
     raw = _mapping(_mapping(ingress.get("metadata")).get("annotations"))
     return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def asks_ssl_passthrough(ingress: Mapping[str, Any]) -> bool:
+    """Does the Ingress ask for SSL passthrough (its annotation read as Go's ParseBool)?"""
+    value = annotations_of(ingress).get(SSL_PASSTHROUGH_ANNOTATION, "")
+    return value in ("1", "t", "T", "true", "TRUE", "True")
 
 
 def external_dns_annotation(

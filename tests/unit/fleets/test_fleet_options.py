@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.app.wiring import warn_retired_profiles
-from reconciler.fleets.converge import SSL_PASSTHROUGH_ANNOTATION, find_class_problems
+from reconciler.fleets.converge import find_class_problems
 from reconciler.fleets.objects import desired_fleet_objects
 from reconciler.fleets.options import (
     Autoscaling,
@@ -21,6 +21,7 @@ from reconciler.fleets.options import (
 )
 from reconciler.fleets.spec import FleetSpec, Reason
 from reconciler.model.errors import ConfigError
+from reconciler.model.ingress import SSL_PASSTHROUGH_ANNOTATION
 from reconciler.model.k8s_json import IngressDict
 
 KEY = "fleets[public]"

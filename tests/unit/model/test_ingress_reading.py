@@ -80,8 +80,10 @@ def test_public_surface() -> None:
     assert sorted(ingress_module.__all__) == [
         "ANNOTATION_PREFIXES",
         "LEGACY_CLASS_ANNOTATION",
+        "SSL_PASSTHROUGH_ANNOTATION",
         "Visibility",
         "annotations_of",
+        "asks_ssl_passthrough",
         "external_dns_annotation",
         "ingress_class_of",
         "namespace_of",
