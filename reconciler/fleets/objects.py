@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.fleets.options import WorkloadKind
-from reconciler.fleets.profiles import Profile, profile_named
+from reconciler.fleets.profiles import ControllerContext, Profile, profile_named
 from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
@@ -144,13 +144,12 @@ def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject
             "spec": {"controller": ctx.controller_class},
         },
         *config_maps,
-        *workload_objects(spec, profile, labels=labels, pod_labels=pod_labels),
+        *workload_objects(spec, profile, ctx, labels=labels, pod_labels=pod_labels),
         {"apiVersion": "v1", "kind": "Service", "metadata": service_meta, "spec": service_spec},
     )
 
 
-def _container(spec: FleetSpec, profile: Profile) -> JsonObject:
-    ctx = controller_context(spec, profile)
+def _container(spec: FleetSpec, profile: Profile, ctx: ControllerContext) -> JsonObject:
     container = profile.container(ctx, spec.image or profile.image)
     shape = spec.workload
     if shape.requests or shape.limits:
@@ -164,18 +163,22 @@ def _container(spec: FleetSpec, profile: Profile) -> JsonObject:
 
 
 def workload_objects(
-    spec: FleetSpec, profile: Profile, *, labels: Mapping[str, str], pod_labels: Mapping[str, str]
+    spec: FleetSpec,
+    profile: Profile,
+    ctx: ControllerContext,
+    *,
+    labels: Mapping[str, str],
+    pod_labels: Mapping[str, str],
 ) -> tuple[JsonObject, ...]:
     """The controller workload, and its PodDisruptionBudget and autoscaler when configured."""
     name = workload_name(spec)
     ns = spec.namespace
     shape = spec.workload
-    ctx = controller_context(spec, profile)
     pod_spec: JsonObject = {
         "serviceAccountName": name,
         "terminationGracePeriodSeconds": profile.termination_grace_period_seconds,
         "nodeSelector": {"kubernetes.io/os": "linux"},
-        "containers": [_container(spec, profile)],
+        "containers": [_container(spec, profile, ctx)],
     }
     volumes = profile.volumes(ctx)
     if volumes:

@@ -367,7 +367,7 @@ def _traefik_args(ctx: ControllerContext) -> tuple[str, ...]:
             args.append(f"{nginx}.{flag}={seconds}")
     if opts.proxy_body_size is not None:
         args.append(f"{nginx}.proxybodysize={opts.proxy_body_size}")
-    if _traefik_dynamic(ctx):
+    if opts.default_certificate:  # the dynamic configuration names it
         args.append(f"--providers.file.filename={TRAEFIK_DYNAMIC_DIR}/dynamic.yaml")
     return tuple(args)
 
