@@ -12,7 +12,8 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# System parts the integration tests and the demo run for real: BIND9, kube-apiserver + etcd, helm.
+# System parts the integration tests and the demo run for real: BIND9, iproute2, kube-apiserver +
+# etcd, helm, Traefik (scripts/install-deps; the binaries are built once into ~/.cache).
 deps: setup
 	scripts/install-deps
 

@@ -41,15 +41,13 @@ from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import INGRESS, SERVICE
 from tests.fixtures.moto import aws_client_kwargs
 from tests.integration.harness import ZONE, bind_provider, remove_owned, run_cli
+from tests.integration.test_chart import CHART, helm_binary
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "ingress-reconciler"
-HELM = Path.home() / ".cache" / "ingress-reconciler" / "bin" / "helm"
 PUBLIC_LB = "203.0.113.10"
 PRIVATE_LB = "10.100.0.10"
 NGINX = "nginx.ingress.kubernetes.io"
@@ -791,7 +789,7 @@ def test_ssl_passthrough_only_on_the_fleet_that_enables_it(
     values.write_text(yaml.safe_dump({"ownerId": ground.owner, "fleets": fleets}))
     rendered = subprocess.run(
         [
-            str(HELM),
+            helm_binary("helm3"),
             "template",
             f"fp{ground.suffix}",
             str(CHART),
