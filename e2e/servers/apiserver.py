@@ -38,6 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from e2e.servers.process import terminate
+
 __all__ = [
     "BUILD_COMMAND",
     "ApiServer",
@@ -381,13 +383,7 @@ class ApiServer:
 
     def _terminate(self, proc: subprocess.Popen[bytes], *, grace: float) -> None:
         """Terminate ``proc`` (SIGTERM, then SIGKILL after ``grace`` seconds) and reap it."""
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=self.stop_timeout)
+        terminate(proc, grace=grace, kill_wait=self.stop_timeout)
 
     @staticmethod
     def _poll(proc: subprocess.Popen[bytes], check: Any, timeout: float) -> bool:

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from e2e.servers.apiserver import ApiServer, free_tcp_port
+from e2e.servers.process import terminate
 
 __all__ = [
     "TRAEFIK_VERSION",
@@ -224,13 +225,8 @@ class FleetController:
 
     def stop(self) -> None:
         """Stop the controller (SIGTERM, then SIGKILL)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+        if self._proc is not None:
+            terminate(self._proc, grace=10)
         self._proc = None
 
     def listener(self, entrypoint: str) -> tuple[str, int]:

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from e2e.servers.process import terminate
+
 __all__ = ["NetnsError", "NetnsPod", "can_make_namespaces"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -130,13 +132,8 @@ class NetnsPod:
 
     def stop(self) -> None:
         """Stop the backend; delete the link and the namespace (whatever was made)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+        if self._proc is not None:
+            terminate(self._proc, grace=5)
         self._proc = None
         if "link" in self._made:
             subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)
