@@ -10,11 +10,14 @@ every record it creates by "this rrset does not exist" (and "no CNAME here", or 
 band since the last read fails the update (YXRRSET/NXRRSET/YXDOMAIN) instead of being silently
 overwritten or dropped.
 
-A zone is transferred again only when its SOA serial has moved since the last transfer: a quiet
-pass costs one SOA query per zone. When the serial has moved (our own UPDATE moves it too), only
-the difference is transferred, by IXFR from the serial last read, and applied to the zone as last
-read; a server without that history answers with the whole zone. A failed transfer or a failed
-UPDATE drops what was read, and the next read is a full AXFR.
+A zone is transferred again only when someone else moved its SOA serial: a quiet pass costs one
+SOA query per zone. Our own UPDATE is applied to the zone as remembered, and the serial it produced
+is adopted (read once after the write: one more per message than before means nobody else wrote in
+between), so a write is never read back. When someone else moved the serial, only the difference
+is transferred, by IXFR from the serial last known, and applied to the zone as remembered; a
+server without that history answers with the whole zone. A failed transfer, a failed UPDATE or an
+unexpected serial after our write drops what was remembered, and the next read is a full AXFR.
+:meth:`Rfc2136Provider.records_named` answers from the same memory, by name.
 
 TXT targets are in presentation form, each character-string double-quoted as in a zone file:
 ``"heritage=external-dns,external-dns/owner=x,external-dns/resource=ingress/a/b"``. A TXT target
@@ -36,7 +39,7 @@ import binascii
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -250,12 +253,35 @@ def _decode_secret(secret: str, *, where: str) -> bytes:
     return decoded
 
 
-@dataclass(frozen=True, slots=True)
 class _ZoneSnapshot:
-    serial: int
-    endpoints: tuple[Endpoint, ...]
-    zone: dns.zone.Zone
-    """The zone as transferred: the base of the next (incremental) transfer."""
+    """One zone as last read, with this provider's own writes applied since."""
+
+    def __init__(self, serial: int, zone: dns.zone.Zone, by_name: dict[str, list[Endpoint]]):
+        self.serial = serial
+        """The server's serial this state equals (read, or adopted after our own UPDATE)."""
+        self.zone = zone
+        """The zone itself: the base of the next incremental transfer."""
+        self.by_name = by_name
+        """Record sets (as endpoints) by owner name."""
+        self._endpoints: tuple[Endpoint, ...] | None = None
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Every record set, sorted by key."""
+        if self._endpoints is None:
+            everything = [e for group in self.by_name.values() for e in group]
+            everything.sort(key=lambda e: e.key)
+            self._endpoints = tuple(everything)
+        return self._endpoints
+
+    def replace_names(self, found: Mapping[str, list[Endpoint]]) -> None:
+        """Record the record sets now held at some names (an empty list: nothing left)."""
+        for name, endpoints in found.items():
+            if endpoints:
+                self.by_name[name] = endpoints
+            else:
+                self.by_name.pop(name, None)
+        self._endpoints = None
 
 
 _Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType | None]
@@ -388,6 +414,22 @@ class Rfc2136Provider:
             out.extend(self._zone_records(zone))
         return out
 
+    def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """The record sets at these names: one SOA query per zone they lie in, and a transfer
+        only when someone else moved its serial."""
+        by_zone: dict[str, list[str]] = {}
+        for name in names:
+            zone = zone_for(name, self._zones)
+            if zone is not None:
+                by_zone.setdefault(zone, []).append(name)
+        found: list[Endpoint] = []
+        for zone, in_zone in sorted(by_zone.items()):
+            held = self._current(zone).by_name
+            for name in in_zone:
+                found.extend(held.get(name, ()))
+        found.sort(key=lambda e: e.key)
+        return found
+
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
         """Endpoints as they are: a TTL of None means "any" (the default TTL applies on create
         only, and an existing record keeps the TTL it has)."""
@@ -413,6 +455,7 @@ class Rfc2136Provider:
                     # says so), so the next read is a full transfer
                     self._cache.pop(zone, None)
                     raise
+            self._remember_written(zone, messages)
             logger.debug(
                 "rfc2136 zone updated",
                 extra={
@@ -455,6 +498,10 @@ class Rfc2136Provider:
         return None if self._key is None else self._key.name.to_text(omit_final_dot=True)
 
     def _zone_records(self, zone: str) -> tuple[Endpoint, ...]:
+        return self._current(zone).endpoints
+
+    def _current(self, zone: str) -> _ZoneSnapshot:
+        """The zone as the server holds it: what we remember, unless its serial moved."""
         serial = self._soa_serial(zone)
         cached = self._cache.get(zone)
         if cached is not None and cached.serial == serial:
@@ -462,7 +509,7 @@ class Rfc2136Provider:
                 "rfc2136 zone unchanged, transfer skipped",
                 extra={"provider": self._name, "zone": zone, "serial": serial},
             )
-            return cached.endpoints
+            return cached
         snapshot = self._transfer(zone, base=None if cached is None else cached.zone)
         self._cache[zone] = snapshot
         logger.debug(
@@ -475,7 +522,73 @@ class Rfc2136Provider:
                 "incremental": cached is not None,
             },
         )
-        return snapshot.endpoints
+        return snapshot
+
+    def _remember_written(self, zone: str, messages: Sequence[Sequence[_Unit]]) -> None:
+        """Apply our own successful UPDATE messages to what we remember of ``zone``.
+
+        The server's serial is read once: when it moved by exactly one per message (the
+        server's increment method) nobody else wrote in between, and the state we remember plus
+        our messages *is* the server's state at that serial, adopted without a transfer. Any
+        other serial drops what we remember, so the next read transfers the whole zone.
+        """
+        cached = self._cache.get(zone)
+        if cached is None:
+            return
+        try:
+            serial = self._soa_serial(zone)
+        except ProviderError as exc:
+            self._cache.pop(zone, None)
+            logger.debug(
+                "rfc2136 serial not read after a write", extra={"zone": zone, "error": str(exc)}
+            )
+            return
+        if serial != (cached.serial + len(messages)) % 2**32:
+            self._cache.pop(zone, None)
+            logger.debug(
+                "rfc2136 zone written by someone else too: next read transfers it",
+                extra={"provider": self._name, "zone": zone, "serial": serial},
+            )
+            return
+        holder = cached.zone
+        touched: set[dns.name.Name] = set()
+        for batch in messages:  # as the server applies each message: deletes, then adds
+            for unit in batch:
+                for owner, rdtype in unit.deletes:
+                    holder.delete_rdataset(owner, rdtype)
+                    touched.add(owner)
+            for unit in batch:
+                for owner, rds in unit.adds:
+                    holder.replace_rdataset(owner, rds)
+                    touched.add(owner)
+        origin = holder.origin
+        assert origin is not None  # zones are read with an origin
+        soa = holder.find_rdataset(origin, dns.rdatatype.SOA)
+        holder.replace_rdataset(
+            origin, dns.rdataset.from_rdata(soa.ttl, soa[0].replace(serial=serial))
+        )
+        cached.serial = serial
+        found: dict[str, list[Endpoint]] = {}
+        for owner in touched:
+            try:
+                name = normalize_name(owner.to_text(omit_final_dot=True))
+            except InvalidNameError:
+                continue
+            found[name] = self._node_endpoints(holder, owner, zone)
+        cached.replace_names(found)
+
+    def _node_endpoints(
+        self, holder: dns.zone.Zone, owner: dns.name.Name, zone: str
+    ) -> list[Endpoint]:
+        node = holder.get_node(owner)
+        if node is None:
+            return []
+        found: list[Endpoint] = []
+        for rds in node.rdatasets:
+            endpoint = self._endpoint_at(owner, rds, zone, origin=holder.origin)
+            if endpoint is not None:
+                found.append(endpoint)
+        return found
 
     def _soa_serial(self, zone: str) -> int:
         origin = dns.name.from_text(zone)
@@ -520,24 +633,35 @@ class Rfc2136Provider:
             self._cache.pop(zone, None)
             self._raise_io_error(exc, zone, action)
         serial: int | None = None
-        endpoints: list[Endpoint] = []
+        by_name: dict[str, list[Endpoint]] = {}
         for owner, rds in holder.iterate_rdatasets():
             if rds.rdtype == dns.rdatatype.SOA:
                 serial = rds[0].serial
                 continue
-            if rds.rdtype in _SKIPPED_TYPES:
-                continue
-            if rds.rdtype == dns.rdatatype.NS and owner == origin:
-                continue
-            endpoint = self._endpoint_of(owner, rds, zone)
+            endpoint = self._endpoint_at(owner, rds, zone, origin=origin)
             if endpoint is not None:
-                endpoints.append(endpoint)
+                by_name.setdefault(endpoint.name, []).append(endpoint)
         if serial is None:
             raise self._error(
                 PermanentProviderError, zone, "zone transfer (AXFR)", "no SOA in the transfer"
             )
-        endpoints.sort(key=lambda e: e.key)
-        return _ZoneSnapshot(serial=serial, endpoints=tuple(endpoints), zone=holder)
+        return _ZoneSnapshot(serial=serial, zone=holder, by_name=by_name)
+
+    def _endpoint_at(
+        self,
+        owner: dns.name.Name,
+        rds: dns.rdataset.Rdataset,
+        zone: str,
+        *,
+        origin: dns.name.Name | None,
+    ) -> Endpoint | None:
+        """The endpoint of one rdataset, or None for what is the server's business (the SOA,
+        DNSSEC types, the apex NS)."""
+        if rds.rdtype in _SKIPPED_TYPES or rds.rdtype == dns.rdatatype.SOA:
+            return None
+        if rds.rdtype == dns.rdatatype.NS and owner == origin:
+            return None
+        return self._endpoint_of(owner, rds, zone)
 
     def _endpoint_of(
         self, owner: dns.name.Name, rds: dns.rdataset.Rdataset, zone: str

@@ -45,8 +45,8 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -144,11 +144,30 @@ class _BatchRejectedError(Exception):
 
 @dataclass
 class _ZoneCache:
-    """What one zone holds: endpoint and the raw record set, per endpoint key."""
+    """What one zone holds: endpoint and the raw record set, per endpoint key (and keys by name)."""
 
     records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]
     listed_at: float
     stale: bool = False
+    names: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in self.records:
+            self.names.setdefault(key[0], set()).add(key)
+
+    def put(self, endpoint: Endpoint, record_set: dict[str, Any]) -> None:
+        """Remember a record set written."""
+        self.records[endpoint.key] = (endpoint, record_set)
+        self.names.setdefault(endpoint.name, set()).add(endpoint.key)
+
+    def drop(self, key: tuple[str, str, str]) -> None:
+        """Forget a record set deleted."""
+        self.records.pop(key, None)
+        keys = self.names.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.names[key[0]]
 
 
 class Route53Provider:
@@ -240,6 +259,24 @@ class Route53Provider:
                     endpoint
                     for endpoint, _ in self._zone_records(zone).values()
                     if not _is_apex_ns(endpoint, zone.name)
+                )
+            return sorted(result, key=lambda e: e.key)
+
+    def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """The record sets at these names, from the cache (listed again as :meth:`records`
+        would: when stale or past ``resync_period``)."""
+        with self._lock:
+            zones = self.hosted_zones()
+            result: list[Endpoint] = []
+            for name in names:
+                zone = self._zone_of(name, zones)
+                if zone is None:
+                    continue
+                cache = self._zone_cache(zone)
+                result.extend(
+                    endpoint
+                    for key in cache.names.get(name, ())
+                    if not _is_apex_ns(endpoint := cache.records[key][0], zone.name)
                 )
             return sorted(result, key=lambda e: e.key)
 
@@ -371,12 +408,15 @@ class Route53Provider:
     def _zone_records(
         self, zone: HostedZone
     ) -> dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]:
+        return self._zone_cache(zone).records
+
+    def _zone_cache(self, zone: HostedZone) -> _ZoneCache:
         now = self._clock()
         cache = self._records.get(zone.id)
         if cache is None or cache.stale or now - cache.listed_at >= self.resync_period:
             cache = _ZoneCache(records=self._list_zone(zone), listed_at=now)
             self._records[zone.id] = cache
-        return cache.records
+        return cache
 
     def _list_zone(
         self, zone: HostedZone
@@ -671,9 +711,9 @@ class Route53Provider:
         if cache is not None:
             for change in batch:
                 if change.action == "DELETE":
-                    cache.records.pop(change.endpoint.key, None)
+                    cache.drop(change.endpoint.key)
                 else:
-                    cache.records[change.endpoint.key] = (change.endpoint, change.record_set)
+                    cache.put(change.endpoint, change.record_set)
         return 1
 
     # -- calls -----------------------------------------------------------------------------------

@@ -46,25 +46,28 @@ DNS writes as ``DNSWriteFailed``. The same counts by reason reach the metrics th
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingresses
+from reconciler.app.desired import (
+    DesireContext,
+    DesiredIndex,
+    IngressDesire,
+    desire_of,
+    endpoint_groups,
+    source_result,
+)
+from reconciler.dns.ingress_source import SourceResult
 from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, DomainFilter, Policy
 from reconciler.dns.sync import DnsPassResult, EndpointGroup, Registry, sync_dns
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
-    Fleet,
     Namespace,
     Refusal,
     TenancyConfig,
-    decide,
-    guard_view,
 )
 from reconciler.fleets.ingress_status import ingress_address
 from reconciler.fleets.spec import FleetSpec, fleet_service_address
@@ -73,10 +76,7 @@ from reconciler.model.endpoint import Changes, Endpoint, Label
 from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
-    annotations_of,
-    external_dns_annotation,
     ingress_class_of,
-    namespace_of,
     resource_of,
 )
 
@@ -95,6 +95,7 @@ __all__ = [
     "conflict_entries",
     "published_ingresses",
     "reconcile",
+    "reconcile_changes",
 ]
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,8 @@ class PassReport:
     """Tenancy refusals."""
     stages: tuple[StageOutcome, ...] = ()
     """The cluster-side stages, in order."""
+    incremental: bool = False
+    """Only changed Ingresses and the names they touched (the counts are of those)."""
 
     @property
     def ok(self) -> bool:
@@ -279,6 +282,10 @@ class GuardedRegistry:
         """The inner registry's records (reads are always allowed)."""
         return self._inner.records()
 
+    def records_at(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """The inner registry's records at these names."""
+        return self._inner.records_at(names)
+
     def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
         """The inner registry's screening (no write)."""
         return self._inner.screen(endpoints)
@@ -296,103 +303,6 @@ def _ingress_ref(ingress: Mapping[str, Any]) -> ObjectRef:
 
 def _by_resource(ingresses: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {resource_of(i): i for i in ingresses}
-
-
-def _has_target_annotation(ingress: Mapping[str, Any], prefixes: Sequence[str]) -> bool:
-    return external_dns_annotation(annotations_of(ingress), "target", prefixes) is not None
-
-
-def _dns_groups(
-    config: PassConfig,
-    observed: Observed,
-    published: Sequence[Mapping[str, Any]],
-    source: SourceResult,
-) -> tuple[tuple[Endpoint, ...], tuple[EndpointGroup, ...], tuple[Refusal, ...]]:
-    """Plain desired endpoints (no fleets), fleet groups, and refusals (tenancy, view guard).
-
-    While an Ingress's fleet has no address (its load balancer pending or being replaced) and
-    no target annotation names its targets, its endpoints become claims: whatever DNS holds for
-    its names stays as it is (with or without tenants), and its old status, possibly another
-    fleet's address, is never written anywhere.
-    """
-    if not config.fleets:
-        return source.endpoints, (), ()
-    by_resource: dict[str, list[Endpoint]] = {}
-    for endpoint in source.endpoints:
-        by_resource.setdefault(endpoint.labels.get(Label.RESOURCE, ""), []).append(endpoint)
-    fleet_of_class = {f.ingress_class_name: f for f in config.fleets}
-    per_fleet: dict[str, list[Endpoint]] = {f.name: [] for f in config.fleets}
-    refusals: list[Refusal] = []
-    addresses = {
-        f.name: [a.lower() for a in _address_strings(observed.addresses.get(f.name, ()))]
-        for f in config.fleets
-    }
-    by_visibility: dict[str, set[str]] = {}
-    for f in config.fleets:
-        by_visibility.setdefault(str(f.visibility), set()).update(addresses[f.name])
-    excluded_nets = [ipaddress.ip_network(n, strict=False) for n in config.public_excluded_nets]
-    tenancy_fleets = tuple(
-        Fleet.of(f.name, f.ingress_class_name, f.visibility, addresses[f.name])
-        for f in config.fleets
-    )
-    tenancy_fleet = {f.name: f for f in tenancy_fleets}
-    for ingress in published:
-        fleet = fleet_of_class.get(ingress_class_of(ingress) or "")
-        endpoints = by_resource.get(resource_of(ingress), [])
-        if fleet is None:
-            continue
-        if not addresses[fleet.name] and not _has_target_annotation(
-            ingress, config.annotation_prefixes
-        ):
-            endpoints = [e if not e.targets else e.with_targets(()) for e in endpoints]
-        if config.tenancy is not None:
-            ns_name = namespace_of(ingress)
-            decision = decide(
-                config.tenancy,
-                fleets=tenancy_fleets,
-                namespace=observed.namespaces.get(ns_name, Namespace(ns_name)),
-                ingress=ingress,
-                endpoints=endpoints,
-            )
-            refusals.extend(decision.refusals)
-            endpoints = list(decision.allowed)
-        other_view = set().union(
-            *(v for k, v in by_visibility.items() if k != str(fleet.visibility))
-        )
-        endpoints, refused = guard_view(
-            tenancy_fleet[fleet.name], endpoints, other_view=other_view, excluded_nets=excluded_nets
-        )
-        refusals.extend(refused)
-        per_fleet[fleet.name].extend(endpoints)
-    groups = tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in config.fleets)
-    return (), groups, tuple(sorted(set(refusals), key=lambda r: (r.resource, r.host, r.reason)))
-
-
-def _without_reserved(source: SourceResult, patterns: Sequence[str]) -> SourceResult:
-    """The source's result with hosts in the ownership namespace moved to its rejections."""
-    compiled = [re.compile(p) for p in patterns]
-    reserved = [e for e in source.endpoints if any(p.search(e.name) for p in compiled)]
-    if not reserved:
-        return source
-    rejections = [
-        Rejection(
-            resource=e.labels.get(Label.RESOURCE, ""),
-            host=e.name,
-            reason=(
-                "the host has the form of an ownership TXT name (a-<host>, aaaa-<host>, "
-                "cname-<host>, with the configured txtPrefix/txtSuffix/wildcard replacement): "
-                "a record there could take over another record's ownership; choose another host"
-            ),
-        )
-        for e in reserved
-    ]
-    return SourceResult(
-        endpoints=tuple(e for e in source.endpoints if e not in reserved),
-        rejections=(
-            *source.rejections,
-            *sorted(set(rejections), key=lambda r: (r.resource, r.host)),
-        ),
-    )
 
 
 def _record_events(
@@ -468,6 +378,71 @@ def _run_stage(stage: Stage, state: ClusterState, now: datetime) -> StageOutcome
         return StageOutcome(stage=getattr(stage, "__name__", "stage"), errors=(str(exc),))
 
 
+def _run_stages(
+    state: ClusterState, stages: Sequence[Stage], now: datetime
+) -> tuple[list[StageOutcome], ClusterState]:
+    """Run the cluster-side stages; after one that wrote, read a refreshable state again."""
+    outcomes: list[StageOutcome] = []
+    current = state
+    for stage in stages:
+        outcome = _run_stage(stage, current, now)
+        outcomes.append(outcome)
+        if outcome.changes:
+            # The next stage (and DNS) must see what this one wrote.
+            try:
+                current = _refreshed(current)
+            except KubernetesError as exc:
+                # Go on with the last read (what the next pass would redo): not converged.
+                log.warning(
+                    "cluster not read again", extra={"stage": outcome.stage, "error": str(exc)}
+                )
+                outcomes.append(
+                    StageOutcome(stage="observe", errors=(f"after {outcome.stage}: {exc}",))
+                )
+    return outcomes, current
+
+
+def _context(config: PassConfig, observed: Observed) -> DesireContext:
+    return DesireContext.of(
+        fleets=config.fleets,
+        ingress_class_names=config.ingress_class_names,
+        annotation_prefixes=config.annotation_prefixes,
+        reserved_names=config.reserved_names,
+        addresses={
+            f.name: _address_strings(observed.addresses.get(f.name, ())) for f in config.fleets
+        },
+        tenancy=config.tenancy,
+        public_excluded_nets=config.public_excluded_nets,
+        namespaces=observed.namespaces,
+    )
+
+
+def _log_desires(source: SourceResult, refusals: Sequence[Refusal]) -> None:
+    for rejection in source.rejections:
+        log.warning(
+            "ingress data rejected",
+            extra={
+                "resource": rejection.resource,
+                "host": rejection.host,
+                "reason": rejection.reason,
+            },
+        )
+    for refusal in refusals:
+        log.debug(
+            "host refused",
+            extra={
+                "resource": refusal.resource,
+                "host": refusal.host,
+                "reason": str(refusal.reason),
+            },
+        )
+
+
+def _sorted_refusals(desires: Iterable[IngressDesire]) -> tuple[Refusal, ...]:
+    found = {r for d in desires for r in d.refusals}
+    return tuple(sorted(found, key=lambda r: (r.resource, r.host, r.reason)))
+
+
 def reconcile(
     *,
     config: PassConfig,
@@ -478,6 +453,7 @@ def reconcile(
     stages: Sequence[Stage] = (),
     events: EventRecorder | None = None,
     dry_run: bool = False,
+    index: DesiredIndex | None = None,
 ) -> PassReport:
     """One pass: the cluster-side ``stages`` (given ``state``), then DNS; see the module docstring.
 
@@ -485,61 +461,23 @@ def reconcile(
     is then replaced by what that new read shows.
 
     ``dry_run`` plans DNS without applying and records no Events; the stages run only when
-    ``state`` is given (offline, ``plan --manifests`` skips them).
+    ``state`` is given (offline, ``plan --manifests`` skips them). ``index``, when given, is made
+    to hold this pass's desires (the base of the incremental passes that follow).
     """
     outcomes: list[StageOutcome] = []
     if state is not None:
-        current = state
-        for stage in stages:
-            outcome = _run_stage(stage, current, now)
-            outcomes.append(outcome)
-            if outcome.changes:
-                # The next stage (and DNS) must see what this one wrote.
-                try:
-                    current = _refreshed(current)
-                except KubernetesError as exc:
-                    # Go on with the last read (what the next pass would redo): not converged.
-                    log.warning(
-                        "cluster not read again", extra={"stage": outcome.stage, "error": str(exc)}
-                    )
-                    outcomes.append(
-                        StageOutcome(stage="observe", errors=(f"after {outcome.stage}: {exc}",))
-                    )
+        outcomes, current = _run_stages(state, stages, now)
         if current is not state:
             observed = Observed.from_state(current, config.fleets)
     published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
-    class_filter: Collection[str] = (
-        tuple(f.ingress_class_name for f in config.fleets)
-        if config.fleets
-        else config.ingress_class_names
-    )
-    source = _without_reserved(
-        endpoints_from_ingresses(
-            published,
-            ingress_class_names=class_filter,
-            annotation_prefixes=config.annotation_prefixes,
-        ),
-        config.reserved_names,
-    )
-    for rejection in source.rejections:
-        log.warning(
-            "ingress data rejected",
-            extra={
-                "resource": rejection.resource,
-                "host": rejection.host,
-                "reason": rejection.reason,
-            },
-        )
-    desired, groups, refusals = _dns_groups(config, observed, published, source)
-    for refusal in refusals:
-        log.debug(
-            "host refused",
-            extra={
-                "resource": refusal.resource,
-                "host": refusal.host,
-                "reason": str(refusal.reason),
-            },
-        )
+    context = _context(config, observed)
+    desires = [desire_of(ingress, context) for ingress in published]
+    if index is not None:
+        index.replace_all(desires)
+    source = source_result(desires)
+    refusals = _sorted_refusals(desires)
+    _log_desires(source, refusals)
+    desired, groups = endpoint_groups(desires, config.fleets, None)
     dns = sync_dns(
         desired=desired,
         groups=groups,
@@ -556,6 +494,71 @@ def reconcile(
             events,
             report=report,
             ingresses=_by_resource(observed.ingresses),
+            groups=groups,
+            desired=desired,
+            now=now,
+        )
+    return report
+
+
+def reconcile_changes(
+    *,
+    config: PassConfig,
+    changed: Mapping[str, Mapping[str, Any] | None],
+    index: DesiredIndex,
+    state: ClusterState,
+    targets: Sequence[Registry],
+    now: datetime,
+    stages: Sequence[Stage] = (),
+    events: EventRecorder | None = None,
+    dry_run: bool = False,
+) -> PassReport:
+    """An incremental pass: only Ingresses changed since the last pass (``changed``: resource →
+    the Ingress as now cached, None when deleted), on top of the desires ``index`` holds.
+
+    The stages run as in :func:`reconcile`. The changed Ingresses are read as the full pass reads
+    them (:func:`~reconciler.app.desired.desire_of`); the names their desires touched, before and
+    after, are planned whole, with every endpoint any Ingress desires there, against the records
+    at those names only. Valid only while nothing else a desire depends on changed (fleet
+    addresses, Namespace labels, the settings): the caller runs :func:`reconcile` then.
+    """
+    outcomes, current = _run_stages(state, stages, now)
+    observed = Observed.from_state(current, config.fleets)
+    context = _context(config, observed)
+    present = [i for i in changed.values() if i is not None]
+    published = published_ingresses(present, config.fleets, observed.addresses)
+    desires = {resource: None for resource in changed} | {
+        d.resource: d for d in (desire_of(i, context) for i in published)
+    }
+    touched = index.update(desires)
+    fresh = [d for d in desires.values() if d is not None]
+    source = source_result(fresh)
+    refusals = _sorted_refusals(fresh)
+    _log_desires(source, refusals)
+    desired, groups = endpoint_groups(index.claiming(touched), config.fleets, touched)
+    dns = (
+        sync_dns(
+            desired=desired,
+            groups=groups,
+            targets=targets,
+            owner_id=config.owner_id,
+            policy=config.policy,
+            managed_types=config.managed_types,
+            domain_filter=config.domain_filter,
+            dry_run=dry_run,
+            names=touched,
+        )
+        if touched
+        else DnsPassResult()
+    )
+    report = PassReport(
+        source=source, dns=dns, refusals=refusals, stages=tuple(outcomes), incremental=True
+    )
+    if events is not None and not dry_run:
+        _record_events(
+            events,
+            report=report,
+            ingresses=_by_resource(present),
             groups=groups,
             desired=desired,
             now=now,

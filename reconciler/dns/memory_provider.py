@@ -19,7 +19,7 @@ can rely on labels surviving a round trip except through TXT ownership records.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from reconciler.model.endpoint import (
@@ -74,6 +74,11 @@ class InMemoryProvider:
     def records(self) -> Sequence[Endpoint]:
         """Every stored record set, sorted by (name, type, set identifier), without labels."""
         return tuple(self._records[key] for key in sorted(self._records))
+
+    def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """The stored record sets at these names, sorted as :meth:`records` sorts them."""
+        wanted = frozenset(names)
+        return tuple(self._records[key] for key in sorted(self._records) if key[0] in wanted)
 
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
         """Desired endpoints unchanged: memory has no provider-specific shape."""

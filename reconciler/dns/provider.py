@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from reconciler.model.endpoint import Changes, Endpoint
@@ -17,6 +17,9 @@ class Provider(Protocol):
     ``records`` returns every record set in the provider's zones, TXT ownership records included,
     normalised through :meth:`Endpoint.of`. ``apply`` writes one :class:`Changes` (which may span
     zones) and raises :class:`reconciler.model.errors.ProviderError` with the names that failed.
+    ``records_named`` is the incremental pass's read: the record sets at a few names, exactly as
+    ``records`` would return them, from what the provider remembers (its own writes included),
+    after the same freshness check ``records`` makes.
     """
 
     @property
@@ -30,6 +33,10 @@ class Provider(Protocol):
 
     def records(self) -> Sequence[Endpoint]:
         """All record sets currently in the provider's zones."""
+        ...
+
+    def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """The record sets at these (normalised) names, as :meth:`records` returns them."""
         ...
 
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:

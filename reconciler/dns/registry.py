@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -55,6 +55,11 @@ _ALIAS_PROPERTIES: Final = frozenset(
 
 RecordKey = tuple[str, str, str]
 TxtKey = tuple[str, str]
+
+# Record types whose ownership TXT names are read with a name (external-dns writes one per type).
+_OWNED_TYPES: Final = frozenset(
+    {"A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "NAPTR", "SVCB", "HTTPS"}
+)
 
 
 class OwnershipError(ReconcilerError):
@@ -236,12 +241,49 @@ class TxtRegistry:
         self._snapshot = self._read()
         return tuple(self._snapshot.labelled[key] for key in sorted(self._snapshot.labelled))
 
+    def records_at(self, names: Collection[str]) -> tuple[Endpoint, ...]:
+        """What :meth:`records` returns at these names only (the incremental pass's read).
+
+        The provider is asked for the record sets at the names and at every TXT name that can
+        hold their ownership (each record type's, the old format's, the wildcard's), which is
+        all that labels a record or makes a claim at a name; the snapshot kept for
+        :meth:`apply` covers the same names.
+        """
+        wanted = frozenset(names)
+        zones = frozenset(self._provider.zones())
+        self._snapshot = self._derive(
+            self._provider.records_named(self._read_names(wanted, zones)), zones
+        )
+        labelled = self._snapshot.labelled
+        return tuple(labelled[key] for key in sorted(labelled) if key[0] in wanted)
+
+    def _read_names(self, names: frozenset[str], zones: frozenset[str]) -> set[str]:
+        """The names whose record sets decide what :meth:`records` shows at ``names``."""
+        replacement = self._mapper.wildcard_replacement
+        found: set[str] = set()
+        for name in names:
+            forms = {name, self._lookup_name(name)}
+            if replacement and name.startswith(replacement + "."):
+                forms.add("*" + name[len(replacement) :])
+            for form in forms:
+                found.add(form)
+                zone = zone_for(form, zones)
+                for rtype in _OWNED_TYPES | self._managed_types:
+                    try:
+                        found.add(normalize_name(txt_name_in_zone(self._mapper, form, rtype, zone)))
+                    except InvalidNameError:
+                        continue
+        return found
+
     def _read(self) -> _Snapshot:
         zones = frozenset(self._provider.zones())
+        return self._derive(self._provider.records(), zones)
+
+    def _derive(self, read: Iterable[Endpoint], zones: frozenset[str]) -> _Snapshot:
         records: dict[RecordKey, Endpoint] = {}
         txts: dict[TxtKey, Endpoint] = {}
         index: dict[RecordKey, _Ownership] = {}
-        for record in self._provider.records():
+        for record in read:
             found = self._ownership_in(record) if record.record_type == RecordType.TXT else None
             if found is None:
                 records[record.key] = record

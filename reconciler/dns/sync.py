@@ -73,6 +73,10 @@ class Registry(Protocol):
         """Current record sets with ownership labels (TXT ownership records folded in)."""
         ...
 
+    def records_at(self, names: Collection[str]) -> Sequence[Endpoint]:
+        """What :meth:`records` returns, at these names only."""
+        ...
+
     def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
         """Desired endpoints whose ownership records can be written; the rest as conflicts."""
         ...
@@ -194,9 +198,10 @@ def _plan_one(
     policy: Policy,
     managed_types: Collection[str],
     domain_filter: DomainFilter,
+    names: Collection[str] | None,
 ) -> ProviderResult:
     """Read, adjust and plan (nothing written): the result's ``applied`` is False."""
-    current = target.records()
+    current = target.records() if names is None else target.records_at(names)
     writable, refused = target.screen(desired)
     adjusted = target.adjust_endpoints(writable)
     plan = calculate(
@@ -256,10 +261,14 @@ def sync_dns(
     managed_types: Collection[str],
     domain_filter: DomainFilter,
     dry_run: bool = False,
+    names: Collection[str] | None = None,
 ) -> DnsPassResult:
     """Run one DNS pass over every target; see the module docstring.
 
     ``desired`` endpoints may go to any provider; each of ``groups`` only to its own providers.
+    With ``names`` (an incremental pass) only the rows at those names are planned: the desired
+    endpoints must then be every endpoint desired at them, and the records are read at them
+    only; the result's ``records`` counts are of those names.
     """
     zones_by_provider: list[tuple[str, Collection[str]]] = []
     failed: dict[str, ProviderResult] = {}
@@ -309,6 +318,7 @@ def sync_dns(
                 policy=policy,
                 managed_types=managed_types,
                 domain_filter=domain_filter,
+                names=names,
             )
         except Exception as exc:  # noqa: BLE001 - one provider's failure or bug must not stop the others
             result = _logged_failure(name, exc)

@@ -88,6 +88,8 @@ class FakeTransport:
         self.updates.append(message)
         response = dns.message.make_response(message)
         response.set_rcode(self.update_rcode)
+        if self.update_rcode == dns.rcode.NOERROR:  # as a server's increment method does
+            self.serials[message.question[0].name.to_text(omit_final_dot=True)] += 1
         return response
 
     def query_soa(
@@ -201,15 +203,64 @@ def test_quiet_pass_skips_the_transfer(provider: Rfc2136Provider, fake: FakeTran
     assert not any(name == "example.test" and c.endswith("xfr") for c, name in fake.calls)
 
 
-def test_our_own_write_is_read_back_incrementally(
+def test_our_own_write_is_not_read_back(provider: Rfc2136Provider, fake: FakeTransport) -> None:
+    provider.records()
+    fake.calls.clear()
+    provider.apply(Changes(create=(a_record("new.other.test"),)))
+    # one SOA query after the write: the serial moved by one per message, so nobody else wrote
+    assert fake.calls == [("update", "other.test"), ("soa", "other.test")]
+    fake.calls.clear()
+    got = provider.records()
+    assert fake.calls == [("soa", "example.test"), ("soa", "other.test")]
+    assert a_record("new.other.test") in got
+    assert provider.records_named(["new.other.test"]) == [a_record("new.other.test")]
+
+
+def test_a_write_beside_someone_elses_transfers_the_zone_again(
     provider: Rfc2136Provider, fake: FakeTransport
 ) -> None:
     provider.records()
+    fake.serials["other.test"] += 1  # someone else's UPDATE, after our read
     provider.apply(Changes(create=(a_record("new.other.test"),)))
-    fake.serials["other.test"] += 1  # what a server does on every UPDATE it applies
     fake.calls.clear()
     provider.records()
-    assert fake.calls == [("soa", "example.test"), ("soa", "other.test"), ("ixfr", "other.test")]
+    # their change is not in what we remember: the whole zone is read again
+    assert ("axfr", "other.test") in fake.calls
+
+
+def test_records_named_reads_only_the_zones_of_the_names(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    provider.records()
+    fake.calls.clear()
+    got = provider.records_named(["www.example.test", "a-www.example.test", "nowhere.invalid"])
+    assert [(e.name, e.record_type) for e in got] == [
+        ("a-www.example.test", "TXT"),
+        ("www.example.test", "A"),
+    ]
+    assert fake.calls == [("soa", "example.test")]
+
+
+def test_the_remembered_zone_holds_what_we_wrote(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    provider.records()
+    provider.apply(
+        Changes(
+            create=(a_record("new.example.test", "192.0.2.7"),),
+            update=(
+                Update(
+                    Endpoint.of("www.example.test", "A", ["192.0.2.1", "192.0.2.2"], ttl=60),
+                    a_record("www.example.test", "192.0.2.3"),
+                ),
+            ),
+            delete=(Endpoint.of("alias.example.test", "CNAME", ["lb.example.com"], ttl=300),),
+        )
+    )
+    remembered = provider.records()
+    assert a_record("new.example.test", "192.0.2.7") in remembered
+    assert a_record("www.example.test", "192.0.2.3") in remembered
+    assert not any(e.name == "alias.example.test" for e in remembered)
 
 
 def test_a_failed_write_drops_the_cache_too(provider: Rfc2136Provider, fake: FakeTransport) -> None:

@@ -1,0 +1,301 @@
+"""What each Ingress asks of DNS, and the index that lets a pass re-plan only what changed.
+
+:func:`desire_of` turns one Ingress (as the status stage publishes it) into its
+:class:`IngressDesire`: the source's endpoints and rejections, then (with fleets) the pending
+load-balancer rule, tenancy and the split-horizon guard, exactly as the full pass applies them, one
+Ingress at a time. The full pass is this function over every Ingress; an incremental pass is the
+same function over the changed ones, so the two cannot read an Ingress differently.
+
+:class:`DesiredIndex` keeps every Ingress's last desire and, for each name, which Ingresses claim
+it. An incremental pass replaces the desires of the changed Ingresses and gets back the names they
+touched (before and after the change); the rows at those names are planned whole, with every
+endpoint desired there, so a name shared with an unchanged Ingress is planned with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingress
+from reconciler.dns.sync import EndpointGroup
+from reconciler.dns.tenancy import Fleet, Namespace, Refusal, TenancyConfig, decide, guard_view
+from reconciler.fleets.spec import FleetSpec
+from reconciler.model.endpoint import Endpoint, Label
+from reconciler.model.ingress import (
+    ANNOTATION_PREFIXES,
+    annotations_of,
+    external_dns_annotation,
+    ingress_class_of,
+    namespace_of,
+    resource_of,
+)
+
+__all__ = [
+    "RESERVED_REASON",
+    "DesireContext",
+    "DesiredIndex",
+    "IngressDesire",
+    "desire_of",
+    "endpoint_groups",
+    "source_result",
+]
+
+RESERVED_REASON = (
+    "the host has the form of an ownership TXT name (a-<host>, aaaa-<host>, "
+    "cname-<host>, with the configured txtPrefix/txtSuffix/wildcard replacement): "
+    "a record there could take over another record's ownership; choose another host"
+)
+"""The rejection reason of a host in the ownership namespace."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngressDesire:
+    """What one Ingress asks of DNS in one pass."""
+
+    resource: str
+    """``ingress/<namespace>/<name>``."""
+    fleet: str | None = None
+    """The fleet whose ``dnsProviders`` its endpoints go to; None without fleets (any provider)."""
+    source: tuple[Endpoint, ...] = ()
+    """The source's endpoints (before tenancy and the view guard)."""
+    endpoints: tuple[Endpoint, ...] = ()
+    """What is desired in DNS (after them)."""
+    rejections: tuple[Rejection, ...] = ()
+    """The source's rejections."""
+    reserved: tuple[Rejection, ...] = ()
+    """Hosts refused for lying in the ownership namespace."""
+    refusals: tuple[Refusal, ...] = ()
+    """Tenancy and view-guard refusals."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesireContext:
+    """What :func:`desire_of` needs besides the Ingress: the pass's settings and observations."""
+
+    class_filter: tuple[str, ...]
+    annotation_prefixes: tuple[str, ...]
+    reserved: tuple[re.Pattern[str], ...]
+    fleets: Mapping[str, FleetSpec]
+    """Fleet by IngressClass name; empty: DNS only."""
+    addresses: Mapping[str, Sequence[str]]
+    """Fleet name → its Service's addresses, lower-case."""
+    tenancy: TenancyConfig | None
+    tenancy_fleets: tuple[Fleet, ...]
+    other_view: Mapping[str, frozenset[str]]
+    """Fleet name → the addresses of every fleet of the other visibility."""
+    excluded_nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    namespaces: Mapping[str, Namespace]
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        fleets: Sequence[FleetSpec],
+        ingress_class_names: Sequence[str],
+        annotation_prefixes: Sequence[str] = ANNOTATION_PREFIXES,
+        reserved_names: Sequence[str] = (),
+        addresses: Mapping[str, Sequence[str]],
+        tenancy: TenancyConfig | None,
+        public_excluded_nets: Sequence[str],
+        namespaces: Mapping[str, Namespace],
+    ) -> DesireContext:
+        """The context of one pass (fleet addresses as the strings of their Services)."""
+        lowered = {f.name: tuple(a.lower() for a in addresses.get(f.name, ())) for f in fleets}
+        by_visibility: dict[str, set[str]] = {}
+        for f in fleets:
+            by_visibility.setdefault(str(f.visibility), set()).update(lowered[f.name])
+        other_view = {
+            f.name: frozenset(
+                a for k, v in by_visibility.items() if k != str(f.visibility) for a in v
+            )
+            for f in fleets
+        }
+        return cls(
+            class_filter=(
+                tuple(f.ingress_class_name for f in fleets)
+                if fleets
+                else tuple(ingress_class_names)
+            ),
+            annotation_prefixes=tuple(annotation_prefixes),
+            reserved=tuple(re.compile(p) for p in reserved_names),
+            fleets={f.ingress_class_name: f for f in fleets},
+            addresses=lowered,
+            tenancy=tenancy,
+            tenancy_fleets=tuple(
+                Fleet.of(f.name, f.ingress_class_name, f.visibility, lowered[f.name])
+                for f in fleets
+            ),
+            other_view=other_view,
+            excluded_nets=tuple(
+                ipaddress.ip_network(n, strict=False) for n in public_excluded_nets
+            ),
+            namespaces=namespaces,
+        )
+
+
+def desire_of(ingress: Mapping[str, Any], context: DesireContext) -> IngressDesire:
+    """What one Ingress (as published: with its fleet's address) asks of DNS.
+
+    While its fleet has no address (its load balancer pending or being replaced) and no target
+    annotation names its targets, its endpoints become claims: whatever DNS holds for its names
+    stays as it is (with or without tenants), and its old status, possibly another fleet's
+    address, is never written anywhere.
+    """
+    resource = resource_of(ingress)
+    source = endpoints_from_ingress(
+        ingress,
+        ingress_class_names=context.class_filter,
+        annotation_prefixes=context.annotation_prefixes,
+    )
+    endpoints = list(source.endpoints)
+    reserved: list[Rejection] = []
+    if context.reserved and endpoints:
+        kept = []
+        for e in endpoints:
+            if any(p.search(e.name) for p in context.reserved):
+                reserved.append(
+                    Rejection(
+                        resource=e.labels.get(Label.RESOURCE, ""),
+                        host=e.name,
+                        reason=RESERVED_REASON,
+                    )
+                )
+            else:
+                kept.append(e)
+        endpoints = kept
+    allowed = tuple(endpoints)
+    if not context.fleets:
+        return IngressDesire(
+            resource, None, allowed, allowed, source.rejections, tuple(reserved), ()
+        )
+    fleet = context.fleets.get(ingress_class_of(ingress) or "")
+    if fleet is None:
+        return IngressDesire(resource, None, allowed, (), source.rejections, tuple(reserved), ())
+    if not context.addresses[fleet.name] and not _has_target_annotation(
+        ingress, context.annotation_prefixes
+    ):
+        endpoints = [e if not e.targets else e.with_targets(()) for e in endpoints]
+    refusals: list[Refusal] = []
+    if context.tenancy is not None:
+        ns_name = namespace_of(ingress)
+        decision = decide(
+            context.tenancy,
+            fleets=context.tenancy_fleets,
+            namespace=context.namespaces.get(ns_name, Namespace(ns_name)),
+            ingress=ingress,
+            endpoints=endpoints,
+        )
+        refusals.extend(decision.refusals)
+        endpoints = list(decision.allowed)
+    tenancy_fleet = next(f for f in context.tenancy_fleets if f.name == fleet.name)
+    guarded, refused = guard_view(
+        tenancy_fleet,
+        endpoints,
+        other_view=set(context.other_view[fleet.name]),
+        excluded_nets=list(context.excluded_nets),
+    )
+    refusals.extend(refused)
+    return IngressDesire(
+        resource,
+        fleet.name,
+        allowed,
+        tuple(guarded),
+        source.rejections,
+        tuple(reserved),
+        tuple(refusals),
+    )
+
+
+def _has_target_annotation(ingress: Mapping[str, Any], prefixes: Sequence[str]) -> bool:
+    return external_dns_annotation(annotations_of(ingress), "target", prefixes) is not None
+
+
+def source_result(desires: Iterable[IngressDesire]) -> SourceResult:
+    """The source's result over these desires, ordered as the source orders it: endpoints by
+    (key, resource, targets), its rejections in Ingress order, then the reserved hosts sorted."""
+    endpoints: list[Endpoint] = []
+    rejections: list[Rejection] = []
+    reserved: set[Rejection] = set()
+    for desire in desires:
+        endpoints.extend(desire.source)
+        rejections.extend(desire.rejections)
+        reserved.update(desire.reserved)
+    endpoints.sort(key=lambda e: (e.key, e.labels.get(Label.RESOURCE, ""), e.targets))
+    return SourceResult(
+        endpoints=tuple(endpoints),
+        rejections=(*rejections, *sorted(reserved, key=lambda r: (r.resource, r.host))),
+    )
+
+
+def endpoint_groups(
+    desires: Iterable[IngressDesire], fleets: Sequence[FleetSpec], names: frozenset[str] | None
+) -> tuple[tuple[Endpoint, ...], tuple[EndpointGroup, ...]]:
+    """Plain desired endpoints (no fleets) or one group per fleet (its ``dnsProviders``); with
+    ``names``, only the endpoints at those names."""
+    if not fleets:
+        return (
+            tuple(e for d in desires for e in d.endpoints if names is None or e.name in names),
+            (),
+        )
+    per_fleet: dict[str, list[Endpoint]] = {f.name: [] for f in fleets}
+    for desire in desires:
+        if desire.fleet is not None:
+            per_fleet[desire.fleet].extend(
+                e for e in desire.endpoints if names is None or e.name in names
+            )
+    return (), tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in fleets)
+
+
+class DesiredIndex:
+    """Every Ingress's last desire, and the Ingresses that desire each name."""
+
+    def __init__(self) -> None:
+        self._desires: dict[str, IngressDesire] = {}
+        self._claimants: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._desires)
+
+    def desires(self) -> Iterable[IngressDesire]:
+        """Every desire held."""
+        return self._desires.values()
+
+    def endpoint_count(self) -> int:
+        """How many source endpoints the held desires have (the ``source_endpoints`` gauge)."""
+        return sum(len(d.source) for d in self._desires.values())
+
+    def replace_all(self, desires: Iterable[IngressDesire]) -> None:
+        """Hold exactly these desires (a full pass)."""
+        self._desires = {}
+        self._claimants = {}
+        self.update({d.resource: d for d in desires})
+
+    def update(self, changed: Mapping[str, IngressDesire | None]) -> frozenset[str]:
+        """Replace the desires of some Ingresses (None: it is gone); the names they touched."""
+        touched: set[str] = set()
+        for resource, desire in changed.items():
+            old = self._desires.pop(resource, None)
+            if old is not None:
+                for endpoint in old.endpoints:
+                    touched.add(endpoint.name)
+                    claimants = self._claimants.get(endpoint.name)
+                    if claimants is not None:
+                        claimants.discard(resource)
+                        if not claimants:
+                            del self._claimants[endpoint.name]
+            if desire is None:
+                continue
+            self._desires[resource] = desire
+            for endpoint in desire.endpoints:
+                touched.add(endpoint.name)
+                self._claimants.setdefault(endpoint.name, set()).add(resource)
+        return frozenset(touched)
+
+    def claiming(self, names: Iterable[str]) -> list[IngressDesire]:
+        """The desires of every Ingress that desires one of ``names``, by resource."""
+        resources = sorted({r for n in names for r in self._claimants.get(n, ())})
+        return [self._desires[r] for r in resources]
