@@ -8,15 +8,19 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
+from reconciler.app.desired import DesiredIndex
 from reconciler.app.exit_codes import EXIT_OK
 from reconciler.app.guards import WriteGuard, always_leader, guarded_targets
 from reconciler.app.pipeline import (
     Observed,
+    PassConfig,
     Stage,
     reconcile,
+    reconcile_changes,
 )
 from reconciler.app.settings import Settings
 from reconciler.app.wiring import (
@@ -27,12 +31,14 @@ from reconciler.app.wiring import (
     pass_config,
 )
 from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.sync import Registry
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import KubeClient
 from reconciler.kube.events import KubeEventRecorder
 from reconciler.kube.lease import KubeLeaseStore
 from reconciler.kube.listed import ListedState
 from reconciler.model.cluster import (
+    ChangeType,
     ClusterState,
     EventRecorder,
     ObjectChange,
@@ -47,6 +53,8 @@ from reconciler.runtime.leader import LeaderElector, pod_identity
 from reconciler.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+INGRESS_KIND: Final = "Ingress"
 
 
 def _lease_namespace(settings: Settings, env: Mapping[str, str]) -> str:
@@ -93,39 +101,19 @@ def run_controller(
 
         def changed(change: ObjectChange) -> None:
             if controller is not None:
-                controller.trigger(change.kind)
+                controller.trigger(change.kind, change)
 
         cache = ClusterCache(client, on_change=changed)
 
-    def run_pass(request: loop.PassRequest) -> loop.PassResult:
-        dry_run = bool(args.dry_run) or not request.may_write()
-        if cache is not None:
-            observed = Observed.from_state(cache, config.fleets)
-            state: ClusterState | None = cache
-        else:
-            try:
-                observed = (
-                    Observed(ingresses=tuple(ingress_loader()))
-                    if ingress_loader is not None
-                    else Observed.from_state(
-                        ListedState.from_manifests(args.manifests), config.fleets
-                    )
-                )
-            except ReconcilerError as exc:
-                return loop.PassResult(converged=False, errors=(str(exc),))
-            state = None
-        report = reconcile(
-            config=config,
-            observed=observed,
-            targets=writing_targets,
-            now=request.started,
-            state=state,
-            stages=() if dry_run else stages,
-            events=events,
-            dry_run=dry_run,
-        )
-        return loop_result(report)
-
+    run_pass = _pass_function(
+        args,
+        config,
+        cache=cache,
+        ingress_loader=ingress_loader,
+        targets=writing_targets,
+        stages=stages,
+        events=events,
+    )
     controller = loop.Controller(
         run_pass=run_pass,
         config=_loop_config(settings),
@@ -160,6 +148,82 @@ def run_controller(
         if cache is not None:
             cache.stop()
         health_server.stop()
+
+
+def _pass_function(
+    args: argparse.Namespace,
+    config: PassConfig,
+    *,
+    cache: ClusterCache | None,
+    ingress_loader: IngressLoader | None,
+    targets: Sequence[Registry],
+    stages: Sequence[Stage],
+    events: EventRecorder | None,
+) -> loop.PassFunction:
+    """The pass the loop runs: incremental when only Ingresses changed since a full pass that
+    filled the index, full otherwise (and always offline)."""
+    index = DesiredIndex()
+
+    def run_pass(request: loop.PassRequest) -> loop.PassResult:
+        dry_run = bool(args.dry_run) or not request.may_write()
+        changed = _changed_ingresses(request.changes) if index.is_filled else None
+        if cache is not None and changed is not None:
+            return loop_result(
+                reconcile_changes(
+                    config=config,
+                    changed=changed,
+                    index=index,
+                    state=cache,
+                    targets=targets,
+                    now=request.started,
+                    stages=() if dry_run else stages,
+                    events=events,
+                    dry_run=dry_run,
+                )
+            )
+        if cache is not None:
+            observed = Observed.from_state(cache, config.fleets)
+            state: ClusterState | None = cache
+        else:
+            try:
+                observed = (
+                    Observed(ingresses=tuple(ingress_loader()))
+                    if ingress_loader is not None
+                    else Observed.from_state(
+                        ListedState.from_manifests(args.manifests), config.fleets
+                    )
+                )
+            except ReconcilerError as exc:
+                return loop.PassResult(converged=False, errors=(str(exc),))
+            state = None
+        report = reconcile(
+            config=config,
+            observed=observed,
+            targets=targets,
+            now=request.started,
+            state=state,
+            stages=() if dry_run else stages,
+            events=events,
+            dry_run=dry_run,
+            index=index,
+        )
+        return loop_result(report)
+
+    return run_pass
+
+
+def _changed_ingresses(
+    changes: Sequence[ObjectChange] | None,
+) -> dict[str, Mapping[str, Any] | None] | None:
+    """The changed Ingresses by resource (None: deleted), or None when a full pass is needed:
+    asked for, or something else changed (a Service's address, a Namespace's labels, an
+    IngressClass), on which every Ingress's desire may depend."""
+    if changes is None or any(c.kind != INGRESS_KIND for c in changes):
+        return None
+    return {
+        f"ingress/{c.namespace}/{c.name}": None if c.type is ChangeType.DELETED else c.obj
+        for c in changes
+    }
 
 
 def _loop_config(settings: Settings) -> loop.LoopConfig:

@@ -256,9 +256,15 @@ class DesiredIndex:
     def __init__(self) -> None:
         self._desires: dict[str, IngressDesire] = {}
         self._claimants: dict[str, set[str]] = {}
+        self._filled = False
 
     def __len__(self) -> int:
         return len(self._desires)
+
+    @property
+    def is_filled(self) -> bool:
+        """Has a full pass filled it (:meth:`replace_all`)?"""
+        return self._filled
 
     def desires(self) -> Iterable[IngressDesire]:
         """Every desire held."""
@@ -273,6 +279,7 @@ class DesiredIndex:
         self._desires = {}
         self._claimants = {}
         self.update({d.resource: d for d in desires})
+        self._filled = True
 
     def update(self, changed: Mapping[str, IngressDesire | None]) -> frozenset[str]:
         """Replace the desires of some Ingresses (None: it is gone); the names they touched."""

@@ -551,8 +551,9 @@ class Settings(BaseSettings):
     """Seconds a Route53 provider trusts its listed zones (RFC2136 zones follow their serial)."""
     providers: tuple[ProviderSettings, ...] = ()
     """DNS providers; a record goes to the one whose zone is the longest suffix of its name."""
-    debounce: float = Field(default=0.5, ge=0, le=60)
-    """Seconds after the last watch event before an early pass runs."""
+    debounce: float = Field(default=0.02, ge=0, le=60)
+    """The coalescing window: seconds after the last watch event before an early pass runs
+    (events within it make one pass; that pass reconciles only the Ingresses that changed)."""
     cluster_name: str = ""
     """elbv2 mode: subnet discovery (``kubernetes.io/cluster/<name>``) and LB ownership tags."""
     aws: AwsSettings = AwsSettings()

@@ -227,6 +227,7 @@ def loop_result(report: PassReport) -> PassResult:
         conflicts=tuple(ReasonCount(k, v) for k, v in sorted(conflicts.items())),
         refusals=tuple(ReasonCount(k, v) for k, v in sorted(refusals.items())),
         errors=tuple(errors),
+        incremental=report.incremental,
     )
 
 

@@ -2,9 +2,14 @@
 
 A pass (the injected ``run_pass`` function: fleets → load balancers → status → DNS) runs:
 
-- every ``interval`` as an apscheduler interval job (one instance at a time, coalesced);
-- early, when watch events call :meth:`Controller.trigger`: triggers are debounced (default
-  0.5 s after the last one, at most ``max_debounce`` after the first), so 50 events → 1 pass.
+- every ``interval`` as an apscheduler interval job (one instance at a time, coalesced): a full
+  pass (``PassRequest.changes`` is None);
+- early, when watch events call :meth:`Controller.trigger`: triggers are coalesced (the pass runs
+  ``debounce`` after the last one, 0.02 s by default, and at most ``max_debounce`` after the
+  first), so a burst of events is one pass. Each event carries the object that changed; the early
+  pass receives every change since the last pass (the latest per object) and may reconcile only
+  those. A trigger without a change (leadership gained), or an early pass after one that did not
+  converge, asks for a full pass instead.
 
 How long a provider trusts what it remembers of its zones is the provider's own business (Route53
 re-lists after ``resyncPeriod``; RFC2136 reads a zone again only when its SOA serial moved).
@@ -28,6 +33,7 @@ from typing import Any, Final, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from reconciler.model.cluster import ObjectChange
 from reconciler.model.errors import ConfigError, ReconcilerError
 from reconciler.runtime.health import HealthState
 from reconciler.runtime.leader import LeaderElector
@@ -115,6 +121,8 @@ class PassRequest:
     """When the pass started (the pass's ``now``)."""
     may_write: Callable[[], bool]
     """Ask right before each write: False once the lease is lost; then write nothing more."""
+    changes: tuple[ObjectChange, ...] | None = None
+    """The objects changed since the last pass (the latest change of each); None: a full pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +143,9 @@ class PassResult:
     """Endpoints refused (tenancy, split horizon, invalid)."""
     errors: tuple[str, ...] = ()
     """Short descriptions of what failed (never secrets)."""
+    incremental: bool = False
+    """Only some objects were reconciled: ``source_endpoints`` and ``records`` count those, and
+    the gauges keep the last full pass's figures."""
 
 
 PassFunction = Callable[[PassRequest], PassResult]
@@ -147,8 +158,8 @@ class LoopConfig:
 
     interval: timedelta = timedelta(minutes=1)
     """Time between periodic passes."""
-    debounce: timedelta = timedelta(seconds=0.5)
-    """An event-triggered pass runs this long after the last event..."""
+    debounce: timedelta = timedelta(seconds=0.02)
+    """An event-triggered pass runs this long after the last event (the coalescing window)..."""
     max_debounce: timedelta = timedelta(seconds=5)
     """...but never later than this after the first one (a steady stream of events still syncs)."""
 
@@ -230,6 +241,8 @@ class Controller:
         self._pass_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._debounce = Debounce()
+        self._changes: dict[tuple[str, str, str], ObjectChange] = {}
+        self._full = True  # the first early pass is full (nothing reconciled yet)
         self._soft_errors = 0
 
     @property
@@ -256,10 +269,17 @@ class Controller:
         """Stop scheduling; with ``wait``, let a running pass finish first."""
         self._scheduler.shutdown(wait=wait)
 
-    def trigger(self, reason: str = "event") -> None:
-        """Ask for an early pass (a watch event arrived). Cheap, thread-safe, debounced."""
+    def trigger(self, reason: str = "event", change: ObjectChange | None = None) -> None:
+        """Ask for an early pass (a watch event arrived). Cheap, thread-safe, coalesced.
+
+        With ``change`` the pass may reconcile only what changed; without, it is a full pass.
+        """
         now = self._clock()
         with self._state_lock:
+            if change is None:
+                self._full = True
+            else:
+                self._changes[(change.kind, change.namespace, change.name)] = change
             self._debounce = self._debounce.triggered(now)
             fire_at = self._debounce.fire_at(self._config.debounce, self._config.max_debounce)
             self._scheduler.add_job(
@@ -299,15 +319,27 @@ class Controller:
                     return None  # an earlier pass already saw these events
                 # The pass reads the caches after this point, so it sees every event so far.
                 self._debounce = Debounce()
+                changes: tuple[ObjectChange, ...] | None = tuple(self._changes.values())
+                if self._full or not only_if_pending:
+                    changes = None
+                self._changes = {}
+                self._full = False
             if not self._may_write():
                 _log.debug("pass skipped: not the leader", extra={"reason": reason})
                 if self._health is not None:
                     self._health.record_standby(now)
+                with self._state_lock:
+                    self._full = True  # what changed meanwhile is not tracked: start over
                 return None
-            request = PassRequest(reason=reason, started=now, may_write=self._may_write)
+            request = PassRequest(
+                reason=reason, started=now, may_write=self._may_write, changes=changes
+            )
             started = self._monotonic()
             result = self._call_pass(request)
             duration = self._monotonic() - started
+            if result is None or not result.converged:
+                with self._state_lock:
+                    self._full = True  # the next early pass retries everything
             self._report(request, result, duration)
             return result
 
@@ -332,12 +364,13 @@ class Controller:
             m.consecutive_soft_errors.set(self._soft_errors)
             m.passes_total.labels(result="failed").inc()
             return
-        m.source_endpoints_total.set(result.source_endpoints)
-        m.registry_records.clear()
-        for rc in result.records:
-            m.registry_records.labels(provider=rc.provider, record_type=rc.record_type).set(
-                rc.count
-            )
+        if not result.incremental:
+            m.source_endpoints_total.set(result.source_endpoints)
+            m.registry_records.clear()
+            for rc in result.records:
+                m.registry_records.labels(provider=rc.provider, record_type=rc.record_type).set(
+                    rc.count
+                )
         for cc in result.changes:
             m.changes_total.labels(provider=cc.provider, action=cc.action).inc(cc.count)
         for reason in result.conflicts:
@@ -357,6 +390,7 @@ class Controller:
             "pass finished",
             extra={
                 "reason": request.reason,
+                "incremental": result.incremental,
                 "converged": result.converged,
                 "duration_seconds": round(duration, 4),
                 "source_endpoints": result.source_endpoints,

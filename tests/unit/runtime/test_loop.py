@@ -13,6 +13,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
+from reconciler.model.cluster import ChangeType, ObjectChange
 from reconciler.model.errors import ConfigError, TransientProviderError
 from reconciler.runtime import loop as loop_module
 from reconciler.runtime.health import HealthState
@@ -172,11 +173,11 @@ def test_fifty_events_make_one_pass(clock: FakeClock, metrics: Metrics) -> None:
     for _ in range(50):
         controller.trigger()
         clock.advance(0.01)
-    # one early job, replaced on each event, due 0.5 s after the last one
+    # one early job, replaced on each event, due one coalescing window (0.02 s) after the last
     assert list(sched.jobs) == [EARLY_JOB]
     _, trigger, kwargs = sched.jobs[EARLY_JOB]
     assert trigger == "date"
-    assert kwargs["run_date"] == T0 + timedelta(seconds=0.49 + 0.5)
+    assert kwargs["run_date"] == T0 + timedelta(seconds=0.49 + 0.02)
     assert kwargs["replace_existing"] is True
     sched.fire(EARLY_JOB)
     assert len(passes.requests) == 1
@@ -588,3 +589,105 @@ def test_public_surface() -> None:
         "utc_now",
     ]
     assert undocumented(loop_module) == []
+
+
+# --- what changed: incremental early passes ---------------------------------------------------
+
+
+def change(
+    name: str, kind: str = "Ingress", type_: ChangeType = ChangeType.MODIFIED
+) -> ObjectChange:
+    return ObjectChange(
+        type=type_, kind=kind, namespace="ns", name=name, obj={"metadata": {"name": name}}
+    )
+
+
+def test_an_early_pass_receives_the_latest_change_of_each_object(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.run_now(reason="once")  # the full pass every incremental one builds on
+    assert passes.requests[0].changes is None
+    controller.trigger("Ingress", change("a"))
+    controller.trigger("Ingress", change("b"))
+    controller.trigger("Ingress", change("a", type_=ChangeType.DELETED))
+    sched.fire(EARLY_JOB)
+    got = passes.requests[1].changes
+    assert got is not None
+    assert [(c.name, c.type) for c in got] == [
+        ("a", ChangeType.DELETED),
+        ("b", ChangeType.MODIFIED),
+    ]
+
+
+def test_a_trigger_without_a_change_asks_for_a_full_pass(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.run_now(reason="once")
+    controller.trigger("Ingress", change("a"))
+    controller.trigger("leader")
+    sched.fire(EARLY_JOB)
+    assert passes.requests[1].changes is None
+
+
+def test_the_first_early_pass_is_full(clock: FakeClock, metrics: Metrics) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.trigger("Ingress", change("a"))
+    sched.fire(EARLY_JOB)
+    assert passes.requests[0].changes is None
+
+
+def test_after_a_pass_that_did_not_converge_the_next_early_pass_is_full(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.run_now(reason="once")
+    passes.result = PassResult(converged=False, errors=("bind: timeout",))
+    controller.trigger("Ingress", change("a"))
+    sched.fire(EARLY_JOB)
+    assert passes.requests[1].changes is not None
+    passes.result = PassResult(converged=True)
+    controller.trigger("Ingress", change("b"))
+    sched.fire(EARLY_JOB)
+    assert passes.requests[2].changes is None  # a: not written last time, retried whole
+    controller.trigger("Ingress", change("c"))
+    sched.fire(EARLY_JOB)
+    assert passes.requests[3].changes is not None
+
+
+def test_an_interval_pass_is_full_and_takes_the_pending_changes(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.start()
+    sched.fire(INTERVAL_JOB)
+    controller.trigger("Ingress", change("a"))
+    sched.fire(INTERVAL_JOB)
+    assert passes.requests[1].changes is None
+    sched.fire(EARLY_JOB)  # the events were seen by the interval pass
+    assert len(passes.requests) == 2
+
+
+def test_an_incremental_pass_leaves_the_gauges_of_the_last_full_pass(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    full = PassResult(
+        converged=True,
+        source_endpoints=10,
+        records=(RecordCount(provider="bind", record_type="A", count=10),),
+    )
+    passes = Passes(full)
+    controller, sched = make(clock, metrics, passes)
+    controller.run_now(reason="once")
+    passes.result = PassResult(converged=True, source_endpoints=1, incremental=True)
+    controller.trigger("Ingress", change("a"))
+    sched.fire(EARLY_JOB)
+    assert passes.requests[1].changes is not None
+    assert sample(metrics, "source_endpoints_total") == 10
+    assert sample(metrics, "registry_records", provider="bind", record_type="A") == 10

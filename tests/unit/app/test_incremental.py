@@ -1,0 +1,342 @@
+"""Incremental passes agree with full passes: a differential property test and the index.
+
+Two worlds receive the same random sequence of cluster changes. One runs a full pass after each
+step; the other runs an incremental pass (only the Ingresses that changed, as the loop hands them
+over) and a full pass only when a fleet's address or a Namespace changed, as the controller does.
+After every step both worlds' zones must be equal, a full plan of the incremental world must have
+nothing left to do, and the incremental pass's conflicts must be the full pass's at the names it
+touched.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.app.desired import DesiredIndex
+from reconciler.app.pipeline import (
+    Observed,
+    PassConfig,
+    PassReport,
+    reconcile,
+    reconcile_changes,
+)
+from reconciler.dns.memory_provider import InMemoryProvider
+from reconciler.dns.registry import TxtRegistry
+from reconciler.dns.tenancy import TenancyConfig, Tenant
+from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
+from reconciler.kube.fake import FakeCluster
+from reconciler.model.endpoint import Endpoint
+
+OWNER = "cluster-a"
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+PUBLIC = FleetSpec.of(
+    name="public",
+    ingress_class_name="public",
+    visibility="public",
+    namespace="ingress-public",
+    dns_providers=("r53-public",),
+)
+PRIVATE = FleetSpec.of(
+    name="private",
+    ingress_class_name="private",
+    visibility="private",
+    namespace="ingress-private",
+    dns_providers=("bind-private",),
+)
+ZONES = ("example.test", "other.test")
+HOSTS = (
+    "www.example.test",
+    "api.example.test",
+    "shop.a.example.test",
+    "b.example.test",
+    "x.other.test",
+    "taken.example.test",  # another owner's record
+    "a-www.example.test",  # the ownership namespace: always refused
+)
+NAMES = ("web", "api", "shop", "blog", "admin")
+NAMESPACES = ("a", "b")
+ADDRESSES = ("203.0.113.10", "198.51.100.7", "10.0.0.5", "lb-1.elb.example.com")
+CLASSES = ("public", "private", None, "unknown")
+
+
+def foreign_records() -> list[Endpoint]:
+    return [
+        Endpoint.of("taken.example.test", "A", ["192.0.2.99"], ttl=300),
+        Endpoint.of(
+            "a-taken.example.test",
+            "TXT",
+            ['"heritage=external-dns,external-dns/owner=someone-else"'],
+            ttl=300,
+        ),
+        Endpoint.of("mail.example.test", "MX", ["10 mx.example.test."], ttl=300),
+    ]
+
+
+def tenancy() -> TenancyConfig:
+    return TenancyConfig(
+        tenants=(
+            Tenant.of("team-a", namespaces=["a"], domains=["a.example.test"], fleets=["public"]),
+            Tenant.of(
+                "team-b",
+                namespace_selector={"team": "b"},
+                domains=["example.test", "other.test"],
+                fleets=["public", "private"],
+            ),
+        )
+    )
+
+
+def ingress(
+    name: str, namespace: str, hosts: tuple[str, ...], cls: str | None, ip: str | None
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"},
+        "spec": {"rules": [{"host": h} for h in hosts]},
+    }
+    if cls is not None:
+        obj["spec"]["ingressClassName"] = cls
+    if ip is not None:
+        key = "hostname" if ip.startswith("lb-") else "ip"
+        obj["status"] = {"loadBalancer": {"ingress": [{key: ip}]}}
+    return obj
+
+
+def fleet_service(spec: FleetSpec, address: str | None) -> dict[str, Any]:
+    entries = [] if address is None else [{"ip": address}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": service_name(spec),
+            "namespace": spec.namespace,
+            "labels": fleet_labels(spec.name, OWNER),
+        },
+        "spec": {"type": "LoadBalancer"},
+        "status": {"loadBalancer": {"ingress": entries}},
+    }
+
+
+def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+put_ingress = st.tuples(
+    st.just("put"),
+    st.sampled_from(NAMES),
+    st.sampled_from(NAMESPACES),
+    st.lists(st.sampled_from(HOSTS), min_size=1, max_size=3, unique=True).map(tuple),
+    st.sampled_from(CLASSES),
+    st.one_of(st.none(), st.sampled_from(ADDRESSES)),
+)
+delete_ingress = st.tuples(st.just("delete"), st.sampled_from(NAMES), st.sampled_from(NAMESPACES))
+fleet_address = st.tuples(
+    st.just("address"),
+    st.sampled_from(("public", "private")),
+    st.one_of(st.none(), st.sampled_from(ADDRESSES[:3])),
+)
+namespace_labels = st.tuples(st.just("labels"), st.sampled_from(({}, {"team": "b"})))
+step = st.lists(
+    st.one_of(
+        put_ingress, put_ingress, put_ingress, delete_ingress, fleet_address, namespace_labels
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@dataclass
+class World:
+    """A cluster, its providers and registries, and (for the incremental world) its index."""
+
+    config: PassConfig
+    cluster: FakeCluster = field(default_factory=FakeCluster)
+    index: DesiredIndex = field(default_factory=DesiredIndex)
+    providers: dict[str, InMemoryProvider] = field(default_factory=dict)
+    registries: list[TxtRegistry] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, config: PassConfig) -> World:
+        world = cls(config)
+        for name in ("r53-public", "bind-private"):
+            provider = InMemoryProvider(name=name, zones=ZONES, records=foreign_records())
+            world.providers[name] = provider
+            world.registries.append(TxtRegistry(provider=provider, owner_id=OWNER))
+        for spec in config.fleets:
+            world.cluster.put(fleet_service(spec, "203.0.113.10" if spec is PUBLIC else "10.0.0.5"))
+        world.cluster.put(namespace("a", {}))
+        world.cluster.put(namespace("b", {"team": "b"}))
+        return world
+
+    def full(self, *, dry_run: bool = False) -> PassReport:
+        return reconcile(
+            config=self.config,
+            observed=Observed.from_state(self.cluster, self.config.fleets),
+            targets=self.registries,
+            now=NOW,
+            state=self.cluster,
+            dry_run=dry_run,
+            index=None if dry_run else self.index,
+        )
+
+    def zones(self) -> dict[str, list[tuple[str, str, str, tuple[str, ...]]]]:
+        return {
+            name: sorted((r.name, r.record_type, r.set_identifier, r.targets) for r in p.records())
+            for name, p in self.providers.items()
+        }
+
+
+def apply_step(world: World, op: tuple[Any, ...]) -> tuple[str, Any] | None:
+    """Apply one change to the world's cluster; the changed Ingress (resource, object or None),
+    or None when what changed is not an Ingress."""
+    if op[0] == "put":
+        _, name, ns, hosts, cls, ip = op
+        obj = world.cluster.put(ingress(name, ns, hosts, cls, ip))
+        return f"ingress/{ns}/{name}", copy.deepcopy(obj)
+    if op[0] == "delete":
+        _, name, ns = op
+        world.cluster.delete("Ingress", name, ns)
+        return f"ingress/{ns}/{name}", None
+    if op[0] == "address":
+        _, fleet, address = op
+        world.cluster.put(fleet_service(PUBLIC if fleet == "public" else PRIVATE, address))
+        return None
+    _, labels = op
+    world.cluster.put(namespace("b", labels))
+    return None
+
+
+def conflicts_at(report: PassReport, names: set[str]) -> set[tuple[str, str, str, str, str]]:
+    return {
+        (r.provider, c.name, c.record_type or "", str(c.reason), c.resource)
+        for r in report.dns.providers
+        for c in r.conflicts
+        if c.name in names
+    }
+
+
+def check_agreement(config: PassConfig, steps: list[list[tuple[Any, ...]]]) -> None:
+    full_world, inc_world = World.of(config), World.of(config)
+    full_world.full()
+    inc_world.full()
+    for batch in steps:
+        changed: dict[str, Any] = {}
+        needs_full = False
+        for op in batch:
+            apply_step(full_world, op)
+            result = apply_step(inc_world, op)
+            if result is None:
+                needs_full = True
+            else:
+                changed[result[0]] = result[1]
+        full_report = full_world.full()
+        if needs_full:
+            inc_world.full()
+        else:
+            report = reconcile_changes(
+                config=config,
+                changed=changed,
+                index=inc_world.index,
+                state=inc_world.cluster,
+                targets=inc_world.registries,
+                now=NOW,
+            )
+            assert report.incremental
+            # what it refused, the full pass refuses too; and at the hosts the changed Ingresses
+            # name now, it refuses everything the full pass refuses
+            everywhere = set(HOSTS) | {"mail.example.test"}
+            assert conflicts_at(report, everywhere) <= conflicts_at(full_report, everywhere)
+            hosts = {
+                rule["host"]
+                for obj in changed.values()
+                if obj is not None
+                for rule in obj["spec"]["rules"]
+            }
+            assert conflicts_at(full_report, hosts) <= conflicts_at(report, hosts)
+        assert inc_world.zones() == full_world.zones()
+        left = inc_world.full(dry_run=True)
+        assert all(r.changes.is_empty() for r in left.dns.providers), left.dns.providers
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, min_size=1, max_size=8))
+def test_incremental_passes_agree_with_full_passes_with_fleets_and_tenants(
+    steps: list[list[tuple[Any, ...]]],
+) -> None:
+    check_agreement(
+        PassConfig(
+            owner_id=OWNER,
+            fleets=(PUBLIC, PRIVATE),
+            tenancy=tenancy(),
+            reserved_names=(r"^a-",),
+        ),
+        steps,
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, min_size=1, max_size=8))
+def test_incremental_passes_agree_with_full_passes_without_fleets(
+    steps: list[list[tuple[Any, ...]]],
+) -> None:
+    check_agreement(PassConfig(owner_id=OWNER), steps)
+
+
+# --- the index --------------------------------------------------------------------------------
+
+
+def test_the_index_returns_the_names_touched_before_and_after_a_change() -> None:
+    config = PassConfig(owner_id=OWNER)
+    world = World.of(config)
+    world.cluster.put(ingress("web", "a", ("www.example.test",), None, "203.0.113.10"))
+    world.cluster.put(ingress("api", "a", ("www.example.test", "api.example.test"), None, None))
+    world.full()
+    assert len(world.index) == 2
+    moved = ingress("web", "a", ("x.other.test",), None, "203.0.113.10")
+    report = reconcile_changes(
+        config=config,
+        changed={"ingress/a/web": moved},
+        index=world.index,
+        state=world.cluster,
+        targets=world.registries,
+        now=NOW,
+    )
+    planned = {
+        (e.name, e.record_type)
+        for r in report.dns.providers
+        for e in (*r.changes.create, *r.changes.delete)
+    }
+    # www was planned with the Ingress that still claims it (api, no address yet): its claim
+    # keeps our A record at www, as in a full pass; x is created
+    assert planned == {("x.other.test", "A")}
+    assert world.providers["r53-public"].get("www.example.test", "A") is not None
+    assert [d.resource for d in world.index.claiming(["www.example.test"])] == ["ingress/a/api"]
+    world.cluster.put(moved)
+    assert all(r.changes.is_empty() for r in world.full(dry_run=True).dns.providers)
+    assert world.index.claiming(["nowhere.test"]) == []
+
+
+def test_a_change_that_touches_no_name_calls_no_provider() -> None:
+    config = PassConfig(owner_id=OWNER, ingress_class_names=("public",))
+    world = World.of(config)
+    world.full()
+    calls = {n: p.apply_calls for n, p in world.providers.items()}
+    report = reconcile_changes(
+        config=config,
+        changed={"ingress/a/none": ingress("none", "a", ("www.example.test",), "unknown", None)},
+        index=world.index,
+        state=world.cluster,
+        targets=world.registries,
+        now=NOW,
+    )
+    assert report.dns.providers == ()
+    assert {n: p.apply_calls for n, p in world.providers.items()} == calls
