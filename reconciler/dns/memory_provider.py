@@ -59,6 +59,8 @@ class InMemoryProvider:
         self._applied: list[Changes] = []
         self._pending_failure: ProviderError | None = None
         self._records = self._validated(self._merge({}, creates=tuple(records)))
+        self._names: dict[str, set[RecordKey]] = {}
+        self._index(self._records)
 
     # -- the Provider protocol ---------------------------------------------------------------
 
@@ -77,8 +79,8 @@ class InMemoryProvider:
 
     def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
         """The stored record sets at these names, sorted as :meth:`records` sorts them."""
-        wanted = frozenset(names)
-        return tuple(self._records[key] for key in sorted(self._records) if key[0] in wanted)
+        keys = sorted(k for name in set(names) for k in self._names.get(name, ()))
+        return tuple(self._records[key] for key in keys)
 
     def adjust_endpoints(self, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
         """Desired endpoints unchanged: memory has no provider-specific shape."""
@@ -97,8 +99,28 @@ class InMemoryProvider:
         staged = self._merge(
             self._records, creates=changes.create, updates=changes.update, deletes=changes.delete
         )
-        self._records = self._validated(staged)
+        changed = [
+            *changes.create,
+            *changes.delete,
+            *(e for u in changes.update for e in (u.old, u.new)),
+        ]
+        self._records = self._validated(staged, touched={e.key for e in changed})
+        self._index(
+            (*changes.create, *changes.delete, *(e for u in changes.update for e in (u.old, u.new)))
+        )
         self._applied.append(changes)
+
+    def _index(self, touched: Iterable[Endpoint] | Mapping[RecordKey, Endpoint]) -> None:
+        """Bring the keys-by-name index up to date for these records (or keys)."""
+        keys = touched.keys() if isinstance(touched, Mapping) else [e.key for e in touched]
+        for key in keys:
+            stored = self._names.setdefault(key[0], set())
+            if key in self._records:
+                stored.add(key)
+            else:
+                stored.discard(key)
+                if not stored:
+                    del self._names[key[0]]
 
     # -- test helpers ------------------------------------------------------------------------
 
@@ -171,8 +193,16 @@ class InMemoryProvider:
             if repeated:
                 raise self._fail(problem, repeated)
 
-    def _validated(self, records: dict[RecordKey, Endpoint]) -> dict[RecordKey, Endpoint]:
-        """``records`` when every DNS rule holds for it, else raise."""
+    def _validated(
+        self, records: dict[RecordKey, Endpoint], *, touched: set[RecordKey] | None = None
+    ) -> dict[RecordKey, Endpoint]:
+        """``records`` when every DNS rule holds for it, else raise. With ``touched`` (the keys
+        an apply changed, on a store that held) only the names of those keys are checked: every
+        rule is about one record set or one name."""
+        if touched is not None:
+            keys = {k for n in {k[0] for k in touched} for k in self._names.get(n, ())} | touched
+            self._validated({k: records[k] for k in keys if k in records})
+            return records
         outside = [key[0] for key in records if zone_for(key[0], self._zones) is None]
         if outside:
             raise self._fail("record set outside every zone", outside)

@@ -21,6 +21,9 @@ fails is reported in its own result and never stops the others; when the failure
 the error set), so the pass still reports the conflicts (Events, ``--output json``). Providers and
 registries are injected; nothing here builds a client.
 
+Providers are planned and written side by side (a thread each when more than one has work), so
+one slow server never delays another's write; the results keep the order of ``targets``.
+
 Logging: one DEBUG line per provider (``dns pass done``) and a WARNING per failure; the pass's
 single INFO summary is written by its caller (``pass finished`` in :mod:`reconciler.runtime.loop`).
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -224,6 +228,57 @@ def _plan_one(
     )
 
 
+def _sync_one(
+    target: Registry,
+    desired: Sequence[Endpoint],
+    *,
+    owner_id: str,
+    policy: Policy,
+    managed_types: Collection[str],
+    domain_filter: DomainFilter,
+    names: Collection[str] | None,
+    dry_run: bool,
+) -> ProviderResult:
+    """Plan one provider and (unless a dry run) apply; failures end up in the result."""
+    name = target.name
+    try:
+        result = _plan_one(
+            target,
+            name,
+            desired,
+            owner_id=owner_id,
+            policy=policy,
+            managed_types=managed_types,
+            domain_filter=domain_filter,
+            names=names,
+        )
+    except Exception as exc:  # noqa: BLE001 - one provider's failure or bug must not stop the others
+        result = _logged_failure(name, exc)
+    else:
+        if not dry_run and not result.changes.is_empty():
+            try:
+                target.apply(result.changes)
+            except Exception as exc:  # noqa: BLE001 - the plan and its conflicts stay in the result
+                result = _logged_failure(name, exc, result)
+            else:
+                result = replace(result, applied=True)
+    # Detail only: the pass's one INFO summary is the loop's "pass finished" line.
+    log.debug(
+        "dns pass done",
+        extra={
+            "provider": name,
+            "create": len(result.changes.create),
+            "update": len(result.changes.update),
+            "delete": len(result.changes.delete),
+            "conflicts": len(result.conflicts),
+            "applied": result.applied,
+            "dry_run": dry_run,
+            "ok": result.ok,
+        },
+    )
+    return result
+
+
 def _failure(
     name: str, exc: BaseException, planned: ProviderResult | None = None
 ) -> ProviderResult:
@@ -285,64 +340,41 @@ def sync_dns(
     all_groups = [EndpointGroup(tuple(desired)), *groups]
     routed, unrouted, held = route_groups(all_groups, zones_by_provider, failed)
 
-    results: list[ProviderResult] = []
-    for target in targets:
+    def one(target: Registry) -> ProviderResult:
         name = target.name
         if name in failed:
-            results.append(failed[name])
-            continue
+            return failed[name]
         if name in held:
             causes = held[name]
             log.warning(
                 "provider held: zones of a fellow candidate unknown",
                 extra={"provider": name, "unknown_zones_of": list(causes)},
             )
-            results.append(
-                ProviderResult(
-                    provider=name,
-                    errors=(
-                        f"held: zones of {', '.join(causes)} unknown this pass; nothing planned "
-                        "so that no name lands in a parent zone here",
-                    ),
-                    transient=all(failed[c].transient for c in causes),
-                    held=True,
-                )
+            return ProviderResult(
+                provider=name,
+                errors=(
+                    f"held: zones of {', '.join(causes)} unknown this pass; nothing planned "
+                    "so that no name lands in a parent zone here",
+                ),
+                transient=all(failed[c].transient for c in causes),
+                held=True,
             )
-            continue
-        try:
-            result = _plan_one(
-                target,
-                name,
-                routed.get(name, []),
-                owner_id=owner_id,
-                policy=policy,
-                managed_types=managed_types,
-                domain_filter=domain_filter,
-                names=names,
-            )
-        except Exception as exc:  # noqa: BLE001 - one provider's failure or bug must not stop the others
-            result = _logged_failure(name, exc)
-        else:
-            if not dry_run and not result.changes.is_empty():
-                try:
-                    target.apply(result.changes)
-                except Exception as exc:  # noqa: BLE001 - the plan and its conflicts stay in the result
-                    result = _logged_failure(name, exc, result)
-                else:
-                    result = replace(result, applied=True)
-        results.append(result)
-        # Detail only: the pass's one INFO summary is the loop's "pass finished" line.
-        log.debug(
-            "dns pass done",
-            extra={
-                "provider": name,
-                "create": len(result.changes.create),
-                "update": len(result.changes.update),
-                "delete": len(result.changes.delete),
-                "conflicts": len(result.conflicts),
-                "applied": result.applied,
-                "dry_run": dry_run,
-                "ok": result.ok,
-            },
+        return _sync_one(
+            target,
+            routed.get(name, []),
+            owner_id=owner_id,
+            policy=policy,
+            managed_types=managed_types,
+            domain_filter=domain_filter,
+            names=names,
+            dry_run=dry_run,
         )
+
+    busy = [t for t in targets if t.name not in failed and t.name not in held]
+    if len(busy) < 2:
+        results = [one(t) for t in targets]
+    else:
+        # providers are independent: one waiting on its server never delays another's write
+        with ThreadPoolExecutor(max_workers=len(busy), thread_name_prefix="dns") as pool:
+            results = list(pool.map(one, targets))
     return DnsPassResult(providers=tuple(results), unrouted=tuple(unrouted))

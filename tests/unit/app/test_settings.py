@@ -330,7 +330,7 @@ def test_fleet_config_defaults_without_keys(tmp_path: Path) -> None:
     assert settings.fleets == ()
     assert settings.tenants == ()
     assert settings.tenancy.unassigned == "deny"
-    assert settings.debounce == 0.5
+    assert settings.debounce == 0.02
     assert settings.health.host == "0.0.0.0"
     assert settings.health.port == 8080
     assert settings.health.tolerated_intervals == 3
