@@ -4,9 +4,12 @@
 returns them: one host each, an address in status), then runs the project's DNS pass
 (:func:`reconciler.app.pipeline.reconcile`, the pass users run: source -> plan -> TXT registry ->
 provider) against an in-memory provider twice: the first pass creates every record, the second
-finds nothing to do (the quiet pass). It prints one JSON object: CPU seconds of each pass
-(``time.process_time``), wall seconds, and the process's peak RSS (``resource.getrusage``) before
-and after, so the RSS is this process's own and not the benchmark driver's.
+finds nothing to do (the quiet pass). Then it changes the status of ``--changes`` Ingresses one at
+a time, each followed by an incremental pass
+(:func:`reconciler.app.pipeline.reconcile_changes`, what a watch event runs). It prints one JSON
+object: CPU seconds of each full pass (``time.process_time``), wall seconds, the incremental
+passes' CPU milliseconds (p50, p99, max), and the process's peak RSS (``resource.getrusage``)
+before and after, so the RSS is this process's own and not the benchmark driver's.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.app.pipeline import Observed, reconcile
+from reconciler.app.desired import DesiredIndex
+from reconciler.app.pipeline import Observed, reconcile, reconcile_changes
 from reconciler.app.settings import load_settings
 from reconciler.app.wiring import pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.registry import TxtRegistry
+from reconciler.kube.listed import ListedState
 from reconciler.runtime.loop import utc_now
 
 __all__ = ["ingress_address", "ingress_host", "ingress_object", "main", "measure", "zone_names"]
@@ -84,8 +89,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
-    """Run two DNS passes over ``ingresses`` Ingresses; CPU, wall time and RSS of each."""
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(ingresses: int, zone_count: int, changes: int = 100) -> dict[str, Any]:
+    """Two full DNS passes over ``ingresses`` Ingresses, then ``changes`` incremental passes."""
     zones = zone_names(zone_count)
     with tempfile.TemporaryDirectory(prefix="bench-onepass-") as tmp:
         config = Path(tmp) / "config.yaml"
@@ -116,15 +126,18 @@ def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
         managed_types=frozenset(settings.managed_record_types),
     )
     targets = [registry]
+    index = DesiredIndex()
+    pass_cfg = pass_config(settings)
     rss_before = _peak_rss_mb()
     passes: list[dict[str, Any]] = []
     for label in ("create", "quiet"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         outcome = reconcile(
-            config=pass_config(settings),
+            config=pass_cfg,
             observed=Observed(ingresses=tuple(objects)),
             targets=targets,
             now=utc_now(),
+            index=index,
         )
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         result = outcome.dns.providers[0]
@@ -139,11 +152,43 @@ def measure(ingresses: int, zone_count: int) -> dict[str, Any]:
                 "ok": outcome.dns.ok,
             }
         )
+    by_name = {o["metadata"]["name"]: o for o in objects}
+    cpu_ms: list[float] = []
+    written = 0
+    for k in range(changes):
+        index_of = (k * 7919) % ingresses  # spread over the Ingresses
+        changed = ingress_object(index_of, zones, namespace="bench")
+        changed["status"]["loadBalancer"]["ingress"] = [{"ip": f"10.200.{k // 200}.{k % 200 + 1}"}]
+        by_name[changed["metadata"]["name"]] = changed
+        state = ListedState(ingresses=tuple(by_name.values()))  # what a watch cache serves
+        cpu0 = time.process_time()
+        outcome = reconcile_changes(
+            config=pass_cfg,
+            changed={f"ingress/bench/{changed['metadata']['name']}": changed},
+            index=index,
+            state=state,
+            targets=targets,
+            now=utc_now(),
+        )
+        cpu_ms.append((time.process_time() - cpu0) * 1000)
+        written += sum(len(r.changes.update) for r in outcome.dns.providers)
+    incremental = (
+        {
+            "changes": changes,
+            "records_updated": written,
+            "cpu_ms_p50": round(_percentile(cpu_ms, 0.5), 2),
+            "cpu_ms_p99": round(_percentile(cpu_ms, 0.99), 2),
+            "cpu_ms_max": round(max(cpu_ms), 2),
+        }
+        if cpu_ms
+        else None
+    )
     return {
         "ingresses": ingresses,
         "zones": zone_count,
         "endpoints": len(provider.records()),
         "passes": passes,
+        "incremental": incremental,
         "peak_rss_mb_before_passes": round(rss_before, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
@@ -154,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ingresses", type=int, default=10000)
     parser.add_argument("--zones", type=int, default=4)
+    parser.add_argument("--changes", type=int, default=100)
     args = parser.parse_args(argv)
-    sys.stdout.write(json.dumps(measure(args.ingresses, args.zones)) + "\n")
+    sys.stdout.write(json.dumps(measure(args.ingresses, args.zones, args.changes)) + "\n")
     return 0
 
 

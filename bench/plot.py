@@ -1,7 +1,7 @@
 """A PNG a person reads at a glance: latency and API call counts, ours against external-dns.
 
 Needs matplotlib (the optional extra ``bench``). Three panels: latency distributions (log scale,
-with the 1 s p99 target), Route53 calls (create and quiet interval, with the batch target), and
+with the 100 ms p99 target), Route53 calls (create and quiet interval, with the batch target), and
 RFC2136 requests per zone in a quiet interval.
 """
 
@@ -17,21 +17,21 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.report import OURS, PEER
+from bench.report import LATENCY_P99_TARGET, OURS, PEER, PEER_EVENTS, PROGRAMS, peer_version
 
 __all__ = ["plot"]
 
-COLORS = {OURS: "#1f77b4", PEER: "#ff7f0e"}
+COLORS = {OURS: "#1f77b4", PEER: "#ff7f0e", PEER_EVENTS: "#e377c2"}
 KIND_COLORS = {"SOA": "#2ca02c", "AXFR": "#d62728", "IXFR": "#9467bd", "UPDATE": "#8c564b"}
 
 
 def plot(results: Mapping[str, Any], path: Path) -> None:
     """Draw results.json's rounds into ``path`` (PNG)."""
     rounds = results.get("rounds", [])
-    programs = [p for p in (OURS, PEER) if any(p in r["programs"] for r in rounds)]
+    programs = [p for p in PROGRAMS if any(p in r["programs"] for r in rounds)]
     fig, (ax_lat, ax_r53, ax_dns) = plt.subplots(1, 3, figsize=(17, 5.5))
     fig.suptitle(
-        "ingress-reconciler vs external-dns v0.22.0 "
+        f"ingress-reconciler vs external-dns {peer_version(results)} "
         f"(load avg at start {results.get('machine', {}).get('loadavg_start', '?')})"
     )
 
@@ -72,7 +72,13 @@ def plot(results: Mapping[str, Any], path: Path) -> None:
         ax_lat.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax_lat.set_yscale("log")
     ax_lat.margins(y=0.15)
-    ax_lat.axhline(1.0, color="red", linestyle="--", linewidth=1, label="target p99 = 1 s")
+    ax_lat.axhline(
+        LATENCY_P99_TARGET,
+        color="red",
+        linestyle="--",
+        linewidth=1,
+        label=f"target p99 = {LATENCY_P99_TARGET * 1000:.0f} ms",
+    )
     ax_lat.set_ylabel("seconds (log)")
     ax_lat.set_title("Ingress status change -> answer in BIND")
     ax_lat.legend(loc="upper left", fontsize=8)

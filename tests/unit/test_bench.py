@@ -349,16 +349,34 @@ def _results() -> dict[str, Any]:
         route53_quiet_calls={"ListHostedZones": 1, "ListResourceRecordSets": 4},
         rfc2136_quiet_queries={"a.test": {"AXFR": 1}, "b.test": {"AXFR": 1}},
         latency={"count": 3, "missed": 0, "p50": 30.0, "p99": 59.5, "max": 60.0},
+        cpu_seconds_to_converge=1.5,
+        peak_rss_mb={"external-dns/aws": 140.0, "external-dns/rfc2136": 120.0},
+    )
+    events = _session(
+        latency={"count": 3, "missed": 0, "p50": 1.2, "p99": 1.9, "max": 2.0},
+        cpu_seconds_to_converge=1.6,
+        peak_rss_mb={"external-dns/aws": 141.0, "external-dns/rfc2136": 121.0},
     )
     return {
         "started": "2026-11-21T06:00:00Z",
         "finished": "2026-11-21T06:20:00Z",
         "machine": {"cpus": 2, "loadavg_start": [1.0, 1.0, 1.0], "loadavg_end": [2.0, 1.5, 1.0]},
-        "config": {"zones": ["a.test", "b.test"], "changes": 3, "change_spacing": 0.25},
+        "config": {
+            "zones": ["a.test", "b.test"],
+            "changes": 3,
+            "change_spacing": 0.25,
+            "external_dns_version": "v0.23.0",
+        },
         "rounds": [
             {
                 "ingresses": 1000,
-                "programs": {"ingress-reconciler": _session(), "external-dns": peer},
+                "programs": {
+                    "ingress-reconciler": _session(
+                        latency={"count": 3, "missed": 0, "p50": 0.03, "p99": 0.08, "max": 0.08}
+                    ),
+                    "external-dns": peer,
+                    "external-dns-events": events,
+                },
             }
         ],
         "onepass": {
@@ -374,11 +392,17 @@ def _results() -> dict[str, Any]:
 
 def test_every_target_met_is_marked_so() -> None:
     rows = target_rows(_results())
-    assert [r.met for r in rows] == [True, True, True, True, True, True]
+    assert [r.met for r in rows] == [True] * 7
     assert rows[0].peer == "5 (first interval after writes: 0)"
     assert rows[0].ours == "0"
+    assert rows[2].ours == "p50 30 ms, p99 80 ms"
+    assert rows[2].peer_events == "p50 1.20 s, p99 1.90 s"
     assert rows[3].ours == "SOA 1/zone (first interval after writes: AXFR 0-1/zone, SOA 1/zone)"
     assert rows[3].peer.startswith("AXFR 1/zone (first interval after writes: ")
+    # the CPU ratio is judged against external-dns --events (1.2 / 1.6)
+    assert (rows[4].ours, rows[4].peer, rows[4].peer_events) == ("1.20 s", "1.50 s", "1.60 s")
+    assert rows[4].note == "ratio 0.75"
+    assert rows[6].peer == "external-dns/aws 140 MB, external-dns/rfc2136 120 MB"
 
 
 def test_missed_targets_say_by_how_much() -> None:
@@ -386,20 +410,22 @@ def test_missed_targets_say_by_how_much() -> None:
     ours = results["rounds"][0]["programs"]["ingress-reconciler"]
     ours["route53_quiet_calls"] = {"ListResourceRecordSets": 2}
     ours["route53_zones"]["a.test"]["change_calls"] = 3
-    ours["latency"] = {"count": 2, "missed": 1, "p50": 1.0, "p99": 2.5, "max": 3.0}
+    ours["latency"] = {"count": 2, "missed": 1, "p50": 0.08, "p99": 2.5, "max": 3.0}
     ours["rfc2136_quiet_queries"] = {"a.test": {"SOA": 2}, "b.test": {"SOA": 1}}
-    results["onepass"]["passes"][0]["cpu_seconds"] = 2.75
-    results["onepass"]["peak_rss_mb"] = 320.0
+    ours["cpu_seconds_to_converge"] = 3.2
+    ours["cpu_seconds_quiet_interval"] = 0.35
+    ours["peak_rss_mb"] = {"ingress-reconciler": 170.0}
     rows = target_rows(results)
-    assert [r.met for r in rows] == [False, False, False, False, False, False]
+    assert [r.met for r in rows] == [False] * 7
     assert rows[0].note == "2 calls over target"
     assert rows[1].note == "2 calls over target"
     assert rows[1].ours == "4 (target 2)"
-    assert rows[2].note == "p99 1.5 s over target"
+    assert rows[2].note == "p50 30 ms over, p99 2.40 s over"
     assert "1 missed" in rows[2].ours
     assert rows[3].ours.startswith("SOA 1-2/zone")
-    assert rows[4].note == "0.75 s over"
-    assert rows[5].note == "20 MB over"
+    assert rows[4].note == "ratio 2.00"
+    assert rows[5].note == "0.250 s over"
+    assert rows[6].note == "20 MB over"
 
 
 def test_markdown_holds_the_targets_processes_and_zones() -> None:
@@ -408,25 +434,39 @@ def test_markdown_holds_the_targets_processes_and_zones() -> None:
     text = render_markdown(results)
     assert results == before  # rendering does not touch its input
     lines = text.splitlines()
-    assert lines[0] == "# Benchmark: ingress-reconciler vs external-dns v0.22.0"
-    header = "| target | N | ingress-reconciler | external-dns | met (ours) | note |"
-    assert header in lines
-    table = lines[lines.index(header) + 2 : lines.index(header) + 8]
-    assert all(row.count(" | ") == 5 for row in table)
-    assert (
-        "| 3. status change -> answer in BIND (target p99 <= 1 s) | 1000 | p50 0.60 s, p99 0.90 s"
-        in text
+    assert lines[0] == "# Benchmark: ingress-reconciler vs external-dns v0.23.0"
+    header = (
+        "| target | N | ingress-reconciler | external-dns | external-dns --events | met (ours) "
+        "| note |"
     )
-    assert "p50 30.00 s, p99 59.50 s" in text
+    assert header in lines
+    table = lines[lines.index(header) + 2 : lines.index(header) + 9]
+    assert all(row.count(" | ") == 6 for row in table)
+    assert (
+        "| 3. status change -> answer in BIND (target p50 <= 50 ms, p99 <= 100 ms) | 1000 "
+        "| p50 30 ms, p99 80 ms | p50 30.00 s, p99 59.50 s | p50 1.20 s, p99 1.90 s | yes |" in text
+    )
     assert "| 1000 | external-dns | a.test | 10 | 10 | 200 | 1 | 1 |" in text
     assert "load average (1/5/15 min) at start [1.0, 1.0, 1.0]" in text
+    assert "N=10000: create 1.50 CPU s, quiet 1.10 CPU s, peak RSS 250 MB." in text
+
+
+def test_results_without_a_version_are_of_the_first_peer() -> None:
+    results = _results()
+    del results["config"]["external_dns_version"]
+    assert render_markdown(results).startswith(
+        "# Benchmark: ingress-reconciler vs external-dns v0.22.0"
+    )
 
 
 def test_markdown_without_a_peer_says_not_measured() -> None:
     results = _results()
     del results["rounds"][0]["programs"]["external-dns"]
+    del results["rounds"][0]["programs"]["external-dns-events"]
     rows = target_rows(results)
-    assert {r.peer for r in rows[:4]} == {"n/a"}
+    assert {r.peer for r in rows} == {"n/a"}
+    assert {r.peer_events for r in rows} == {"n/a"}
+    assert rows[4].met is None  # no ratio without the peer
     assert "**no**" not in render_markdown(results)
 
 
@@ -438,7 +478,7 @@ def test_a_failed_session_is_listed_and_its_numbers_are_not_available() -> None:
     text = render_markdown(results)
     assert "- N=1000 external-dns: external-dns/aws exited with 1:" in text
     assert "log tail" not in text
-    assert {r.peer for r in target_rows(results)[:4]} == {"n/a"}
+    assert {r.peer for r in target_rows(results)} == {"n/a"}
 
 
 def test_a_rerun_replaces_only_its_own_sessions() -> None:
