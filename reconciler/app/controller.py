@@ -8,7 +8,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
@@ -19,6 +18,7 @@ from reconciler.app.pipeline import (
     Observed,
     PassConfig,
     Stage,
+    changed_ingresses,
     reconcile,
     reconcile_changes,
 )
@@ -38,7 +38,6 @@ from reconciler.kube.events import KubeEventRecorder
 from reconciler.kube.lease import KubeLeaseStore
 from reconciler.kube.listed import ListedState
 from reconciler.model.cluster import (
-    ChangeType,
     ClusterState,
     EventRecorder,
     ObjectChange,
@@ -53,8 +52,6 @@ from reconciler.runtime.leader import LeaderElector, pod_identity
 from reconciler.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-INGRESS_KIND: Final = "Ingress"
 
 
 def _lease_namespace(settings: Settings, env: Mapping[str, str]) -> str:
@@ -166,7 +163,11 @@ def _pass_function(
 
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
         dry_run = bool(args.dry_run) or not request.may_write()
-        changed = _changed_ingresses(request.changes) if index.is_filled else None
+        changed = (
+            changed_ingresses(request.changes, cache, config.owner_id)
+            if cache is not None and index.is_filled
+            else None
+        )
         if cache is not None and changed is not None:
             return loop_result(
                 reconcile_changes(
@@ -210,20 +211,6 @@ def _pass_function(
         return loop_result(report)
 
     return run_pass
-
-
-def _changed_ingresses(
-    changes: Sequence[ObjectChange] | None,
-) -> dict[str, Mapping[str, Any] | None] | None:
-    """The changed Ingresses by resource (None: deleted), or None when a full pass is needed:
-    asked for, or something else changed (a Service's address, a Namespace's labels, an
-    IngressClass), on which every Ingress's desire may depend."""
-    if changes is None or any(c.kind != INGRESS_KIND for c in changes):
-        return None
-    return {
-        f"ingress/{c.namespace}/{c.name}": None if c.type is ChangeType.DELETED else c.obj
-        for c in changes
-    }
 
 
 def _loop_config(settings: Settings) -> loop.LoopConfig:

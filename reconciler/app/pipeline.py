@@ -70,13 +70,22 @@ from reconciler.dns.tenancy import (
     TenancyConfig,
 )
 from reconciler.fleets.ingress_status import ingress_address
-from reconciler.fleets.spec import FleetSpec, fleet_service_address
-from reconciler.model.cluster import ClusterState, EventRecorder, EventType, JsonObject, ObjectRef
+from reconciler.fleets.spec import FleetSpec, fleet_service_address, is_owned
+from reconciler.model.cluster import (
+    ChangeType,
+    ClusterState,
+    EventRecorder,
+    EventType,
+    JsonObject,
+    ObjectChange,
+    ObjectRef,
+)
 from reconciler.model.endpoint import Changes, Endpoint, Label
 from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
     ingress_class_of,
+    namespace_of,
     resource_of,
 )
 
@@ -92,6 +101,7 @@ __all__ = [
     "RefreshableState",
     "Stage",
     "StageOutcome",
+    "changed_ingresses",
     "conflict_entries",
     "published_ingresses",
     "reconcile",
@@ -499,6 +509,36 @@ def reconcile(
             now=now,
         )
     return report
+
+
+def changed_ingresses(
+    changes: Sequence[ObjectChange] | None, state: ClusterState, owner_id: str
+) -> dict[str, Mapping[str, Any] | None] | None:
+    """The Ingresses an incremental pass must read again, by resource (None: deleted), or None
+    when only a full pass will do.
+
+    An Ingress's own change names it; a Namespace's change names every Ingress in it (its labels
+    choose its tenant); a Service that is not a fleet's (none of ours) changes nothing a pass
+    reads. Anything else (a fleet Service's address, an IngressClass, a full pass asked for)
+    may change every Ingress's desire: None.
+    """
+    if changes is None:
+        return None
+    changed: dict[str, Mapping[str, Any] | None] = {}
+    namespaces: set[str] = set()
+    for change in changes:
+        if change.kind == "Ingress":
+            gone = change.type is ChangeType.DELETED
+            changed[f"ingress/{change.namespace}/{change.name}"] = None if gone else change.obj
+        elif change.kind == "Namespace":
+            namespaces.add(change.name)
+        elif change.kind != "Service" or is_owned(change.obj, owner_id):
+            return None
+    if namespaces:
+        for ingress in state.ingresses():
+            if namespace_of(ingress) in namespaces:
+                changed.setdefault(resource_of(ingress), ingress)
+    return changed
 
 
 def reconcile_changes(

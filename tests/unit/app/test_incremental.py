@@ -1,8 +1,9 @@
 """Incremental passes agree with full passes: a differential property test and the index.
 
 Two worlds receive the same random sequence of cluster changes. One runs a full pass after each
-step; the other runs an incremental pass (only the Ingresses that changed, as the loop hands them
-over) and a full pass only when a fleet's address or a Namespace changed, as the controller does.
+step; the other hands the changes its watch would report to :func:`changed_ingresses`, as the
+controller does, and runs an incremental pass over the Ingresses it names (a full pass when it
+says only a full pass will do: a fleet's address changed).
 After every step both worlds' zones must be equal, a full plan of the incremental world must have
 nothing left to do, and the incremental pass's conflicts must be the full pass's at the names it
 touched.
@@ -23,6 +24,7 @@ from reconciler.app.pipeline import (
     Observed,
     PassConfig,
     PassReport,
+    changed_ingresses,
     reconcile,
     reconcile_changes,
 )
@@ -31,6 +33,7 @@ from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.tenancy import TenancyConfig, Tenant
 from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
 from reconciler.kube.fake import FakeCluster
+from reconciler.model.cluster import ChangeType, ObjectChange
 from reconciler.model.endpoint import Endpoint
 
 OWNER = "cluster-a"
@@ -195,24 +198,25 @@ class World:
         }
 
 
-def apply_step(world: World, op: tuple[Any, ...]) -> tuple[str, Any] | None:
-    """Apply one change to the world's cluster; the changed Ingress (resource, object or None),
-    or None when what changed is not an Ingress."""
+def apply_step(world: World, op: tuple[Any, ...]) -> ObjectChange:
+    """Apply one change to the world's cluster; the change its watch would report."""
     if op[0] == "put":
         _, name, ns, hosts, cls, ip = op
         obj = world.cluster.put(ingress(name, ns, hosts, cls, ip))
-        return f"ingress/{ns}/{name}", copy.deepcopy(obj)
+        return ObjectChange(ChangeType.MODIFIED, "Ingress", ns, name, copy.deepcopy(obj))
     if op[0] == "delete":
         _, name, ns = op
+        gone = world.cluster.get("Ingress", name, ns) or {}
         world.cluster.delete("Ingress", name, ns)
-        return f"ingress/{ns}/{name}", None
+        return ObjectChange(ChangeType.DELETED, "Ingress", ns, name, gone)
     if op[0] == "address":
         _, fleet, address = op
-        world.cluster.put(fleet_service(PUBLIC if fleet == "public" else PRIVATE, address))
-        return None
+        spec = PUBLIC if fleet == "public" else PRIVATE
+        obj = world.cluster.put(fleet_service(spec, address))
+        return ObjectChange(ChangeType.MODIFIED, "Service", spec.namespace, service_name(spec), obj)
     _, labels = op
-    world.cluster.put(namespace("b", labels))
-    return None
+    obj = world.cluster.put(namespace("b", labels))
+    return ObjectChange(ChangeType.MODIFIED, "Namespace", "", "b", obj)
 
 
 def conflicts_at(report: PassReport, names: set[str]) -> set[tuple[str, str, str, str, str]]:
@@ -229,17 +233,15 @@ def check_agreement(config: PassConfig, steps: list[list[tuple[Any, ...]]]) -> N
     full_world.full()
     inc_world.full()
     for batch in steps:
-        changed: dict[str, Any] = {}
-        needs_full = False
+        reported: list[ObjectChange] = []
         for op in batch:
             apply_step(full_world, op)
-            result = apply_step(inc_world, op)
-            if result is None:
-                needs_full = True
-            else:
-                changed[result[0]] = result[1]
+            reported.append(apply_step(inc_world, op))
         full_report = full_world.full()
-        if needs_full:
+        # the latest change of each object, as the loop hands them over
+        latest = {(c.kind, c.namespace, c.name): c for c in reported}
+        changed = changed_ingresses(tuple(latest.values()), inc_world.cluster, OWNER)
+        if changed is None:
             inc_world.full()
         else:
             report = reconcile_changes(
@@ -340,3 +342,62 @@ def test_a_change_that_touches_no_name_calls_no_provider() -> None:
     )
     assert report.dns.providers == ()
     assert {n: p.apply_calls for n, p in world.providers.items()} == calls
+
+
+# --- which changes an incremental pass can take ---------------------------------------------
+
+
+def test_ingress_changes_name_themselves_and_a_deleted_one_is_none() -> None:
+    cluster = FakeCluster()
+    web = ingress("web", "a", ("www.example.test",), None, None)
+    got = changed_ingresses(
+        (
+            ObjectChange(ChangeType.MODIFIED, "Ingress", "a", "web", web),
+            ObjectChange(ChangeType.DELETED, "Ingress", "a", "old", {}),
+        ),
+        cluster,
+        OWNER,
+    )
+    assert got == {"ingress/a/web": web, "ingress/a/old": None}
+
+
+def test_a_namespace_change_names_every_ingress_in_it() -> None:
+    cluster = FakeCluster()
+    in_b = cluster.put(ingress("web", "b", ("www.example.test",), None, None))
+    cluster.put(ingress("web", "a", ("api.example.test",), None, None))
+    got = changed_ingresses(
+        (ObjectChange(ChangeType.MODIFIED, "Namespace", "", "b", namespace("b", {})),),
+        cluster,
+        OWNER,
+    )
+    assert got == {"ingress/b/web": in_b}
+
+
+def test_a_service_not_ours_changes_nothing_and_a_fleet_service_asks_for_a_full_pass() -> None:
+    cluster = FakeCluster()
+    app = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"}}
+    assert (
+        changed_ingresses(
+            (ObjectChange(ChangeType.MODIFIED, "Service", "a", "web", app),), cluster, OWNER
+        )
+        == {}
+    )
+    fleet = fleet_service(PUBLIC, "203.0.113.10")
+    assert (
+        changed_ingresses(
+            (ObjectChange(ChangeType.MODIFIED, "Service", "ingress-public", "x", fleet),),
+            cluster,
+            OWNER,
+        )
+        is None
+    )
+    ingress_class = {"kind": "IngressClass", "metadata": {"name": "public"}}
+    assert (
+        changed_ingresses(
+            (ObjectChange(ChangeType.MODIFIED, "IngressClass", "", "public", ingress_class),),
+            cluster,
+            OWNER,
+        )
+        is None
+    )
+    assert changed_ingresses(None, cluster, OWNER) is None
