@@ -464,3 +464,23 @@ def test_reads_after_a_write_transfer_only_the_difference(bind: BindServer) -> N
     mark = len(bind.log_text)
     assert provider.records() == after
     assert _transfers_logged(bind, mark) == []
+
+
+def test_our_own_writes_are_never_transferred_back(bind: BindServer) -> None:
+    """Five writes in a row, each adopted at the serial BIND gave it: BIND logs no transfer, and
+    what the provider holds is what a new reader transfers."""
+    zone = "example.test"
+    harness = BindHarness(bind, zone)
+    harness.seed([Endpoint.of(f"seed{i}.{zone}", "A", [f"192.0.2.{i}"]) for i in range(1, 30)])
+    provider = provider_for(bind, zones=[zone])
+    provider.records()
+    mark = len(bind.log_text)
+    for i in range(5):
+        record = Endpoint.of(f"ours{i}.{zone}", "A", [f"198.51.100.{i + 1}"], ttl=60)
+        provider.apply(Changes(create=(record,)))
+        assert record in provider.records_named([record.name])
+    provider.apply(Changes(delete=(Endpoint.of(f"ours0.{zone}", "A", ["198.51.100.1"], ttl=60),)))
+    held = provider.records()
+    assert _transfers_logged(bind, mark) == [], bind.log_text[mark:]
+    assert held == provider_for(bind, zones=[zone]).records()
+    assert f"ours0.{zone}" not in {e.name for e in held}

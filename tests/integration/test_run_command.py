@@ -4,6 +4,8 @@ Lease, converges fleets, Ingress status and DNS through the watch path, serves /
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import signal
 import subprocess
@@ -178,3 +180,61 @@ def test_run_leads_converges_serves_probes_and_releases_on_sigterm(process: Proc
     assert http_status(f"{process.url}/healthz") == 0  # the probe server is gone
     # the records stay after the controller stops
     assert process.bind.query(host, "A") == (FLEET_IP,)
+
+
+def _passes(log: Path) -> list[dict[str, Any]]:
+    """The ``pass finished`` summaries the process logged (JSON lines)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"pass finished"' in line:
+            found.append(json.loads(line))
+    return found
+
+
+def test_an_ingress_change_is_an_incremental_pass_written_at_once(process: Process) -> None:
+    """After the first full pass, a watch event on one Ingress runs an incremental pass: it
+    re-plans that Ingress's names only, writes them, and never reads BIND's zone back."""
+    process.start()
+    service = f"ingress-{process.fleet}"
+    wait_until(
+        lambda: process.alive() and process.exists(SERVICE, service, process.fleet_namespace),
+        timeout=60,
+        what="the fleet Service applied",
+    )
+    process.client.patch(
+        SERVICE,
+        service,
+        {"status": {"loadBalancer": {"ingress": [{"ip": FLEET_IP}]}}},
+        namespace=process.fleet_namespace,
+        subresource="status",
+    )
+    first = f"inc-{secrets.token_hex(3)}.{ZONE}"
+    process.client.create(ingress_object("first", process.namespace, process.fleet, first))
+    wait_until(
+        lambda: process.alive() and process.bind.query(first, "A") == (FLEET_IP,),
+        timeout=30,
+        what="the first A record",
+    )
+    mark = len(process.bind.log_text)
+    seen = len(_passes(process.log))
+    second = f"inc-{secrets.token_hex(3)}.{ZONE}"
+    process.client.create(ingress_object("second", process.namespace, process.fleet, second))
+    wait_until(
+        lambda: process.alive() and process.bind.query(second, "A") == (FLEET_IP,),
+        timeout=30,
+        what="the second A record",
+    )
+    wait_until(
+        lambda: any(p.get("incremental") and p.get("changes") for p in _passes(process.log)[seen:]),
+        timeout=10,
+        what="an incremental pass that wrote",
+    )
+    later = _passes(process.log)[seen:]
+    assert all(p["converged"] for p in later), later
+    written = next(p for p in later if p.get("incremental") and p.get("changes"))
+    # one record (with its ownership TXT); the first Ingress's names were not planned again
+    assert written["changes"] == {"bind/create": 1}, written
+    # BIND transferred nothing to us: our own UPDATE was applied to the zone we hold
+    transfers = re.findall(r"transfer of '[^']+': \S+ started", process.bind.log_text[mark:])
+    assert transfers == [], transfers
+    assert process.bind.query(first, "A") == (FLEET_IP,)
