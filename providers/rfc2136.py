@@ -39,7 +39,7 @@ import binascii
 import ipaddress
 import logging
 import socket
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -53,7 +53,10 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.TXT
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
 import dns.tsig
 import dns.update
 import dns.xfr
@@ -902,14 +905,53 @@ def _endpoints_of(changes: Changes) -> Iterator[Endpoint]:
         yield update.new
 
 
+# dnspython's rdata constructors, typed (they validate their arguments as from_text does)
+_A: Callable[[dns.rdataclass.RdataClass, dns.rdatatype.RdataType, str], dns.rdata.Rdata] = (
+    dns.rdtypes.IN.A.A
+)
+_AAAA: Callable[[dns.rdataclass.RdataClass, dns.rdatatype.RdataType, str], dns.rdata.Rdata] = (
+    dns.rdtypes.IN.AAAA.AAAA
+)
+_CNAME: Callable[
+    [dns.rdataclass.RdataClass, dns.rdatatype.RdataType, dns.name.Name], dns.rdata.Rdata
+] = dns.rdtypes.ANY.CNAME.CNAME
+
+
 def _rdata(rdtype: dns.rdatatype.RdataType, target: str) -> dns.rdata.Rdata:
-    if rdtype == dns.rdatatype.TXT and not target.startswith('"'):
-        raw = target.encode("utf-8")
-        chunks = [raw[i : i + _TXT_STRING_BYTES] for i in range(0, len(raw), _TXT_STRING_BYTES)]
-        return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, chunks or [b""])
+    """The rdata of one target: built directly for the types the pipeline writes (A, AAAA, CNAME,
+    a TXT of plain quoted strings), parsed from presentation form otherwise."""
+    if rdtype == dns.rdatatype.A:
+        return _A(dns.rdataclass.IN, rdtype, target)
+    if rdtype == dns.rdatatype.AAAA:
+        return _AAAA(dns.rdataclass.IN, rdtype, target)
+    if rdtype == dns.rdatatype.CNAME:
+        name = dns.name.from_text(target, origin=dns.name.root)
+        return _CNAME(dns.rdataclass.IN, rdtype, name)
+    if rdtype == dns.rdatatype.TXT:
+        if not target.startswith('"'):
+            raw = target.encode("utf-8")
+            chunks = [raw[i : i + _TXT_STRING_BYTES] for i in range(0, len(raw), _TXT_STRING_BYTES)]
+            return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, chunks or [b""])
+        strings = _plain_quoted_strings(target)
+        if strings is not None:
+            return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, strings)
     return dns.rdata.from_text(
         dns.rdataclass.IN, rdtype, target, origin=dns.name.root, relativize=False
     )
+
+
+def _plain_quoted_strings(target: str) -> list[bytes] | None:
+    """``"a" "b"`` as its strings, when each is plain (no escape, at most 255 bytes); else None."""
+    if "\\" in target or not target.endswith('"'):
+        return None
+    parts = target.split('"')
+    # '"a" "b"' splits into ['', 'a', ' ', 'b', '']: strings at odd places, single spaces between
+    if len(parts) % 2 == 0 or any(p != " " for p in parts[2:-1:2]) or parts[0] or parts[-1]:
+        return None
+    strings = [p.encode("utf-8") for p in parts[1::2]]
+    if any(len(s) > _TXT_STRING_BYTES for s in strings):
+        return None
+    return strings
 
 
 def _group_of(endpoint: Endpoint) -> str:

@@ -684,3 +684,43 @@ def test_exported_surface() -> None:
     assert isinstance(
         Rfc2136Provider(name="x", host="127.0.0.1", port=53, zones=["a.test"]), Provider
     )
+
+
+@pytest.mark.parametrize(
+    ("rtype", "target"),
+    [
+        ("A", "192.0.2.1"),
+        ("AAAA", "2001:db8::1"),
+        ("CNAME", "lb.example.com"),
+        ("CNAME", "lb.example.com."),
+        ("TXT", '"heritage=external-dns,external-dns/owner=x,external-dns/resource=ingress/a/b"'),
+        ("TXT", '"first" "second"'),
+        ("TXT", '"a\\"b"'),
+        ("TXT", '"x"  "y"'),
+        ("TXT", '"" ""'),
+        ("TXT", '"ünï"'),
+        ("TXT", '"' + "x" * 255 + '"'),
+        ("MX", "10 mx.example.test."),
+    ],
+)
+def test_rdata_sent_equals_the_target_parsed_from_presentation_form(
+    provider: Rfc2136Provider, fake: FakeTransport, rtype: str, target: str
+) -> None:
+    endpoint = Endpoint.of("data.example.test", rtype, [target], ttl=300)
+    provider.apply(Changes(create=(endpoint,)))
+    rdtype = dns.rdatatype.from_text(rtype)
+    message = fake.updates[-1]
+    assert isinstance(message, dns.update.UpdateMessage)
+    added = [rrset for rrset in message.update if rrset.rdtype == rdtype]
+    parsed = dns.rdata.from_text(
+        dns.rdataclass.IN, rdtype, endpoint.targets[0], origin=dns.name.root, relativize=False
+    )
+    assert [list(rrset) for rrset in added] == [[parsed]]
+
+
+def test_a_bad_address_is_refused_before_anything_is_sent(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    with pytest.raises(PermanentProviderError, match="cannot encode A record"):
+        provider.apply(Changes(create=(Endpoint("bad.example.test", "A", ("192.0.2.999",)),)))
+    assert not fake.updates
