@@ -1,6 +1,9 @@
-"""One full reconcile pass: fleets → load balancers → Ingress status → DNS.
+"""One reconcile pass: fleets → load balancers → Ingress status → DNS; full or incremental.
 
-:func:`reconcile` is the pass ``once`` and ``run`` execute (``plan`` too, with writes off). The
+:func:`reconcile` is the full pass ``once`` and ``run`` execute (``plan`` too, with writes off);
+:func:`reconcile_changes` is ``run``'s pass after watch events that changed only Ingresses (or a
+Namespace's labels): the same stages, then DNS for the changed Ingresses and the names they
+touch only (see :mod:`reconciler.app.desired`; :func:`changed_ingresses` says which). The
 cluster-side stages (fleet objects, elbv2 load balancers, Ingress status) are injected as
 :data:`Stage` functions built by the composition root from their modules; this module composes
 them and owns the DNS stage:
@@ -8,9 +11,9 @@ them and owns the DNS stage:
 1. **source**: the Ingresses, each seen with the status the pass publishes for it (its fleet
    Service's ``status.loadBalancer.ingress``; the Ingress's own status while the Service has no
    address yet), → desired endpoints and source rejections;
-2. **tenancy** (only with tenants configured): :func:`reconciler.dns.tenancy.decide` per Ingress,
-with
-   each fleet's addresses read from its Service; refused hosts are dropped, the rest kept unchanged;
+2. **tenancy** (only with tenants configured): :func:`reconciler.dns.tenancy.decide` per
+   Ingress, with each fleet's addresses read from its Service; refused hosts are dropped, the rest
+   kept unchanged;
 3. **split horizon** (only with fleets configured): an Ingress's endpoints go to its fleet's
    ``dnsProviders`` only (an :class:`reconciler.dns.sync.EndpointGroup` each), so a private fleet's
    names never reach a public provider; Ingresses of classes that are no fleet's are not ours;
@@ -23,7 +26,7 @@ lists the cluster again) is replaced by its ``refreshed()`` copy, and the DNS st
 :class:`Observed` is read again from it. So from an empty cluster one ``once`` creates the fleet
 Service, then its NLB and the Service's address, then the Ingress status, then the DNS records.
 A watch-backed cache (``run``) is not refreshable and is used as it is: the watch events of this
-pass's writes trigger the next pass within the debounce, which takes the next step. A failed
+pass's writes trigger the next pass within the coalescing window, which takes the next step. A failed
 re-read leaves the pass on its last read, reported as an ``observe`` error (not converged).
 Stages stay independent of each other: they share nothing but the cluster.
 
