@@ -404,12 +404,24 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         by_pass = {x["pass"]: x for x in onepass["passes"]}
         lines += [
             "",
-            "## One full DNS pass in memory (no target; where a full pass's CPU goes)",
+            "## DNS passes in memory (no target; where a pass's CPU goes)",
             "",
             f"N={onepass['ingresses']}: create {by_pass['create']['cpu_seconds']:.2f} CPU s, "
-            f"quiet {by_pass['quiet']['cpu_seconds']:.2f} CPU s, "
-            f"peak RSS {float(onepass['peak_rss_mb']):.0f} MB.",
+            f"quiet {by_pass['quiet']['cpu_seconds']:.2f} CPU s"
+            + (
+                f", interval pass {by_pass['interval']['cpu_seconds']:.3f} CPU s"
+                if "interval" in by_pass
+                else ""
+            )
+            + f", peak RSS {float(onepass['peak_rss_mb']):.0f} MB.",
         ]
+        inc = onepass.get("incremental")
+        if inc:
+            lines.append(
+                f"{inc['changes']} incremental passes (one status change each): CPU p50 "
+                f"{inc['cpu_ms_p50']:.2f} ms, p99 {inc['cpu_ms_p99']:.2f} ms, "
+                f"max {inc['cpu_ms_max']:.2f} ms."
+            )
     zone_rows = [
         [
             str(rnd["ingresses"]),

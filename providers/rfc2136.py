@@ -391,6 +391,7 @@ class Rfc2136Provider:
             )
         self._max_message_bytes = max_message_bytes
         self._cache: dict[str, _ZoneSnapshot] = {}
+        self._generation = 0
 
     def __repr__(self) -> str:
         return (
@@ -416,6 +417,13 @@ class Rfc2136Provider:
         for zone in self._zones:
             out.extend(self._zone_records(zone))
         return out
+
+    def generation(self) -> int:
+        """One SOA query per zone; a zone whose serial someone else moved is transferred (and
+        counted)."""
+        for zone in self._zones:
+            self._current(zone)
+        return self._generation
 
     def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
         """The record sets at these names: one SOA query per zone they lie in, and a transfer
@@ -515,6 +523,7 @@ class Rfc2136Provider:
             return cached
         snapshot = self._transfer(zone, base=None if cached is None else cached.zone)
         self._cache[zone] = snapshot
+        self._generation += 1
         logger.debug(
             "rfc2136 zone transferred",
             extra={

@@ -230,6 +230,7 @@ class Route53Provider:
         self._zones: tuple[HostedZone, ...] | None = None
         self._zones_at = 0.0
         self._records: dict[str, _ZoneCache] = {}
+        self._generation = 0
         self._load_balancers: dict[str, str] = {}
         self._load_balancers_at: float | None = None
         self._load_balancer_misses: set[str] = set()
@@ -261,6 +262,14 @@ class Route53Provider:
                     if not _is_apex_ns(endpoint, zone.name)
                 )
             return sorted(result, key=lambda e: e.key)
+
+    def generation(self) -> int:
+        """How many times a zone was listed; a zone is listed again (and counted) when stale or
+        past ``resync_period``, the only way Route53 shows changes made by others."""
+        with self._lock:
+            for zone in self.hosted_zones():
+                self._zone_cache(zone)
+            return self._generation
 
     def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
         """The record sets at these names, from the cache (listed again as :meth:`records`
@@ -416,6 +425,7 @@ class Route53Provider:
         if cache is None or cache.stale or now - cache.listed_at >= self.resync_period:
             cache = _ZoneCache(records=self._list_zone(zone), listed_at=now)
             self._records[zone.id] = cache
+            self._generation += 1
         return cache
 
     def _list_zone(

@@ -251,12 +251,25 @@ def endpoint_groups(
 
 
 class DesiredIndex:
-    """Every Ingress's last desire, and the Ingresses that desire each name."""
+    """Every Ingress's last desire, and the Ingresses that desire each name.
+
+    It also remembers what those desires were computed from (each Ingress object as cached, the
+    pass's :class:`DesireContext`) and each provider's generation when every name was last
+    planned, so that a full pass can tell what changed since (see
+    :func:`reconciler.app.pipeline.reconcile`).
+    """
 
     def __init__(self) -> None:
         self._desires: dict[str, IngressDesire] = {}
         self._claimants: dict[str, set[str]] = {}
+        self._sources: dict[str, Mapping[str, Any]] = {}
         self._filled = False
+        self.context: DesireContext | None = None
+        """The context the held desires were computed in."""
+        self.generations: Mapping[str, int] | None = None
+        """Each provider's generation when every name was last planned."""
+        self.stale = True
+        """Must the next full pass plan every name (the last pass did not converge)?"""
 
     def __len__(self) -> int:
         return len(self._desires)
@@ -270,6 +283,24 @@ class DesiredIndex:
         """Every desire held."""
         return self._desires.values()
 
+    def resources(self) -> set[str]:
+        """The resources whose desires are held."""
+        return set(self._desires)
+
+    def get(self, resource: str) -> IngressDesire | None:
+        """The desire held for ``resource``."""
+        return self._desires.get(resource)
+
+    def reuse(self, resource: str, ingress: Mapping[str, Any]) -> IngressDesire | None:
+        """The desire held for ``resource`` when it was computed from this very object."""
+        if self._sources.get(resource) is ingress:
+            return self._desires.get(resource)
+        return None
+
+    def remember(self, resource: str, ingress: Mapping[str, Any]) -> None:
+        """Note the object the desire of ``resource`` is (now) computed from."""
+        self._sources[resource] = ingress
+
     def endpoint_count(self) -> int:
         """How many source endpoints the held desires have (the ``source_endpoints`` gauge)."""
         return sum(len(d.source) for d in self._desires.values())
@@ -278,6 +309,7 @@ class DesiredIndex:
         """Hold exactly these desires (a full pass)."""
         self._desires = {}
         self._claimants = {}
+        self._sources = {}
         self.update({d.resource: d for d in desires})
         self._filled = True
 
@@ -295,6 +327,7 @@ class DesiredIndex:
                         if not claimants:
                             del self._claimants[endpoint.name]
             if desire is None:
+                self._sources.pop(resource, None)
                 continue
             self._desires[resource] = desire
             for endpoint in desire.endpoints:

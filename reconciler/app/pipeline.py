@@ -26,8 +26,8 @@ lists the cluster again) is replaced by its ``refreshed()`` copy, and the DNS st
 :class:`Observed` is read again from it. So from an empty cluster one ``once`` creates the fleet
 Service, then its NLB and the Service's address, then the Ingress status, then the DNS records.
 A watch-backed cache (``run``) is not refreshable and is used as it is: the watch events of this
-pass's writes trigger the next pass within the coalescing window, which takes the next step. A failed
-re-read leaves the pass on its last read, reported as an ``observe`` error (not converged).
+pass's writes trigger the next pass within the coalescing window, which takes the next step. A
+failed re-read leaves the pass on its last read, reported as an ``observe`` error (not converged).
 Stages stay independent of each other: they share nothing but the cluster.
 
 Without fleets the pass is DNS only: the ``ingressClassNames`` filter, every
@@ -299,6 +299,10 @@ class GuardedRegistry:
         """The inner registry's records at these names."""
         return self._inner.records_at(names)
 
+    def generation(self) -> int:
+        """The inner registry's generation (a read)."""
+        return self._inner.generation()
+
     def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
         """The inner registry's screening (no write)."""
         return self._inner.screen(endpoints)
@@ -482,11 +486,94 @@ def reconcile(
         outcomes, current = _run_stages(state, stages, now)
         if current is not state:
             observed = Observed.from_state(current, config.fleets)
-    published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
     context = _context(config, observed)
-    desires = [desire_of(ingress, context) for ingress in published]
-    if index is not None:
+    if index is None:
+        published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
+        desires = [desire_of(ingress, context) for ingress in published]
+        return _dns_pass(
+            config,
+            desires,
+            targets=targets,
+            now=now,
+            outcomes=outcomes,
+            ingresses=observed.ingresses,
+            events=events,
+            dry_run=dry_run,
+        )
+    generations = _generations(targets)
+    memo = (
+        index.is_filled
+        and not index.stale
+        and index.context == context
+        and generations is not None
+        and generations == index.generations
+    )
+    fresh: dict[str, IngressDesire] = {}
+    desires = []
+    for ingress in observed.ingresses:
+        resource = resource_of(ingress)
+        desire = index.reuse(resource, ingress) if memo else None
+        if desire is None:
+            (shown,) = published_ingresses((ingress,), config.fleets, observed.addresses)
+            desire = fresh[resource] = desire_of(shown, context)
+            index.remember(resource, ingress)
+        desires.append(desire)
+    if not memo:
         index.replace_all(desires)
+        for ingress in observed.ingresses:
+            index.remember(resource_of(ingress), ingress)
+        index.context, index.generations = context, generations
+        report = _dns_pass(
+            config,
+            desires,
+            targets=targets,
+            now=now,
+            outcomes=outcomes,
+            ingresses=observed.ingresses,
+            events=events,
+            dry_run=dry_run,
+        )
+    else:
+        # every name was planned against these zones and this context: only what changed since
+        gone = index.resources() - {d.resource for d in desires}
+        changed: dict[str, IngressDesire | None] = {r: None for r in gone}
+        changed |= {r: d for r, d in fresh.items() if d != index.get(r)}
+        report = _dns_changes(
+            config,
+            changed,
+            index=index,
+            targets=targets,
+            now=now,
+            outcomes=outcomes,
+            ingresses=[i for i in observed.ingresses if resource_of(i) in fresh],
+            events=events,
+            dry_run=dry_run,
+        )
+    index.stale = not report.ok
+    return report
+
+
+def _generations(targets: Sequence[Registry]) -> dict[str, int] | None:
+    """Each registry's generation (its freshness check), or None when one cannot say."""
+    try:
+        return {t.name: t.generation() for t in targets}
+    except Exception as exc:  # noqa: BLE001 - the DNS pass reports the provider's failure itself
+        log.debug("provider generation unknown", extra={"error": str(exc)})
+        return None
+
+
+def _dns_pass(
+    config: PassConfig,
+    desires: Sequence[IngressDesire],
+    *,
+    targets: Sequence[Registry],
+    now: datetime,
+    outcomes: Sequence[StageOutcome],
+    ingresses: Sequence[Mapping[str, Any]],
+    events: EventRecorder | None,
+    dry_run: bool,
+) -> PassReport:
+    """Plan (and apply) every name of every provider."""
     source = source_result(desires)
     refusals = _sorted_refusals(desires)
     _log_desires(source, refusals)
@@ -506,7 +593,56 @@ def reconcile(
         _record_events(
             events,
             report=report,
-            ingresses=_by_resource(observed.ingresses),
+            ingresses=_by_resource(ingresses),
+            groups=groups,
+            desired=desired,
+            now=now,
+        )
+    return report
+
+
+def _dns_changes(
+    config: PassConfig,
+    changed: Mapping[str, IngressDesire | None],
+    *,
+    index: DesiredIndex,
+    targets: Sequence[Registry],
+    now: datetime,
+    outcomes: Sequence[StageOutcome],
+    ingresses: Sequence[Mapping[str, Any]],
+    events: EventRecorder | None,
+    dry_run: bool,
+) -> PassReport:
+    """Replace the changed desires in ``index``; plan (and apply) the names they touched only."""
+    touched = index.update(changed)
+    fresh = [d for d in changed.values() if d is not None]
+    source = source_result(fresh)
+    refusals = _sorted_refusals(fresh)
+    _log_desires(source, refusals)
+    desired, groups = endpoint_groups(index.claiming(touched), config.fleets, touched)
+    dns = (
+        sync_dns(
+            desired=desired,
+            groups=groups,
+            targets=targets,
+            owner_id=config.owner_id,
+            policy=config.policy,
+            managed_types=config.managed_types,
+            domain_filter=config.domain_filter,
+            dry_run=dry_run,
+            names=touched,
+        )
+        if touched
+        else DnsPassResult()
+    )
+    report = PassReport(
+        source=source, dns=dns, refusals=refusals, stages=tuple(outcomes), incremental=True
+    )
+    if events is not None and not dry_run:
+        _record_events(
+            events,
+            report=report,
+            ingresses=_by_resource(ingresses),
             groups=groups,
             desired=desired,
             now=now,
@@ -569,43 +705,25 @@ def reconcile_changes(
     observed = Observed.from_state(current, config.fleets)
     context = _context(config, observed)
     present = [i for i in changed.values() if i is not None]
-    published = published_ingresses(present, config.fleets, observed.addresses)
-    desires = {resource: None for resource in changed} | {
-        d.resource: d for d in (desire_of(i, context) for i in published)
-    }
-    touched = index.update(desires)
-    fresh = [d for d in desires.values() if d is not None]
-    source = source_result(fresh)
-    refusals = _sorted_refusals(fresh)
-    _log_desires(source, refusals)
-    desired, groups = endpoint_groups(index.claiming(touched), config.fleets, touched)
-    dns = (
-        sync_dns(
-            desired=desired,
-            groups=groups,
-            targets=targets,
-            owner_id=config.owner_id,
-            policy=config.policy,
-            managed_types=config.managed_types,
-            domain_filter=config.domain_filter,
-            dry_run=dry_run,
-            names=touched,
-        )
-        if touched
-        else DnsPassResult()
+    desires: dict[str, IngressDesire | None] = {resource: None for resource in changed}
+    for ingress in present:
+        (shown,) = published_ingresses((ingress,), config.fleets, observed.addresses)
+        desire = desire_of(shown, context)
+        desires[desire.resource] = desire
+        index.remember(desire.resource, ingress)
+    report = _dns_changes(
+        config,
+        desires,
+        index=index,
+        targets=targets,
+        now=now,
+        outcomes=outcomes,
+        ingresses=present,
+        events=events,
+        dry_run=dry_run,
     )
-    report = PassReport(
-        source=source, dns=dns, refusals=refusals, stages=tuple(outcomes), incremental=True
-    )
-    if events is not None and not dry_run:
-        _record_events(
-            events,
-            report=report,
-            ingresses=_by_resource(present),
-            groups=groups,
-            desired=desired,
-            now=now,
-        )
+    if not report.ok:
+        index.stale = True
     return report
 
 

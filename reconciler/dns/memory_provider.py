@@ -77,6 +77,10 @@ class InMemoryProvider:
         """Every stored record set, sorted by (name, type, set identifier), without labels."""
         return tuple(self._records[key] for key in sorted(self._records))
 
+    def generation(self) -> int:
+        """Always 0: nothing but :meth:`apply` changes what memory holds."""
+        return 0
+
     def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:
         """The stored record sets at these names, sorted as :meth:`records` sorts them."""
         keys = sorted(k for name in set(names) for k in self._names.get(name, ()))

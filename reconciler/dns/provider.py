@@ -19,7 +19,8 @@ class Provider(Protocol):
     zones) and raises :class:`reconciler.model.errors.ProviderError` with the names that failed.
     ``records_named`` is the incremental pass's read: the record sets at a few names, exactly as
     ``records`` would return them, from what the provider remembers (its own writes included),
-    after the same freshness check ``records`` makes.
+    after the same freshness check ``records`` makes. ``generation`` makes that freshness check
+    alone and counts the times the provider found its zones changed by someone else (read again).
     """
 
     @property
@@ -33,6 +34,11 @@ class Provider(Protocol):
 
     def records(self) -> Sequence[Endpoint]:
         """All record sets currently in the provider's zones."""
+        ...
+
+    def generation(self) -> int:
+        """After the freshness check: how many times the zones were read from the server (a new
+        number means they may hold changes that are not this provider's own writes)."""
         ...
 
     def records_named(self, names: Collection[str]) -> Sequence[Endpoint]:

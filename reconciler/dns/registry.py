@@ -241,6 +241,10 @@ class TxtRegistry:
         self._snapshot = self._read()
         return tuple(self._snapshot.labelled[key] for key in sorted(self._snapshot.labelled))
 
+    def generation(self) -> int:
+        """The provider's generation: a new number when its zones were read from the server."""
+        return self._provider.generation()
+
     def records_at(self, names: Collection[str]) -> tuple[Endpoint, ...]:
         """What :meth:`records` returns at these names only (the incremental pass's read).
 

@@ -81,6 +81,10 @@ class Registry(Protocol):
         """What :meth:`records` returns, at these names only."""
         ...
 
+    def generation(self) -> int:
+        """The provider's generation (see :meth:`reconciler.dns.provider.Provider.generation`)."""
+        ...
+
     def screen(self, endpoints: Sequence[Endpoint]) -> tuple[list[Endpoint], list[Conflict]]:
         """Desired endpoints whose ownership records can be written; the rest as conflicts."""
         ...

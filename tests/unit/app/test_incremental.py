@@ -180,7 +180,9 @@ class World:
         world.cluster.put(namespace("b", {"team": "b"}))
         return world
 
-    def full(self, *, dry_run: bool = False) -> PassReport:
+    def full(self, *, dry_run: bool = False, remember: bool = True) -> PassReport:
+        """A full pass; with ``remember`` it keeps (and may reuse) the index, as ``run`` does;
+        without, it reads and plans everything, as ``once`` does."""
         return reconcile(
             config=self.config,
             observed=Observed.from_state(self.cluster, self.config.fleets),
@@ -188,7 +190,7 @@ class World:
             now=NOW,
             state=self.cluster,
             dry_run=dry_run,
-            index=None if dry_run else self.index,
+            index=self.index if remember and not dry_run else None,
         )
 
     def zones(self) -> dict[str, list[tuple[str, str, str, tuple[str, ...]]]]:
@@ -229,15 +231,21 @@ def conflicts_at(report: PassReport, names: set[str]) -> set[tuple[str, str, str
 
 
 def check_agreement(config: PassConfig, steps: list[list[tuple[Any, ...]]]) -> None:
-    full_world, inc_world = World.of(config), World.of(config)
-    full_world.full()
+    """Three worlds: ``once`` after each step (everything read and planned), ``run``'s interval
+    pass after each step (a full pass that re-plans only what changed since the last), and
+    ``run``'s event-triggered passes."""
+    full_world, interval_world, inc_world = (World.of(config) for _ in range(3))
+    full_world.full(remember=False)
+    interval_world.full()
     inc_world.full()
     for batch in steps:
         reported: list[ObjectChange] = []
         for op in batch:
             apply_step(full_world, op)
+            apply_step(interval_world, op)
             reported.append(apply_step(inc_world, op))
-        full_report = full_world.full()
+        full_report = full_world.full(remember=False)
+        interval_world.full()
         # the latest change of each object, as the loop hands them over
         latest = {(c.kind, c.namespace, c.name): c for c in reported}
         changed = changed_ingresses(tuple(latest.values()), inc_world.cluster, OWNER)
@@ -253,20 +261,22 @@ def check_agreement(config: PassConfig, steps: list[list[tuple[Any, ...]]]) -> N
                 now=NOW,
             )
             assert report.incremental
-            # what it refused, the full pass refuses too; and at the hosts the changed Ingresses
-            # name now, it refuses everything the full pass refuses
+            # what it refused, the full pass refuses too; and whatever the full pass refuses of the
+            # changed Ingresses, it refuses too (tenancy and planner alike)
             everywhere = set(HOSTS) | {"mail.example.test"}
-            assert conflicts_at(report, everywhere) <= conflicts_at(full_report, everywhere)
-            hosts = {
-                rule["host"]
-                for obj in changed.values()
-                if obj is not None
-                for rule in obj["spec"]["rules"]
+            inc_conflicts = conflicts_at(report, everywhere)
+            full_conflicts = conflicts_at(full_report, everywhere)
+            assert inc_conflicts <= full_conflicts
+            concerning = {c for c in full_conflicts if set(c[4].split(",")) & set(changed)}
+            assert concerning <= inc_conflicts
+            assert set(report.refusals) == {
+                r for r in full_report.refusals if r.resource in changed
             }
-            assert conflicts_at(full_report, hosts) <= conflicts_at(report, hosts)
         assert inc_world.zones() == full_world.zones()
-        left = inc_world.full(dry_run=True)
-        assert all(r.changes.is_empty() for r in left.dns.providers), left.dns.providers
+        assert interval_world.zones() == full_world.zones()
+        for world in (inc_world, interval_world):
+            left = world.full(dry_run=True)
+            assert all(r.changes.is_empty() for r in left.dns.providers), left.dns.providers
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
