@@ -704,6 +704,10 @@ def reconcile_changes(
     outcomes, current = _run_stages(state, stages, now)
     observed = Observed.from_state(current, config.fleets)
     context = _context(config, observed)
+    if context != index.context:
+        # a Namespace's labels (or, ahead of its event, a fleet's address) changed: the desires
+        # of Ingresses not read here may be of the old context, so the next full pass reads all
+        index.stale = True
     present = [i for i in changed.values() if i is not None]
     desires: dict[str, IngressDesire | None] = {resource: None for resource in changed}
     for ingress in present:
