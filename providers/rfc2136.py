@@ -127,6 +127,8 @@ _RR_FIXED_BYTES = 10  # type, class, TTL, rdlength
 _TXT_STRING_BYTES = 255
 
 _TRANSPORT_ERRORS = (dns.exception.DNSException, OSError, EOFError)
+_ZONE_EDIT_LIMIT = 500
+"""Changes of one write above which the zone kept as the base of IXFR is dropped, not edited."""
 
 _PREREQUISITE_FAILURES = frozenset(
     {dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.YXDOMAIN, dns.rcode.NXDOMAIN}
@@ -259,11 +261,13 @@ def _decode_secret(secret: str, *, where: str) -> bytes:
 class _ZoneSnapshot:
     """One zone as last read, with this provider's own writes applied since."""
 
-    def __init__(self, serial: int, zone: dns.zone.Zone, by_name: dict[str, list[Endpoint]]):
+    def __init__(
+        self, serial: int, zone: dns.zone.Zone | None, by_name: dict[str, list[Endpoint]]
+    ) -> None:
         self.serial = serial
         """The server's serial this state equals (read, or adopted after our own UPDATE)."""
         self.zone = zone
-        """The zone itself: the base of the next incremental transfer."""
+        """The zone itself: the base of the next incremental transfer (None: the next is full)."""
         self.by_name = by_name
         """Record sets (as endpoints) by owner name."""
         self._endpoints: tuple[Endpoint, ...] | None = None
@@ -562,45 +566,65 @@ class Rfc2136Provider:
                 extra={"provider": self._name, "zone": zone, "serial": serial},
             )
             return
+        self._apply_to_memory(cached, zone, messages, serial)
+
+    def _apply_to_memory(
+        self,
+        cached: _ZoneSnapshot,
+        zone: str,
+        messages: Sequence[Sequence[_Unit]],
+        serial: int,
+    ) -> None:
+        """Our messages, applied to the records (and the IXFR base) we remember at ``serial``."""
         holder = cached.zone
-        touched: set[dns.name.Name] = set()
+        units = sum(len(batch) for batch in messages)
+        if holder is not None and units > _ZONE_EDIT_LIMIT:
+            # editing dnspython's zone costs more than one transfer would when someone else
+            # writes next: keep the records, drop the base (that next read is a full AXFR)
+            holder = cached.zone = None
+        found: dict[str, list[Endpoint]] = {}
+        names: dict[dns.name.Name, str | None] = {}
+
+        def held(owner: dns.name.Name) -> tuple[str | None, list[Endpoint]]:
+            if owner not in names:
+                try:
+                    names[owner] = normalize_name(owner.to_text(omit_final_dot=True))
+                except InvalidNameError:
+                    names[owner] = None
+            name = names[owner]
+            if name is None:
+                return None, []
+            if name not in found:
+                found[name] = list(cached.by_name.get(name, ()))
+            return name, found[name]
+
         for batch in messages:  # as the server applies each message: deletes, then adds
             for unit in batch:
                 for owner, rdtype in unit.deletes:
-                    holder.delete_rdataset(owner, rdtype)
-                    touched.add(owner)
+                    if holder is not None:
+                        holder.delete_rdataset(owner, rdtype)
+                    name, endpoints = held(owner)
+                    rtype = dns.rdatatype.to_text(rdtype)
+                    endpoints[:] = [e for e in endpoints if e.record_type != rtype]
             for unit in batch:
                 for owner, rds in unit.adds:
-                    holder.replace_rdataset(owner, rds)
-                    touched.add(owner)
-        origin = holder.origin
-        assert origin is not None  # zones are read with an origin
-        soa = holder.find_rdataset(origin, dns.rdatatype.SOA)
-        holder.replace_rdataset(
-            origin, dns.rdataset.from_rdata(soa.ttl, soa[0].replace(serial=serial))
-        )
+                    if holder is not None:
+                        holder.replace_rdataset(owner, rds)
+                    name, endpoints = held(owner)
+                    endpoint = self._endpoint_at(owner, rds, zone, origin=dns.name.from_text(zone))
+                    if name is None or endpoint is None:
+                        continue
+                    endpoints[:] = [e for e in endpoints if e.record_type != endpoint.record_type]
+                    endpoints.append(endpoint)
+        if holder is not None:
+            origin = holder.origin
+            assert origin is not None  # zones are read with an origin
+            soa = holder.find_rdataset(origin, dns.rdatatype.SOA)
+            holder.replace_rdataset(
+                origin, dns.rdataset.from_rdata(soa.ttl, soa[0].replace(serial=serial))
+            )
         cached.serial = serial
-        found: dict[str, list[Endpoint]] = {}
-        for owner in touched:
-            try:
-                name = normalize_name(owner.to_text(omit_final_dot=True))
-            except InvalidNameError:
-                continue
-            found[name] = self._node_endpoints(holder, owner, zone)
         cached.replace_names(found)
-
-    def _node_endpoints(
-        self, holder: dns.zone.Zone, owner: dns.name.Name, zone: str
-    ) -> list[Endpoint]:
-        node = holder.get_node(owner)
-        if node is None:
-            return []
-        found: list[Endpoint] = []
-        for rds in node.rdatasets:
-            endpoint = self._endpoint_at(owner, rds, zone, origin=holder.origin)
-            if endpoint is not None:
-                found.append(endpoint)
-        return found
 
     def _soa_serial(self, zone: str) -> int:
         origin = dns.name.from_text(zone)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
-from reconciler.app.desired import DesiredIndex
+from reconciler.app.desired import DesiredIndex, few_enough
 from reconciler.app.exit_codes import EXIT_OK
 from reconciler.app.guards import WriteGuard, always_leader, guarded_targets
 from reconciler.app.pipeline import (
@@ -168,7 +168,7 @@ def _pass_function(
             if cache is not None and index.is_filled
             else None
         )
-        if cache is not None and changed is not None:
+        if cache is not None and changed is not None and few_enough(len(changed), len(index)):
             return loop_result(
                 reconcile_changes(
                     config=config,

@@ -41,6 +41,7 @@ __all__ = [
     "IngressDesire",
     "desire_of",
     "endpoint_groups",
+    "few_enough",
     "source_result",
 ]
 
@@ -248,6 +249,12 @@ def endpoint_groups(
                 e for e in desire.endpoints if names is None or e.name in names
             )
     return (), tuple(EndpointGroup(tuple(per_fleet[f.name]), f.dns_providers) for f in fleets)
+
+
+def few_enough(changed: int, held: int) -> bool:
+    """Is re-planning ``changed`` of ``held`` Ingresses by name cheaper than planning every name?
+    (Reading records by name pays per name: past a tenth, the whole zone is cheaper.)"""
+    return changed <= max(100, held // 10)
 
 
 class DesiredIndex:

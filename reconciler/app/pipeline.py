@@ -61,6 +61,7 @@ from reconciler.app.desired import (
     IngressDesire,
     desire_of,
     endpoint_groups,
+    few_enough,
     source_result,
 )
 from reconciler.dns.ingress_source import SourceResult
@@ -518,6 +519,12 @@ def reconcile(
             desire = fresh[resource] = desire_of(shown, context)
             index.remember(resource, ingress)
         desires.append(desire)
+    if memo:
+        # every name was planned against these zones and this context: only what changed since
+        gone = index.resources() - {d.resource for d in desires}
+        changed: dict[str, IngressDesire | None] = {r: None for r in gone}
+        changed |= {r: d for r, d in fresh.items() if d != index.get(r)}
+        memo = few_enough(len(changed), len(index))
     if not memo:
         index.replace_all(desires)
         for ingress in observed.ingresses:
@@ -534,10 +541,6 @@ def reconcile(
             dry_run=dry_run,
         )
     else:
-        # every name was planned against these zones and this context: only what changed since
-        gone = index.resources() - {d.resource for d in desires}
-        changed: dict[str, IngressDesire | None] = {r: None for r in gone}
-        changed |= {r: d for r, d in fresh.items() if d != index.get(r)}
         report = _dns_changes(
             config,
             changed,

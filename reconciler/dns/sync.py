@@ -21,8 +21,9 @@ fails is reported in its own result and never stops the others; when the failure
 the error set), so the pass still reports the conflicts (Events, ``--output json``). Providers and
 registries are injected; nothing here builds a client.
 
-Providers are planned and written side by side (a thread each when more than one has work), so
-one slow server never delays another's write; the results keep the order of ``targets``.
+In an incremental pass (``names``) providers are planned and written side by side (a thread each
+when more than one has work), so one slow server never delays another's write; a full pass takes
+them one after the other. The results keep the order of ``targets``.
 
 Logging: one DEBUG line per provider (``dns pass done``) and a WARNING per failure; the pass's
 single INFO summary is written by its caller (``pass finished`` in :mod:`reconciler.runtime.loop`).
@@ -375,10 +376,11 @@ def sync_dns(
         )
 
     busy = [t for t in targets if t.name not in failed and t.name not in held]
-    if len(busy) < 2:
+    if names is None or len(busy) < 2:
+        # a full pass is CPU-bound: one provider after the other holds half the memory at once
         results = [one(t) for t in targets]
     else:
-        # providers are independent: one waiting on its server never delays another's write
+        # an incremental pass waits on servers: one never delays another's write
         with ThreadPoolExecutor(max_workers=len(busy), thread_name_prefix="dns") as pool:
             results = list(pool.map(one, targets))
     return DnsPassResult(providers=tuple(results), unrouted=tuple(unrouted))

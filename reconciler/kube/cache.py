@@ -13,7 +13,9 @@ IngressClasses, Services, Namespaces) and implements ``ClusterState``::
     cache.stop()
 
 ``on_change`` is called on the cache's thread for every added, modified or deleted object (also
-for the differences a relist finds); keep it quick (e.g. set an event for a debounced pass).
+for the differences a relist finds, but not for the first list: before it nobody has read
+anything, and whoever waits for the sync reads it all); keep it quick (e.g. set an event for a
+coalesced pass).
 """
 
 from __future__ import annotations
@@ -255,7 +257,8 @@ class WatchCache:
         changes: list[ObjectChange] = []
         with self._lock:
             old = self._store
-            for key, obj in fresh.items():
+            first = self._lists == 0  # nothing was read before: every reader reads it all
+            for key, obj in fresh.items() if not first else ():
                 before = old.get(key)
                 if before is None:
                     changes.append(self._change(ChangeType.ADDED, key, obj))

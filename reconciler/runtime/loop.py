@@ -243,6 +243,7 @@ class Controller:
         self._debounce = Debounce()
         self._changes: dict[tuple[str, str, str], ObjectChange] = {}
         self._full = True  # the first early pass is full (nothing reconciled yet)
+        self._early_at: datetime | None = None  # when the early job set last fires
         self._soft_errors = 0
 
     @property
@@ -282,6 +283,15 @@ class Controller:
                 self._changes[(change.kind, change.namespace, change.name)] = change
             self._debounce = self._debounce.triggered(now)
             fire_at = self._debounce.fire_at(self._config.debounce, self._config.max_debounce)
+            scheduled = self._early_at
+            if (
+                scheduled is not None
+                and fire_at is not None
+                and now <= scheduled <= fire_at < scheduled + self._config.debounce / 2
+            ):
+                # a burst: the job already set fires within half a window of this one's time
+                return
+            self._early_at = fire_at
             self._scheduler.add_job(
                 self._run_early,
                 "date",
@@ -315,6 +325,8 @@ class Controller:
         with self._pass_lock:
             now = self._clock()
             with self._state_lock:
+                if only_if_pending:
+                    self._early_at = None
                 if only_if_pending and not self._debounce.is_pending:
                     return None  # an earlier pass already saw these events
                 # The pass reads the caches after this point, so it sees every event so far.

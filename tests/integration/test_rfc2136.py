@@ -484,3 +484,28 @@ def test_our_own_writes_are_never_transferred_back(bind: BindServer) -> None:
     assert _transfers_logged(bind, mark) == [], bind.log_text[mark:]
     assert held == provider_for(bind, zones=[zone]).records()
     assert f"ours0.{zone}" not in {e.name for e in held}
+
+
+def test_a_large_write_is_remembered_and_the_next_change_of_theirs_read_whole(
+    bind: BindServer,
+) -> None:
+    """Past 500 changes in one write, the provider keeps the records it wrote but not the zone
+    it would need as an IXFR base: nothing is read back, and when someone else writes next the
+    zone is transferred whole, not as a difference."""
+    zone = "example.test"
+    provider = provider_for(bind, zones=[zone])
+    provider.records()
+    creates = tuple(
+        Endpoint.of(f"bulk{i}.{zone}", "A", [f"10.9.{i // 250}.{i % 250 + 1}"], ttl=60)
+        for i in range(600)
+    )
+    mark = len(bind.log_text)
+    provider.apply(Changes(create=creates))
+    held = provider.records()
+    assert _transfers_logged(bind, mark) == []
+    assert held == provider_for(bind, zones=[zone]).records()
+    BindHarness(bind, zone).seed([Endpoint.of(f"theirs.{zone}", "A", ["198.51.100.9"])])
+    mark = len(bind.log_text)
+    after = provider.records()
+    assert _transfers_logged(bind, mark) == ["AXFR"], bind.log_text[mark:]
+    assert after == provider_for(bind, zones=[zone]).records()

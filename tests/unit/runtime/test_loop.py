@@ -691,3 +691,25 @@ def test_an_incremental_pass_leaves_the_gauges_of_the_last_full_pass(
     assert passes.requests[1].changes is not None
     assert sample(metrics, "source_endpoints_total") == 10
     assert sample(metrics, "registry_records", provider="bind", record_type="A") == 10
+
+
+def test_a_burst_of_events_sets_the_early_job_a_few_times_not_once_per_event(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    for i in range(200):
+        controller.trigger("Ingress", change(f"i{i}"))
+        clock.advance(0.0005)  # 200 events in 0.1 s, a window of 0.02 s
+    # moved only when the time to fire moves by half a window or more: about 0.1 / 0.01
+    assert sched.adds <= 12
+    _, _, kwargs = sched.jobs[EARLY_JOB]
+    # the pass still waits for the burst: fired at most half a window before last + window
+    last = T0 + timedelta(seconds=199 * 0.0005)
+    assert last + timedelta(seconds=0.01) <= kwargs["run_date"] <= last + timedelta(seconds=0.02)
+    sched.fire(EARLY_JOB)
+    assert len(passes.requests) == 1
+    changes = passes.requests[0].changes
+    assert changes is None  # the first early pass is full
+    controller.trigger("Ingress", change("late"))
+    assert EARLY_JOB in sched.jobs  # a new job after the pass ran
