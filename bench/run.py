@@ -18,7 +18,8 @@ measures:
 3. latency from an Ingress status change to the new address answering in BIND (p50/p99);
 4. BIND queries/transfers per zone in one quiet interval;
 5. CPU seconds and peak RSS of the processes; and, in a process of its own, CPU seconds and
-   peak RSS of one full in-memory DNS pass at 10,000 Ingresses (:mod:`bench.onepass`).
+   peak RSS of in-memory DNS passes (full, periodic and incremental) at the largest N
+   (:mod:`bench.onepass`).
 
 Calls are counted from the servers' side: moto's request recording (each program signs with its
 own access key id) and BIND's query log. Results go to bench/results/ as results.json,
