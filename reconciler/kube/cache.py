@@ -12,6 +12,8 @@ IngressClasses, Services, Namespaces) and implements ``ClusterState``::
     cache.ingresses()   # plain JSON dicts, camelCase keys, read-only
     cache.stop()
 
+Objects are kept as the API returns them, less ``metadata.managedFields``, which no pass reads.
+
 ``on_change`` is called on the cache's thread for every added, modified or deleted object (also
 for the differences a relist finds, but not for the first list: before it nobody has read
 anything, and whoever waits for the sync reads it all); keep it quick (e.g. set an event for a
@@ -78,6 +80,15 @@ class CacheStats:
 
 class _GoneError(Exception):
     """The watch's resourceVersion is too old: relist."""
+
+
+def _slim(obj: JsonObject) -> JsonObject:
+    """The object as cached: without ``metadata.managedFields`` (no pass reads them; at 10,000
+    Ingresses they are the largest part of what a cache would hold)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def _key(obj: JsonObject) -> tuple[str, str]:
@@ -253,7 +264,7 @@ class WatchCache:
             field_selector=self.field_selector,
             page_size=self.page_size,
         )
-        fresh = {_key(obj): obj for obj in items}
+        fresh = {_key(obj): _slim(obj) for obj in items}
         changes: list[ObjectChange] = []
         with self._lock:
             old = self._store
@@ -333,6 +344,7 @@ class WatchCache:
             log.debug("unknown watch event", extra={"kind": self.kind.kind, "type": kind})
             return
         key = _key(obj)
+        _slim(obj)
         with self._lock:
             if kind == "DELETED":
                 self._store.pop(key, None)

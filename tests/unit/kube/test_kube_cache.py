@@ -316,3 +316,25 @@ def test_watches_that_end_at_once_are_backed_off_not_spun() -> None:
         assert len(client.watch_queries) < 15
     finally:
         cache.stop()
+
+
+def test_objects_are_cached_without_managed_fields() -> None:
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}]
+    listed = ing("a", "1")
+    listed["metadata"]["managedFields"] = managed
+    watched = ing("b", "11")
+    watched["metadata"]["managedFields"] = managed
+    client = ScriptedClient(
+        lists=[([listed], "10")], watches=[[{"type": "ADDED", "object": watched}]]
+    )
+    changes: list[ObjectChange] = []
+    cache = run(client, changes)
+    try:
+        for name in ("a", "b"):
+            stored = cache.get(name, "ns")
+            assert stored is not None
+            assert "managedFields" not in stored["metadata"]
+            assert stored["metadata"]["resourceVersion"]
+        assert "managedFields" not in changes[0].obj["metadata"]
+    finally:
+        cache.stop()
