@@ -89,12 +89,16 @@ def run_controller(
     writing_targets = guarded_targets(targets, may_write)
     cache: ClusterCache | None = None
     stages: list[Stage] = []
+    change_stages: list[Stage] = []
     events: EventRecorder | None = None
     controller: loop.Controller | None = None
     if client is not None:
         recorder = KubeEventRecorder(client, reporting_instance=identity)
         events = guard.events(recorder)
         stages = build_stages(settings, client=client, events=recorder, guard=guard)
+        change_stages = build_stages(
+            settings, client=client, events=recorder, guard=guard, ingress_changes_only=True
+        )
 
         def changed(change: ObjectChange) -> None:
             if controller is not None:
@@ -109,6 +113,7 @@ def run_controller(
         ingress_loader=ingress_loader,
         targets=writing_targets,
         stages=stages,
+        change_stages=change_stages,
         events=events,
     )
     controller = loop.Controller(
@@ -155,10 +160,12 @@ def _pass_function(
     ingress_loader: IngressLoader | None,
     targets: Sequence[Registry],
     stages: Sequence[Stage],
+    change_stages: Sequence[Stage],
     events: EventRecorder | None,
 ) -> loop.PassFunction:
     """The pass the loop runs: incremental when only Ingresses changed since a full pass that
-    filled the index, full otherwise (and always offline)."""
+    filled the index (running ``change_stages``, the stages that read Ingresses), full otherwise
+    (``stages``; and always offline)."""
     index = DesiredIndex()
 
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
@@ -177,7 +184,7 @@ def _pass_function(
                     state=cache,
                     targets=targets,
                     now=request.started,
-                    stages=() if dry_run else stages,
+                    stages=() if dry_run else change_stages,
                     events=events,
                     dry_run=dry_run,
                 )

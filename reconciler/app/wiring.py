@@ -264,15 +264,19 @@ def build_stages(
     client: KubeClient,
     events: EventRecorder,
     guard: WriteGuard,
+    ingress_changes_only: bool = False,
 ) -> list[Stage]:
     """The cluster-side stages of a pass, every write behind ``guard``.
 
     fleets (always, so removed fleets are cleaned up), load balancers (when ``clusterName`` is
     set: elbv2-mode fleets, and the release of NLBs of fleets no longer in that mode), Ingress
-    status (when fleets are configured).
+    status (when fleets are configured). With ``ingress_changes_only``, the stages an
+    incremental pass runs after Ingress or Namespace changes: only the Ingress status (the fleet
+    objects and the load balancers depend on no Ingress, and cost API calls).
     """
     specs = settings.fleet_specs()
-    warn_retired_profiles(specs)
+    if not ingress_changes_only:
+        warn_retired_profiles(specs)
     owner = settings.owner_id
     writer = guard.writer(KubeWriter(client))
     fleet_kube = guard.fleet_kube(KubeFleetObjects(client))
@@ -297,8 +301,9 @@ def build_stages(
             ),
         )
 
-    stages.append(fleets)
-    if settings.cluster_name:
+    if not ingress_changes_only:
+        stages.append(fleets)
+    if settings.cluster_name and not ingress_changes_only:
         import boto3  # noqa: PLC0415 - only elbv2-mode clusters use AWS here
 
         from providers.elbv2 import Elbv2LoadBalancers  # noqa: PLC0415

@@ -244,6 +244,7 @@ class Controller:
         self._changes: dict[tuple[str, str, str], ObjectChange] = {}
         self._full = True  # the first early pass is full (nothing reconciled yet)
         self._early_at: datetime | None = None  # when the early job set last fires
+        self._idle_since: datetime | None = None  # when the last pass ended (None: one runs)
         self._soft_errors = 0
 
     @property
@@ -283,6 +284,14 @@ class Controller:
                 self._changes[(change.kind, change.namespace, change.name)] = change
             self._debounce = self._debounce.triggered(now)
             fire_at = self._debounce.fire_at(self._config.debounce, self._config.max_debounce)
+            if (
+                self._debounce.count == 1
+                and self._idle_since is not None
+                and now - self._idle_since >= self._config.debounce
+            ):
+                # the first event after a quiet window: its pass runs at once; what follows
+                # while that pass runs is coalesced into the next one
+                fire_at = now
             scheduled = self._early_at
             if (
                 scheduled is not None
@@ -336,24 +345,35 @@ class Controller:
                     changes = None
                 self._changes = {}
                 self._full = False
-            if not self._may_write():
-                _log.debug("pass skipped: not the leader", extra={"reason": reason})
-                if self._health is not None:
-                    self._health.record_standby(now)
+                self._idle_since = None
+            try:
+                return self._execute_locked(reason, now, changes)
+            finally:
                 with self._state_lock:
-                    self._full = True  # what changed meanwhile is not tracked: start over
-                return None
-            request = PassRequest(
-                reason=reason, started=now, may_write=self._may_write, changes=changes
-            )
-            started = self._monotonic()
-            result = self._call_pass(request)
-            duration = self._monotonic() - started
-            if result is None or not result.converged:
-                with self._state_lock:
-                    self._full = True  # the next early pass retries everything
-            self._report(request, result, duration)
-            return result
+                    self._idle_since = self._clock()
+
+    def _execute_locked(
+        self, reason: str, now: datetime, changes: tuple[ObjectChange, ...] | None
+    ) -> PassResult | None:
+        """Run one pass (the pass lock held), report it, and say what the next one must do."""
+        if not self._may_write():
+            _log.debug("pass skipped: not the leader", extra={"reason": reason})
+            if self._health is not None:
+                self._health.record_standby(now)
+            with self._state_lock:
+                self._full = True  # what changed meanwhile is not tracked: start over
+            return None
+        request = PassRequest(
+            reason=reason, started=now, may_write=self._may_write, changes=changes
+        )
+        started = self._monotonic()
+        result = self._call_pass(request)
+        duration = self._monotonic() - started
+        if result is None or not result.converged:
+            with self._state_lock:
+                self._full = True  # the next early pass retries everything
+        self._report(request, result, duration)
+        return result
 
     def _call_pass(self, request: PassRequest) -> PassResult | None:
         try:

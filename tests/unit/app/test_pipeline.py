@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler.app.guards import WriteGuard
 from reconciler.app.output import plan_document
 from reconciler.app.pipeline import (
     DNS_RECORD_CONFLICT,
@@ -26,13 +27,14 @@ from reconciler.app.pipeline import (
     reconcile,
 )
 from reconciler.app.settings import Settings
-from reconciler.app.wiring import loop_result, pass_config
+from reconciler.app.wiring import build_stages, loop_result, pass_config
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.plan import Policy
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import Registry
 from reconciler.dns.tenancy import TenancyConfig, Tenant
 from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
+from reconciler.kube.client import KubeClient
 from reconciler.kube.fake import FakeCluster
 from reconciler.model.cluster import ClusterState, EventType
 from reconciler.model.endpoint import Changes, Endpoint
@@ -675,3 +677,31 @@ def test_a_failed_read_again_keeps_the_last_read_and_does_not_converge() -> None
     )
     assert not report.ok
     assert names(providers.public) == {("a.example.test", "A", ("203.0.113.10",))}
+
+
+def test_an_incremental_pass_runs_only_the_stages_that_read_ingresses() -> None:
+    settings = Settings(
+        owner_id=OWNER,
+        providers=(
+            {"name": "p", "type": "rfc2136", "host": "h", "zones": ["x.test"], "view": "public"},
+        ),  # type: ignore[arg-type]
+        fleets=(
+            {
+                "name": "pub",
+                "ingressClassName": "pub",
+                "visibility": "public",
+                "namespace": "n",
+                "dnsProviders": ["p"],
+            },  # type: ignore[arg-type]
+        ),
+        cluster_name="c1",
+    )
+    client = cast(KubeClient, object())  # building the stages calls no API
+    cluster = FakeCluster()
+    guard = WriteGuard(lambda: True)
+    every = build_stages(settings, client=client, events=cluster, guard=guard)
+    on_change = build_stages(
+        settings, client=client, events=cluster, guard=guard, ingress_changes_only=True
+    )
+    assert [s.__name__ for s in every] == ["fleets", "load_balancers", "ingress_status"]
+    assert [s.__name__ for s in on_change] == ["ingress_status"]

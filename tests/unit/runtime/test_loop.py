@@ -713,3 +713,25 @@ def test_a_burst_of_events_sets_the_early_job_a_few_times_not_once_per_event(
     assert changes is None  # the first early pass is full
     controller.trigger("Ingress", change("late"))
     assert EARLY_JOB in sched.jobs  # a new job after the pass ran
+
+
+def test_the_first_event_after_a_quiet_window_runs_its_pass_at_once(
+    clock: FakeClock, metrics: Metrics
+) -> None:
+    passes = Passes()
+    controller, sched = make(clock, metrics, passes)
+    controller.run_now(reason="once")
+    clock.advance(1.0)  # quiet for longer than the window
+    controller.trigger("Ingress", change("a"))
+    assert sched.jobs[EARLY_JOB][2]["run_date"] == clock()  # no wait for a burst that may come
+    # an event while that pass is still due waits for the window, as bursts do
+    clock.advance(0.001)
+    controller.trigger("Ingress", change("b"))
+    assert sched.jobs[EARLY_JOB][2]["run_date"] == clock() + timedelta(seconds=0.02)
+    sched.fire(EARLY_JOB)
+    got = passes.requests[-1].changes
+    assert got is not None
+    assert {c.name for c in got} == {"a", "b"}
+    # right after a pass, the next event waits one window (passes are at most one per window)
+    controller.trigger("Ingress", change("c"))
+    assert sched.jobs[EARLY_JOB][2]["run_date"] == clock() + timedelta(seconds=0.02)
