@@ -4,12 +4,13 @@ A pass (the injected ``run_pass`` function: fleets → load balancers → status
 
 - every ``interval`` as an apscheduler interval job (one instance at a time, coalesced): a full
   pass (``PassRequest.changes`` is None);
-- early, when watch events call :meth:`Controller.trigger`: triggers are coalesced (the pass runs
-  ``debounce`` after the last one, 0.02 s by default, and at most ``max_debounce`` after the
-  first), so a burst of events is one pass. Each event carries the object that changed; the early
-  pass receives every change since the last pass (the latest per object) and may reconcile only
-  those. A trigger without a change (leadership gained), or an early pass after one that did not
-  converge, asks for a full pass instead.
+- early, when watch events call :meth:`Controller.trigger`: the first event after a quiet
+  ``debounce`` (0.02 s by default) runs its pass at once; events while a pass is due or running
+  are coalesced (the pass runs ``debounce`` after the last one, and at most ``max_debounce``
+  after the first), so a burst of events is one or two passes. Each event carries the object
+  that changed; the early pass receives every change since the last pass (the latest per object)
+  and may reconcile only those. A trigger without a change (leadership gained), or an early
+  pass after one that did not converge, asks for a full pass instead.
 
 How long a provider trusts what it remembers of its zones is the provider's own business (Route53
 re-lists after ``resyncPeriod``; RFC2136 reads a zone again only when its SOA serial moved).
