@@ -52,8 +52,9 @@ def ingress_host(index: int, zones: Sequence[str]) -> str:
 
 
 def ingress_address(index: int) -> str:
-    """The load-balancer IP in the status of Ingress ``index`` (10.1.0.1 upwards, no .0)."""
-    return f"10.1.{index // 200}.{index % 200 + 1}"
+    """The load-balancer IP in the status of Ingress ``index`` (10.1.0.1 upwards, no .0; 50,000
+    per second octet, so that 100,000 Ingresses have distinct valid addresses)."""
+    return f"10.{1 + index // 50_000}.{index // 200 % 250}.{index % 200 + 1}"
 
 
 def ingress_object(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
 import json
 import math
 from pathlib import Path
@@ -292,10 +293,12 @@ def test_hosts_spread_over_zones_with_distinct_addresses() -> None:
     zones = zone_names(4)
     assert zones == ("z0.bench.test", "z1.bench.test", "z2.bench.test", "z3.bench.test")
     hosts = [ingress_host(i, zones) for i in range(10000)]
-    addresses = {ingress_address(i) for i in range(10000)}
+    addresses = {ingress_address(i) for i in range(100_000)}
     assert len(set(hosts)) == 10000
-    assert len(addresses) == 10000
+    assert len(addresses) == 100_000
     assert all(not a.endswith(".0") for a in addresses)
+    assert all(ipaddress.ip_address(a).version == 4 for a in addresses)
+    assert ingress_address(9999) == "10.1.49.200"  # N <= 10,000: the addresses of earlier runs
     assert {h.split(".", 1)[1] for h in hosts[:4]} == set(zones)
     obj = ingress_object(7, zones, namespace="ns")
     assert obj["spec"]["rules"][0]["host"] == "h7.z3.bench.test"
