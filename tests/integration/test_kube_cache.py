@@ -11,7 +11,7 @@ import pytest
 from e2e.servers.apiserver import ApiServer
 from reconciler.kube.cache import Backoff, ClusterCache, WatchCache
 from reconciler.kube.client import KubeClient, load_client
-from reconciler.kube.resources import INGRESS, INGRESS_CLASS
+from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE
 from reconciler.model.cluster import ChangeType, ObjectChange
 from tests.fixtures.kube import wait_until
 
@@ -215,6 +215,9 @@ def test_cluster_cache_serves_all_four_kinds(api_client: KubeClient, namespace: 
             lambda: f"cls-{namespace}" in {c["metadata"]["name"] for c in cache.ingress_classes()},
             what="ingress class",
         )
+        # the first list reported nothing; a Namespace's new label is reported like the rest
+        api_client.patch(NAMESPACE, namespace, {"metadata": {"labels": {"team": "b"}}})
+        wait_until(lambda: "Namespace" in {p.kind for p in pokes}, what="namespace change")
         assert {p.kind for p in pokes} >= {"Ingress", "Service", "IngressClass", "Namespace"}
     finally:
         cache.stop()
