@@ -286,10 +286,6 @@ class DesiredIndex:
         """Has a full pass filled it (:meth:`replace_all`)?"""
         return self._filled
 
-    def desires(self) -> Iterable[IngressDesire]:
-        """Every desire held."""
-        return self._desires.values()
-
     def resources(self) -> set[str]:
         """The resources whose desires are held."""
         return set(self._desires)
@@ -307,10 +303,6 @@ class DesiredIndex:
     def remember(self, resource: str, ingress: Mapping[str, Any]) -> None:
         """Note the object the desire of ``resource`` is (now) computed from."""
         self._sources[resource] = ingress
-
-    def endpoint_count(self) -> int:
-        """How many source endpoints the held desires have (the ``source_endpoints`` gauge)."""
-        return sum(len(d.source) for d in self._desires.values())
 
     def replace_all(self, desires: Iterable[IngressDesire]) -> None:
         """Hold exactly these desires (a full pass)."""
