@@ -280,6 +280,7 @@ def _log_summary(report: PassReport, *, command: str, dry_run: bool) -> None:
         extra={
             "reason": command,
             "dry_run": dry_run,
+            "incremental": result.incremental,
             "converged": result.converged,
             "source_endpoints": result.source_endpoints,
             "changes": {f"{c.provider}/{c.action}": c.count for c in result.changes},

@@ -565,6 +565,7 @@ def test_a_command_logs_one_info_summary_detail_at_debug(tmp_path: Path, command
     (summary,) = [line for line in lines if line["msg"] == "pass finished"]
     assert summary["reason"] == command
     assert summary["dry_run"] is (command == "plan")
+    assert summary["incremental"] is False  # once and plan read and plan everything
     assert summary["converged"] is True
     assert sum(summary["changes"].values()) == (8 if command == "once" else 0)
     assert summary["refusals"] == {"InvalidHost": 1}  # the sample's bad host; its detail warns
