@@ -577,31 +577,18 @@ def _dns_pass(
     dry_run: bool,
 ) -> PassReport:
     """Plan (and apply) every name of every provider."""
-    source = source_result(desires)
-    refusals = _sorted_refusals(desires)
-    _log_desires(source, refusals)
-    desired, groups = endpoint_groups(desires, config.fleets, None)
-    dns = sync_dns(
-        desired=desired,
-        groups=groups,
+    return _dns_stage(
+        config,
+        read=desires,
+        planned=desires,
+        names=None,
         targets=targets,
-        owner_id=config.owner_id,
-        policy=config.policy,
-        managed_types=config.managed_types,
-        domain_filter=config.domain_filter,
+        now=now,
+        outcomes=outcomes,
+        ingresses=ingresses,
+        events=events,
         dry_run=dry_run,
     )
-    report = PassReport(source=source, dns=dns, refusals=refusals, stages=tuple(outcomes))
-    if events is not None and not dry_run:
-        _record_events(
-            events,
-            report=report,
-            ingresses=_by_resource(ingresses),
-            groups=groups,
-            desired=desired,
-            now=now,
-        )
-    return report
 
 
 def _dns_changes(
@@ -618,13 +605,43 @@ def _dns_changes(
 ) -> PassReport:
     """Replace the changed desires in ``index``; plan (and apply) the names they touched only."""
     touched = index.update(changed)
-    fresh = [d for d in changed.values() if d is not None]
-    source = source_result(fresh)
-    refusals = _sorted_refusals(fresh)
+    return _dns_stage(
+        config,
+        read=[d for d in changed.values() if d is not None],
+        planned=index.claiming(touched),
+        names=touched,
+        targets=targets,
+        now=now,
+        outcomes=outcomes,
+        ingresses=ingresses,
+        events=events,
+        dry_run=dry_run,
+    )
+
+
+def _dns_stage(
+    config: PassConfig,
+    *,
+    read: Sequence[IngressDesire],
+    planned: Sequence[IngressDesire],
+    names: frozenset[str] | None,
+    targets: Sequence[Registry],
+    now: datetime,
+    outcomes: Sequence[StageOutcome],
+    ingresses: Sequence[Mapping[str, Any]],
+    events: EventRecorder | None,
+    dry_run: bool,
+) -> PassReport:
+    """The DNS stage: the desires ``read`` this pass are reported (source, refusals, Events), the
+    ``planned`` ones written; with ``names``, only the rows at those names (none: no call)."""
+    source = source_result(read)
+    refusals = _sorted_refusals(read)
     _log_desires(source, refusals)
-    desired, groups = endpoint_groups(index.claiming(touched), config.fleets, touched)
+    desired, groups = endpoint_groups(planned, config.fleets, names)
     dns = (
-        sync_dns(
+        DnsPassResult()
+        if names is not None and not names
+        else sync_dns(
             desired=desired,
             groups=groups,
             targets=targets,
@@ -633,13 +650,15 @@ def _dns_changes(
             managed_types=config.managed_types,
             domain_filter=config.domain_filter,
             dry_run=dry_run,
-            names=touched,
+            names=names,
         )
-        if touched
-        else DnsPassResult()
     )
     report = PassReport(
-        source=source, dns=dns, refusals=refusals, stages=tuple(outcomes), incremental=True
+        source=source,
+        dns=dns,
+        refusals=refusals,
+        stages=tuple(outcomes),
+        incremental=names is not None,
     )
     if events is not None and not dry_run:
         _record_events(
