@@ -34,6 +34,7 @@ from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.sync import Registry
 from reconciler.kube.cache import ClusterCache
 from reconciler.kube.client import KubeClient
+from reconciler.kube.discovery import served_gateway_kinds
 from reconciler.kube.events import KubeEventRecorder
 from reconciler.kube.lease import KubeLeaseStore
 from reconciler.kube.listed import ListedState
@@ -104,7 +105,11 @@ def run_controller(
             if controller is not None:
                 controller.trigger(change.kind, change)
 
-        cache = ClusterCache(client, on_change=changed)
+        cache = ClusterCache(
+            client,
+            on_change=changed,
+            gateway_kinds=served_gateway_kinds(client) if config.gateway_routes else (),
+        )
 
     run_pass = _pass_function(
         args,

@@ -17,14 +17,24 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.dns.ingress_source import Rejection, SourceResult, endpoints_from_ingress
+from reconciler.dns.route_source import GatewayIndex, route_endpoints
 from reconciler.dns.sync import EndpointGroup
-from reconciler.dns.tenancy import Fleet, Namespace, Refusal, TenancyConfig, decide, guard_view
+from reconciler.dns.tenancy import (
+    Fleet,
+    Namespace,
+    Refusal,
+    TenancyConfig,
+    decide,
+    decide_route,
+    guard_view,
+)
 from reconciler.fleets.spec import FleetSpec
 from reconciler.model.endpoint import Endpoint, Label
+from reconciler.model.gateway import object_key, route_resource
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
     annotations_of,
@@ -42,6 +52,7 @@ __all__ = [
     "desire_of",
     "endpoint_groups",
     "few_enough",
+    "route_desires",
     "source_result",
 ]
 
@@ -71,6 +82,13 @@ class IngressDesire:
     """Hosts refused for lying in the ownership namespace."""
     refusals: tuple[Refusal, ...] = ()
     """Tenancy and view-guard refusals."""
+    part: str = ""
+    """For a Route attached to Gateways of several fleets: the fleet this desire is of."""
+
+    @property
+    def key(self) -> str:
+        """Its key in a :class:`DesiredIndex`: the resource (``@<fleet>`` for a Route)."""
+        return f"{self.resource}@{self.part}" if self.part else self.resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,10 @@ class DesireContext:
     """Fleet name → the addresses of every fleet of the other visibility."""
     excluded_nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     namespaces: Mapping[str, Namespace]
+    gateways: GatewayIndex | None = None
+    """The Gateways and ListenerSets Routes attach to; None: Routes are not read."""
+    gateway_fleets: Mapping[tuple[str, str], FleetSpec] = field(default_factory=dict)
+    """Fleet by its Gateway (namespace, name)."""
 
     @classmethod
     def of(
@@ -103,6 +125,7 @@ class DesireContext:
         tenancy: TenancyConfig | None,
         public_excluded_nets: Sequence[str],
         namespaces: Mapping[str, Namespace],
+        gateways: GatewayIndex | None = None,
     ) -> DesireContext:
         """The context of one pass (fleet addresses as the strings of their Services)."""
         lowered = {f.name: tuple(a.lower() for a in addresses.get(f.name, ())) for f in fleets}
@@ -135,7 +158,111 @@ class DesireContext:
                 ipaddress.ip_network(n, strict=False) for n in public_excluded_nets
             ),
             namespaces=namespaces,
+            gateways=gateways,
+            gateway_fleets={
+                (f.namespace, f.gateway.name): f for f in fleets if f.gateway is not None
+            },
         )
+
+
+def _unreserved(
+    endpoints: Sequence[Endpoint], context: DesireContext
+) -> tuple[list[Endpoint], list[Rejection]]:
+    """The endpoints whose names are not in the ownership namespace, and the rest refused."""
+    if not context.reserved or not endpoints:
+        return list(endpoints), []
+    kept: list[Endpoint] = []
+    reserved: list[Rejection] = []
+    for e in endpoints:
+        if any(p.search(e.name) for p in context.reserved):
+            reserved.append(
+                Rejection(
+                    resource=e.labels.get(Label.RESOURCE, ""), host=e.name, reason=RESERVED_REASON
+                )
+            )
+        else:
+            kept.append(e)
+    return kept, reserved
+
+
+def _view_guarded(
+    fleet: FleetSpec, endpoints: Sequence[Endpoint], context: DesireContext
+) -> tuple[list[Endpoint], list[Refusal]]:
+    tenancy_fleet = next(f for f in context.tenancy_fleets if f.name == fleet.name)
+    return guard_view(
+        tenancy_fleet,
+        endpoints,
+        other_view=set(context.other_view[fleet.name]),
+        excluded_nets=list(context.excluded_nets),
+    )
+
+
+def route_desires(route: Mapping[str, Any], context: DesireContext) -> list[IngressDesire]:
+    """What one Gateway API Route asks of DNS: one desire, or with fleets one per fleet whose
+    Gateway it is attached to (Routes on other Gateways are not ours).
+
+    With fleets a Route's targets are its fleet's address, as an Ingress's are (while the fleet
+    has none, claims that keep what DNS holds), unless a ``target`` annotation on its Gateway or
+    ListenerSet names them; tenancy (:func:`~reconciler.dns.tenancy.decide_route`) and the
+    split-horizon guard apply as to an Ingress of that fleet. Without fleets the targets are
+    the Gateways' addresses, as external-dns reads them.
+    """
+    if context.gateways is None or (route.get("metadata") or {}).get("deletionTimestamp"):
+        return []
+    attachments = context.gateways.attachments(route)
+    if not attachments:
+        return []
+    resource = route_resource(route)
+    prefixes = context.annotation_prefixes
+    if not context.fleets:
+        hosts = list(dict.fromkeys(h for a in attachments for h in a.hosts))
+        targets = list(dict.fromkeys(t for a in attachments for t in a.targets))
+        source = route_endpoints(route, hosts, targets, annotation_prefixes=prefixes)
+        kept, reserved = _unreserved(source.endpoints, context)
+        allowed = tuple(kept)
+        return [
+            IngressDesire(resource, None, allowed, allowed, source.rejections, tuple(reserved))
+        ]
+    desires: list[IngressDesire] = []
+    for attachment in attachments:
+        fleet = context.gateway_fleets.get(attachment.gateway)
+        if fleet is None:
+            continue
+        at: Sequence[str] = (
+            attachment.targets if attachment.overridden else context.addresses[fleet.name]
+        )
+        source = route_endpoints(route, attachment.hosts, at, annotation_prefixes=prefixes)
+        kept, reserved = _unreserved(source.endpoints, context)
+        endpoints: Sequence[Endpoint] = kept
+        refusals: list[Refusal] = []
+        if context.tenancy is not None:
+            ns_name = object_key(route)[0]
+            decision = decide_route(
+                context.tenancy,
+                fleets=context.tenancy_fleets,
+                namespace=context.namespaces.get(ns_name, Namespace(ns_name)),
+                resource=resource,
+                fleet=fleet.name,
+                gateway="/".join(attachment.gateway),
+                endpoints=endpoints,
+            )
+            refusals.extend(decision.refusals)
+            endpoints = decision.allowed
+        guarded, refused = _view_guarded(fleet, endpoints, context)
+        refusals.extend(refused)
+        desires.append(
+            IngressDesire(
+                resource,
+                fleet.name,
+                tuple(kept),
+                tuple(guarded),
+                source.rejections,
+                tuple(reserved),
+                tuple(refusals),
+                part=fleet.name,
+            )
+        )
+    return desires
 
 
 def desire_of(ingress: Mapping[str, Any], context: DesireContext) -> IngressDesire:
@@ -152,22 +279,7 @@ def desire_of(ingress: Mapping[str, Any], context: DesireContext) -> IngressDesi
         ingress_class_names=context.class_filter,
         annotation_prefixes=context.annotation_prefixes,
     )
-    endpoints = list(source.endpoints)
-    reserved: list[Rejection] = []
-    if context.reserved and endpoints:
-        kept = []
-        for e in endpoints:
-            if any(p.search(e.name) for p in context.reserved):
-                reserved.append(
-                    Rejection(
-                        resource=e.labels.get(Label.RESOURCE, ""),
-                        host=e.name,
-                        reason=RESERVED_REASON,
-                    )
-                )
-            else:
-                kept.append(e)
-        endpoints = kept
+    endpoints, reserved = _unreserved(source.endpoints, context)
     allowed = tuple(endpoints)
     if not context.fleets:
         return IngressDesire(
@@ -192,13 +304,7 @@ def desire_of(ingress: Mapping[str, Any], context: DesireContext) -> IngressDesi
         )
         refusals.extend(decision.refusals)
         endpoints = list(decision.allowed)
-    tenancy_fleet = next(f for f in context.tenancy_fleets if f.name == fleet.name)
-    guarded, refused = guard_view(
-        tenancy_fleet,
-        endpoints,
-        other_view=set(context.other_view[fleet.name]),
-        excluded_nets=list(context.excluded_nets),
-    )
+    guarded, refused = _view_guarded(fleet, endpoints, context)
     refusals.extend(refused)
     return IngressDesire(
         resource,
@@ -309,11 +415,12 @@ class DesiredIndex:
         self._desires = {}
         self._claimants = {}
         self._sources = {}
-        self.update({d.resource: d for d in desires})
+        self.update({d.key: d for d in desires})
         self._filled = True
 
     def update(self, changed: Mapping[str, IngressDesire | None]) -> frozenset[str]:
-        """Replace the desires of some Ingresses (None: it is gone); the names they touched."""
+        """Replace the desires of some Ingresses, by :attr:`IngressDesire.key` (None: it is
+        gone); the names they touched."""
         touched: set[str] = set()
         for resource, desire in changed.items():
             old = self._desires.pop(resource, None)

@@ -62,10 +62,12 @@ from reconciler.app.desired import (
     desire_of,
     endpoint_groups,
     few_enough,
+    route_desires,
     source_result,
 )
 from reconciler.dns.ingress_source import SourceResult
 from reconciler.dns.plan import DEFAULT_MANAGED_TYPES, Conflict, DomainFilter, Policy
+from reconciler.dns.route_source import GatewayIndex
 from reconciler.dns.sync import DnsPassResult, EndpointGroup, Registry, sync_dns
 from reconciler.dns.tenancy import (
     DEFAULT_PUBLIC_EXCLUDED_NETS,
@@ -86,6 +88,7 @@ from reconciler.model.cluster import (
 )
 from reconciler.model.endpoint import Changes, Endpoint, Label
 from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
+from reconciler.model.gateway import ROUTE_KINDS, route_resource
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
     ingress_class_of,
@@ -146,6 +149,10 @@ class PassConfig:
     """Target ranges a public fleet's view never receives (empty: no range guard)."""
     annotation_prefixes: tuple[str, ...] = ANNOTATION_PREFIXES
     """external-dns annotation prefixes read (hostname, target, ttl)."""
+    gateway_routes: bool = True
+    """Publish Gateway API Routes' hosts."""
+    gateway_class_names: tuple[str, ...] = ()
+    """Gateway class filter without fleets (empty: every Gateway)."""
     reserved_names: tuple[str, ...] = ()
     """Patterns of the ownership namespace (:func:`reconciler.dns.registry.reserved_name_patterns`):
     hosts matching one are rejected at the source."""
@@ -161,6 +168,12 @@ class Observed:
     """Namespaces by name (labels matter for tenant selectors)."""
     addresses: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     """Fleet name → its Service's ``status.loadBalancer.ingress`` (empty while pending)."""
+    routes: tuple[Mapping[str, Any], ...] = ()
+    """Every Gateway API Route (raw API JSON, with its ``kind``)."""
+    gateways: tuple[Mapping[str, Any], ...] = ()
+    """Every Gateway."""
+    listener_sets: tuple[Mapping[str, Any], ...] = ()
+    """Every ListenerSet."""
 
     @classmethod
     def from_state(cls, state: ClusterState, fleets: Sequence[FleetSpec]) -> Observed:
@@ -175,6 +188,9 @@ class Observed:
             ingresses=tuple(state.ingresses()),
             namespaces=namespaces,
             addresses={f.name: fleet_service_address(f, state) for f in fleets},
+            routes=tuple(state.routes()),
+            gateways=tuple(state.gateways()),
+            listener_sets=tuple(state.listener_sets()),
         )
 
 
@@ -315,12 +331,18 @@ class GuardedRegistry:
         self._inner.apply(changes)
 
 
-def _ingress_ref(ingress: Mapping[str, Any]) -> ObjectRef:
-    return ObjectRef.of({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", **ingress})
+def _object_ref(obj: Mapping[str, Any]) -> ObjectRef:
+    """The reference of an Ingress or a Route (a listed Ingress may lack apiVersion/kind)."""
+    return ObjectRef.of({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", **obj})
 
 
-def _by_resource(ingresses: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {resource_of(i): i for i in ingresses}
+def _resource(obj: Mapping[str, Any]) -> str:
+    """The TXT ``resource`` of an Ingress or a Route."""
+    return route_resource(obj) if obj.get("kind") in ROUTE_KINDS else resource_of(obj)
+
+
+def _by_resource(objects: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {_resource(o): o for o in objects}
 
 
 def _record_events(
@@ -372,7 +394,7 @@ def _record_events(
     for (resource, reason), messages in sorted(notes.items()):
         try:
             events.record(
-                _ingress_ref(ingresses[resource]),
+                _object_ref(ingresses[resource]),
                 type=EventType.WARNING,
                 reason=reason,
                 note="; ".join(sorted(messages))[:1024],
@@ -432,6 +454,17 @@ def _context(config: PassConfig, observed: Observed) -> DesireContext:
         tenancy=config.tenancy,
         public_excluded_nets=config.public_excluded_nets,
         namespaces=observed.namespaces,
+        gateways=(
+            GatewayIndex(
+                observed.gateways,
+                observed.listener_sets,
+                namespace_labels={n: ns.labels for n, ns in observed.namespaces.items()},
+                gateway_classes=() if config.fleets else config.gateway_class_names,
+                annotation_prefixes=config.annotation_prefixes,
+            )
+            if config.gateway_routes
+            else None
+        ),
     )
 
 
@@ -491,13 +524,14 @@ def reconcile(
     if index is None:
         published = published_ingresses(observed.ingresses, config.fleets, observed.addresses)
         desires = [desire_of(ingress, context) for ingress in published]
+        desires += _route_desires(observed.routes, context)
         return _dns_pass(
             config,
             desires,
             targets=targets,
             now=now,
             outcomes=outcomes,
-            ingresses=observed.ingresses,
+            ingresses=(*observed.ingresses, *observed.routes),
             events=events,
             dry_run=dry_run,
         )
@@ -519,9 +553,13 @@ def reconcile(
             desire = fresh[resource] = desire_of(shown, context)
             index.remember(resource, ingress)
         desires.append(desire)
+    # a Route's desire depends on Gateways and ListenerSets too: read every pass (they are few)
+    routed = _route_desires(observed.routes, context)
+    desires += routed
+    fresh |= {d.key: d for d in routed}
     if memo:
         # every name was planned against these zones and this context: only what changed since
-        gone = index.resources() - {d.resource for d in desires}
+        gone = index.resources() - {d.key for d in desires}
         changed: dict[str, IngressDesire | None] = {r: None for r in gone}
         changed |= {r: d for r, d in fresh.items() if d != index.get(r)}
         memo = few_enough(len(changed), len(index))
@@ -536,11 +574,12 @@ def reconcile(
             targets=targets,
             now=now,
             outcomes=outcomes,
-            ingresses=observed.ingresses,
+            ingresses=(*observed.ingresses, *observed.routes),
             events=events,
             dry_run=dry_run,
         )
     else:
+        changed_resources = {d.resource for d in changed.values() if d is not None}
         report = _dns_changes(
             config,
             changed,
@@ -548,12 +587,22 @@ def reconcile(
             targets=targets,
             now=now,
             outcomes=outcomes,
-            ingresses=[i for i in observed.ingresses if resource_of(i) in fresh],
+            ingresses=[
+                o
+                for o in (*observed.ingresses, *observed.routes)
+                if _resource(o) in changed_resources
+            ],
             events=events,
             dry_run=dry_run,
         )
     index.stale = not report.ok
     return report
+
+
+def _route_desires(
+    routes: Iterable[Mapping[str, Any]], context: DesireContext
+) -> list[IngressDesire]:
+    return [d for route in routes for d in route_desires(route, context)]
 
 
 def _generations(targets: Sequence[Registry]) -> dict[str, int] | None:

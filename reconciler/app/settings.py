@@ -59,7 +59,7 @@ from reconciler.dns.tenancy import (
 from reconciler.dns.txt_format import AffixNameMapper, reserved_name_patterns
 from reconciler.fleets.options import Autoscaling, ControllerOptions, WorkloadShape
 from reconciler.fleets.profiles import DEFAULT_PROFILE
-from reconciler.fleets.spec import FleetPort, FleetSpec
+from reconciler.fleets.spec import FleetGateway, FleetPort, FleetSpec
 from reconciler.model.endpoint import InvalidNameError, RecordType, normalize_name
 from reconciler.model.errors import ConfigError
 from reconciler.model.ingress import ANNOTATION_PREFIXES
@@ -359,6 +359,15 @@ class FleetControllerSettings(_Model):
     """Backend statuses answered by the default backend instead (needs ``defaultBackend``)."""
 
 
+class FleetGatewaySettings(_Model):
+    """The fleet's Gateway (Gateway API), served by its controller beside its IngressClass."""
+
+    name: str | None = None
+    """The Gateway's name in the fleet's namespace (default: the fleet's name)."""
+    gateway_class_name: str | None = None
+    """Its GatewayClass (default: the fleet's ``ingressClassName``)."""
+
+
 class ResourcesSettings(_Model):
     """Container resources of a fleet's controller."""
 
@@ -427,6 +436,9 @@ class FleetSettings(_Model):
     """``namespace/name`` of the Service answering requests no rule matches."""
     controller: FleetControllerSettings = FleetControllerSettings()
     """Controller-wide settings (timeouts, body size, snippets, error pages)."""
+    gateway: FleetGatewaySettings | None = None
+    """A Gateway (and its GatewayClass) for Gateway API Routes, on the same controller and load
+    balancer; none when unset."""
 
     @field_validator("name", "namespace")
     @classmethod
@@ -545,6 +557,10 @@ class Settings(BaseSettings):
     """Address ranges no target of a public fleet may lie in (empty: no range guard)."""
     ingress_class_names: tuple[str, ...] = ()
     """Only Ingresses of these classes are published (every Ingress when empty)."""
+    gateway_routes: bool = True
+    """Publish the hosts of Gateway API Routes (those the cluster serves at v1)."""
+    gateway_class_names: tuple[str, ...] = ()
+    """Without fleets: only Routes on Gateways of these classes (every Gateway when empty)."""
     interval: float = Field(default=60.0, gt=0)
     """Seconds between two passes of ``run``."""
     resync_period: float = Field(default=3600.0, gt=0)
@@ -754,6 +770,14 @@ class Settings(BaseSettings):
                 target_type=f.load_balancer.target_type,
                 extra_annotations=f.load_balancer.annotations,
                 dns_providers=f.dns_providers,
+                gateway=(
+                    FleetGateway(
+                        name=f.gateway.name or f.name,
+                        class_name=f.gateway.gateway_class_name or f.ingress_class_name,
+                    )
+                    if f.gateway is not None
+                    else None
+                ),
                 options=ControllerOptions.of(
                     key=f"fleets[{f.name}]",
                     default_certificate=f.tls.default_certificate,

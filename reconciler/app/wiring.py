@@ -180,6 +180,8 @@ def pass_config(settings: Settings) -> PassConfig:
             include=settings.domain_filter.include, exclude=settings.domain_filter.exclude
         ),
         ingress_class_names=settings.ingress_class_names,
+        gateway_routes=settings.gateway_routes,
+        gateway_class_names=settings.gateway_class_names,
         fleets=settings.fleet_specs(),
         tenancy=settings.tenancy_config() if settings.tenants else None,
         public_excluded_nets=settings.public_excluded_target_nets,

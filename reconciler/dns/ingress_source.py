@@ -48,6 +48,7 @@ __all__ = [
     "endpoints_from_ingresses",
     "is_selected",
     "parse_ttl",
+    "usable_targets",
 ]
 
 MAX_TTL = 2**31 - 1
@@ -289,7 +290,14 @@ def _targets(
 ) -> tuple[dict[str, list[str]], list[Rejection]]:
     """Usable targets by record type (the ``target`` annotation replaces the status)."""
     text = _annotation(annotations, "target")
-    raw_targets = _split_list(text) if text else _status_targets(ingress)
+    return usable_targets(_split_list(text) if text else _status_targets(ingress), resource)
+
+
+def usable_targets(
+    raw_targets: Iterable[str], resource: str
+) -> tuple[dict[str, list[str]], list[Rejection]]:
+    """Targets by record type, with at most one CNAME and none beside addresses; the rest is
+    rejected with its reason."""
     by_type, rejections = _classify_targets(raw_targets, resource)
     cnames = sorted(by_type[RecordType.CNAME])
     if cnames and (by_type[RecordType.A] or by_type[RecordType.AAAA]):

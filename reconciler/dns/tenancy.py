@@ -64,6 +64,7 @@ __all__ = [
     "TenancyConfig",
     "Tenant",
     "decide",
+    "decide_route",
     "domain_precedence",
     "guard_view",
     "normalize_address",
@@ -593,6 +594,51 @@ def decide(
     fleet = _choose_fleet(tenant, fleets, ingress)
     if not isinstance(fleet, Fleet):
         return _refuse_all(resource, tenant.name, *fleet)
+    return _decide_hosts(
+        config, tenant, fleets=fleets, fleet=fleet, resource=resource, desired=desired
+    )
+
+
+def decide_route(
+    config: TenancyConfig,
+    *,
+    fleets: Sequence[Fleet],
+    namespace: Namespace,
+    resource: str,
+    fleet: str,
+    gateway: str,
+    endpoints: Iterable[Endpoint],
+) -> Decision:
+    """:func:`decide` for a Gateway API Route attached to ``gateway`` (``namespace/name``), the
+    Gateway of ``fleet``: the Route's namespace must be in a tenant that may use that fleet, and
+    its hosts and targets pass the same checks as an Ingress's."""
+    desired = tuple(endpoints)
+    tenant, why = tenant_of(config, namespace)
+    if tenant is None:
+        return _refuse_all(resource, "", RefusalReason.NAMESPACE_NOT_IN_TENANT, why)
+    chosen = next((f for f in fleets if f.name == fleet), None)
+    if chosen is None or chosen.name not in tenant.fleets:
+        return _refuse_all(
+            resource,
+            tenant.name,
+            RefusalReason.FLEET_NOT_ALLOWED,
+            f"Gateway {gateway} belongs to fleet {fleet!r}, which tenant {tenant.name!r} may not "
+            f"use (allowed: {', '.join(tenant.fleets) or 'none'}); attach to one of its Gateways",
+        )
+    return _decide_hosts(
+        config, tenant, fleets=fleets, fleet=chosen, resource=resource, desired=desired
+    )
+
+
+def _decide_hosts(
+    config: TenancyConfig,
+    tenant: Tenant,
+    *,
+    fleets: Sequence[Fleet],
+    fleet: Fleet,
+    resource: str,
+    desired: Sequence[Endpoint],
+) -> Decision:
     allowed_fleets = tuple(f for f in fleets if f.name in tenant.fleets)
     allowed: list[Endpoint] = []
     refusals: set[Refusal] = set()

@@ -166,6 +166,8 @@ DELETE_ORDER = (
     "ClusterRoleBinding",
     "ClusterRole",
     "ServiceAccount",
+    "Gateway",
+    "GatewayClass",
     "IngressClass",
     "Namespace",
 )
@@ -194,24 +196,48 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
+# a class's controller field is immutable: (field, reason, the fleet key that renames the class)
+_CLASS_CONTROLLER = {
+    "IngressClass": ("controller", Reason.INGRESS_CLASS_CONTROLLER_CONFLICT, "ingressClassName"),
+    "GatewayClass": (
+        "controllerName",
+        Reason.GATEWAY_CLASS_CONTROLLER_CONFLICT,
+        "gateway.gatewayClassName",
+    ),
+}
+
+
+def _class_refusal(
+    desired: Mapping[str, Any], existing: Mapping[str, Any], ref: ObjectRef, fleet: str
+) -> Refusal | None:
+    """An IngressClass or GatewayClass whose controller is not the fleet's is never taken."""
+    if ref.kind not in _CLASS_CONTROLLER:
+        return None
+    key, reason, setting = _CLASS_CONTROLLER[ref.kind]
+    have = (existing.get("spec") or {}).get(key)
+    want = desired["spec"][key]
+    if have == want:
+        return None
+    user = "Ingress" if ref.kind == "IngressClass" else "Gateway"
+    return Refusal(
+        ref,
+        fleet,
+        reason,
+        f"{ref.kind} {ref.name} has {key} {have!r}; fleet {fleet} needs {want!r}. "
+        f"spec.{key} is immutable: rename the fleet's {setting}, or delete "
+        f"the class yourself once no {user} uses it",
+    )
+
+
 def _refusal(
     desired: Mapping[str, Any], existing: Mapping[str, Any], fleet: str, owner_id: str
 ) -> Refusal | None:
     """Why ``desired`` must not be applied over ``existing``; None when it may be."""
     kind = str(desired["kind"])
     ref = _ref(existing, str(desired["apiVersion"]), kind)
-    if kind == "IngressClass":
-        have = (existing.get("spec") or {}).get("controller")
-        want = desired["spec"]["controller"]
-        if have != want:
-            return Refusal(
-                ref,
-                fleet,
-                Reason.INGRESS_CLASS_CONTROLLER_CONFLICT,
-                f"IngressClass {ref.name} has controller {have!r}; fleet {fleet} needs {want!r}. "
-                "spec.controller is immutable: rename the fleet's ingressClassName, or delete "
-                "the class yourself once no Ingress uses it",
-            )
+    refusal = _class_refusal(desired, existing, ref, fleet)
+    if refusal is not None:
+        return refusal
     if not is_owned(existing, owner_id):
         return Refusal(
             ref,
@@ -220,6 +246,8 @@ def _refusal(
             f"{kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name} exists without "
             f"the labels of owner {owner_id!r}; it is left alone: rename the fleet or remove it",
         )
+    if kind == "Gateway":
+        return _gateway_scheme_refusal(desired, existing, ref, fleet)
     if kind == "Service":
         have_scheme = ((existing.get("metadata") or {}).get("annotations") or {}).get(
             SCHEME_ANNOTATION
@@ -247,6 +275,25 @@ def _refusal(
                 f"{have_class!r} (immutable): delete the fleet Service to change the mode",
             )
     return None
+
+
+def _gateway_scheme_refusal(
+    desired: Mapping[str, Any], existing: Mapping[str, Any], ref: ObjectRef, fleet: str
+) -> Refusal | None:
+    """A fleet Gateway's scheme never flips in place (its load balancer would be replaced)."""
+    infrastructure = (existing.get("spec") or {}).get("infrastructure") or {}
+    have = (infrastructure.get("annotations") or {}).get(SCHEME_ANNOTATION)
+    want = desired["spec"]["infrastructure"]["annotations"][SCHEME_ANNOTATION]
+    if have is None or have == want:
+        return None
+    return Refusal(
+        ref,
+        fleet,
+        Reason.SCHEME_CHANGE_REFUSED,
+        f"fleet {fleet} wants scheme {want} but its Gateway has {have}: changing it in place "
+        "replaces the load balancer and its DNS name. To change visibility, delete the fleet "
+        "Gateway and Service (see docs/fleets.md)",
+    )
 
 
 def _is_terminating(obj: Mapping[str, Any]) -> bool:

@@ -26,12 +26,14 @@ from reconciler.fleets.spec import (
 from reconciler.model.cluster import (
     JsonObject,
 )
+from reconciler.model.gateway import GATEWAY_GROUP
 from reconciler.model.load_balancer import scheme_for_visibility
 
 # --- desired objects ---------------------------------------------------------------------------
 
 __all__ = [
     "desired_fleet_objects",
+    "gateway_objects",
     "service_annotations",
 ]
 
@@ -56,6 +58,12 @@ def service_annotations(spec: FleetSpec) -> dict[str, str]:
         LB_TYPE_ANNOTATION: "external",
         TARGET_TYPE_ANNOTATION: str(spec.target_type),
     }
+
+
+def _scheme_annotations(spec: FleetSpec) -> dict[str, str]:
+    """The load-balancer annotations the reconciler decides (Gateway API allows 8)."""
+    ours = (SCHEME_ANNOTATION, LB_TYPE_ANNOTATION, TARGET_TYPE_ANNOTATION)
+    return {k: v for k, v in service_annotations(spec).items() if k in ours}
 
 
 def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject, ...]:
@@ -123,7 +131,10 @@ def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject
             "apiVersion": rbac,
             "kind": "ClusterRole",
             "metadata": object_meta(cluster_role_name(spec), labels),
-            "rules": [r.as_json() for r in profile.cluster_rules],
+            "rules": [
+                r.as_json()
+                for r in (*profile.cluster_rules, *(profile.gateway_rules if spec.gateway else ()))
+            ],
         },
         {
             "apiVersion": rbac,
@@ -146,6 +157,61 @@ def desired_fleet_objects(spec: FleetSpec, *, owner_id: str) -> tuple[JsonObject
         *config_maps,
         *workload_objects(spec, profile, ctx, labels=labels, pod_labels=pod_labels),
         {"apiVersion": "v1", "kind": "Service", "metadata": service_meta, "spec": service_spec},
+        *gateway_objects(spec, profile, labels=labels),
+    )
+
+
+def gateway_objects(
+    spec: FleetSpec, profile: Profile, *, labels: Mapping[str, str]
+) -> tuple[JsonObject, ...]:
+    """The fleet's GatewayClass and Gateway (none without ``gateway``).
+
+    The Gateway listens where the fleet's controller does: HTTP on the profile's HTTP port, and,
+    with a default certificate, HTTPS terminated with it; Routes from every namespace may attach
+    (tenancy decides whose hosts reach DNS, the admission policy whose Routes may name the
+    Gateway). ``spec.infrastructure.annotations`` carries the fleet Service's load-balancer
+    scheme, type and target-type annotations for implementations that provision from it.
+    """
+    if spec.gateway is None:
+        return ()
+    http_port, https_port = profile.gateway_ports
+    everyone = {"namespaces": {"from": "All"}}
+    listeners: list[JsonObject] = [
+        {"name": "http", "protocol": "HTTP", "port": http_port, "allowedRoutes": everyone}
+    ]
+    if spec.options.default_certificate:
+        listeners.append(
+            {
+                "name": "https",
+                "protocol": "HTTPS",
+                "port": https_port,
+                "tls": {
+                    "mode": "Terminate",
+                    "certificateRefs": [
+                        {"kind": "Secret", "name": spec.options.default_certificate}
+                    ],
+                },
+                "allowedRoutes": everyone,
+            }
+        )
+    api = f"{GATEWAY_GROUP}/v1"
+    return (
+        {
+            "apiVersion": api,
+            "kind": "GatewayClass",
+            "metadata": object_meta(spec.gateway.class_name, labels),
+            "spec": {"controllerName": profile.gateway_controller},
+        },
+        {
+            "apiVersion": api,
+            "kind": "Gateway",
+            "metadata": object_meta(spec.gateway.name, labels, spec.namespace),
+            "spec": {
+                "gatewayClassName": spec.gateway.class_name,
+                "listeners": listeners,
+                "infrastructure": {"annotations": _scheme_annotations(spec)},
+            },
+        },
     )
 
 

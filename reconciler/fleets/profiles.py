@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 CONTROLLER_CLASS_PREFIX = "ingress-reconciler.io"
+LABEL_FLEET_KEY = "ingress-reconciler.io/fleet"
+"""The label naming an object's fleet (the GatewayClass a fleet's controller serves has it)."""
 """Domain of every fleet's ``spec.controller`` (``ingress-reconciler.io/<fleet>``)."""
 
 INGRESS_NGINX_IMAGE = (
@@ -77,6 +79,10 @@ class ControllerContext:
     """Name of the fleet's ConfigMap (in ``namespace``), when the profile has configuration."""
     options: ControllerOptions = field(default_factory=ControllerOptions)
     """The fleet's controller-wide options."""
+    gateway: bool = False
+    """Does the controller serve the fleet's Gateway (Gateway API) too?"""
+    service_name: str = ""
+    """The fleet's load-balancer Service (in ``namespace``), whose address a Gateway shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,12 @@ class Profile:
     retired: str = ""
     """Why the controller should not be chosen any more (logged and shown); empty when
     maintained."""
+    gateway_rules: tuple[PolicyRule, ...] = ()
+    """More ClusterRole rules when the fleet serves a Gateway."""
+    gateway_controller: str = ""
+    """The GatewayClass ``spec.controllerName`` the controller serves; empty: no Gateway API."""
+    gateway_ports: tuple[int, int] = (0, 0)
+    """The (HTTP, HTTPS) listener ports of a fleet Gateway: the controller's own ports."""
 
     def controller_class(self, fleet: str) -> str:
         """The unique IngressClass ``spec.controller`` of ``fleet``'s controller."""
@@ -310,6 +322,41 @@ _TRAEFIK_CLUSTER_RULES = (
 )
 
 
+# What providers.kubernetesGateway reads and writes (Traefik's kubernetes-gateway-rbac.yml): it
+# reads the Gateway API kinds, Namespaces, Services, EndpointSlices, Secrets and ConfigMaps, and
+# writes the status of the GatewayClasses, Gateways and Routes it serves.
+_GATEWAY_API = "gateway.networking.k8s.io"
+_TRAEFIK_GATEWAY_RULES = (
+    PolicyRule((_CORE,), ("namespaces",), ("list", "watch")),
+    PolicyRule((_CORE,), ("services", "secrets", "configmaps"), _READ),
+    PolicyRule(
+        (_GATEWAY_API,),
+        (
+            "gatewayclasses",
+            "gateways",
+            "httproutes",
+            "grpcroutes",
+            "tlsroutes",
+            "referencegrants",
+            "backendtlspolicies",
+        ),
+        _READ,
+    ),
+    PolicyRule(
+        (_GATEWAY_API,),
+        (
+            "gatewayclasses/status",
+            "gateways/status",
+            "httproutes/status",
+            "grpcroutes/status",
+            "tlsroutes/status",
+            "backendtlspolicies/status",
+        ),
+        ("update",),
+    ),
+)
+
+
 def _traefik_namespace_rules(_: ControllerContext) -> tuple[PolicyRule, ...]:
     return ()  # no leader election, no writes
 
@@ -369,6 +416,15 @@ def _traefik_args(ctx: ControllerContext) -> tuple[str, ...]:
         args.append(f"{nginx}.proxybodysize={opts.proxy_body_size}")
     if opts.default_certificate:  # the dynamic configuration names it
         args.append(f"--providers.file.filename={TRAEFIK_DYNAMIC_DIR}/dynamic.yaml")
+    if ctx.gateway:
+        gateway = "--providers.kubernetesgateway"
+        args += [
+            f"{gateway}=true",
+            # only the fleet's own GatewayClass (labelled with the fleet), not another fleet's
+            f"{gateway}.labelselector={LABEL_FLEET_KEY}={ctx.fleet}",
+            f"{gateway}.statusaddress.service.name={ctx.service_name}",
+            f"{gateway}.statusaddress.service.namespace={ctx.namespace}",
+        ]
     return tuple(args)
 
 
@@ -428,6 +484,9 @@ TRAEFIK = Profile(
     name="traefik",
     image=TRAEFIK_IMAGE,
     cluster_rules=_TRAEFIK_CLUSTER_RULES,
+    gateway_rules=_TRAEFIK_GATEWAY_RULES,
+    gateway_controller="traefik.io/gateway-controller",
+    gateway_ports=(TRAEFIK_WEB_PORT, TRAEFIK_WEBSECURE_PORT),
     namespace_rules=_traefik_namespace_rules,
     args=_traefik_args,
     container=_traefik_container,

@@ -21,7 +21,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from reconciler.fleets.options import ControllerOptions, WorkloadShape, check_supported
-from reconciler.fleets.profiles import DEFAULT_PROFILE, ControllerContext, Profile, profile_named
+from reconciler.fleets.profiles import (
+    DEFAULT_PROFILE,
+    LABEL_FLEET_KEY,
+    ControllerContext,
+    Profile,
+    profile_named,
+)
 from reconciler.model.cluster import (
     ClusterState,
 )
@@ -42,6 +48,7 @@ __all__ = [
     "MAX_FLEET_NAME",
     "SCHEME_ANNOTATION",
     "TARGET_TYPE_ANNOTATION",
+    "FleetGateway",
     "FleetPort",
     "FleetSpec",
     "LoadBalancerMode",
@@ -65,7 +72,7 @@ MANAGED_BY = "ingress-reconciler"
 """Value of ``LABEL_MANAGED_BY``."""
 LABEL_OWNER = "ingress-reconciler.io/owner"
 """Label naming the owner id (``ownerId``) of the reconciler that owns the object."""
-LABEL_FLEET = "ingress-reconciler.io/fleet"
+LABEL_FLEET = LABEL_FLEET_KEY
 """Label naming the fleet an object belongs to."""
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 """IngressClass annotation: ``"true"`` makes it the cluster's default class."""
@@ -109,6 +116,7 @@ class Reason(StrEnum):
     """Event reasons of the fleet stage (refusals and findings)."""
 
     INGRESS_CLASS_CONTROLLER_CONFLICT = "IngressClassControllerConflict"
+    GATEWAY_CLASS_CONTROLLER_CONFLICT = "GatewayClassControllerConflict"
     SCHEME_CHANGE_REFUSED = "SchemeChangeRefused"
     LOAD_BALANCER_MODE_CHANGE_REFUSED = "LoadBalancerModeChangeRefused"
     OBJECT_NOT_OWNED = "ObjectNotOwned"
@@ -133,6 +141,17 @@ class FleetPort:
 
 DEFAULT_PORTS = (FleetPort("http", 80, "http"), FleetPort("https", 443, "https"))
 """HTTP and HTTPS to the controller's named ports."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetGateway:
+    """The Gateway API side of a fleet: its GatewayClass and its Gateway (in the fleet's
+    namespace), served by the fleet's controller beside its IngressClass."""
+
+    name: str
+    """The Gateway's name (Routes name it in ``parentRefs``)."""
+    class_name: str
+    """The GatewayClass's name (``spec.gatewayClassName`` of the Gateway)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +188,8 @@ class FleetSpec:
     """Controller-wide options (TLS, default backend, timeouts, ...)."""
     workload: WorkloadShape = field(default_factory=WorkloadShape)
     """Deployment or DaemonSet, resources, disruption budget, autoscaling."""
+    gateway: FleetGateway | None = None
+    """The fleet's Gateway, when it serves Gateway API Routes too."""
 
     @classmethod
     def of(
@@ -189,6 +210,7 @@ class FleetSpec:
         dns_providers: Iterable[str] = (),
         options: ControllerOptions | None = None,
         workload: WorkloadShape | None = None,
+        gateway: FleetGateway | None = None,
     ) -> FleetSpec:
         """A validated spec; ConfigError naming ``fleets[<name>].<key>`` when a value is wrong."""
         key = f"fleets[{name}]"
@@ -223,6 +245,19 @@ class FleetSpec:
         for p in port_list:
             if not 1 <= p.port <= 65535:
                 raise ConfigError(f"{key}.ports[{p.name}].port: {p.port} is not a TCP port")
+        if gateway is not None:
+            if not chosen.gateway_controller:
+                raise ConfigError(
+                    f"{key}.gateway: profile {chosen.name} does not serve Gateway API; "
+                    "use profile traefik"
+                )
+            if not _DNS_SUBDOMAIN.fullmatch(gateway.name) or not _DNS_SUBDOMAIN.fullmatch(
+                gateway.class_name
+            ):
+                raise ConfigError(
+                    f"{key}.gateway: name {gateway.name!r} and gatewayClassName "
+                    f"{gateway.class_name!r} must be DNS subdomain names"
+                )
         return cls(
             name=name,
             ingress_class_name=ingress_class_name,
@@ -239,6 +274,7 @@ class FleetSpec:
             dns_providers=tuple(dns_providers),
             options=opts,
             workload=workload or WorkloadShape(),
+            gateway=gateway,
         )
 
 
@@ -299,6 +335,8 @@ def controller_context(spec: FleetSpec, profile: Profile | None = None) -> Contr
         namespace=spec.namespace,
         config_name=workload_name(spec),
         options=spec.options,
+        gateway=spec.gateway is not None,
+        service_name=service_name(spec),
     )
 
 

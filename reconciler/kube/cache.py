@@ -3,8 +3,9 @@
 ``WatchCache`` keeps one resource's objects in memory on a daemon thread: it lists (paged),
 then watches from the list's resourceVersion with ``allowWatchBookmarks``, relists when the server
 answers 410 Gone (resourceVersion too old: compaction, apiserver restart), and reconnects with
-exponential backoff after errors. ``ClusterCache`` bundles the four caches a pass reads (Ingresses,
-IngressClasses, Services, Namespaces) and implements ``ClusterState``::
+exponential backoff after errors. ``ClusterCache`` bundles the caches a pass reads (Ingresses,
+IngressClasses, Services, Namespaces, and the Gateway API kinds served) and implements
+``ClusterState``::
 
     cache = ClusterCache(client, on_change=loop.poke)
     cache.start()
@@ -373,6 +374,8 @@ class ClusterCache:
 
     ``namespace`` limits the namespaced caches (Ingresses, Services) to one namespace (tests,
     single-namespace installs); IngressClasses and Namespaces are cluster-scoped.
+    ``gateway_kinds`` adds a cache per Gateway API kind given (Gateways, ListenerSets, Routes:
+    what :func:`reconciler.kube.discovery.served_gateway_kinds` found served).
     """
 
     def __init__(
@@ -383,6 +386,7 @@ class ClusterCache:
         on_change: OnChange | None = None,
         watch_timeout: int = 300,
         backoff: Backoff = Backoff(),
+        gateway_kinds: Sequence[ResourceKind] = (),
     ) -> None:
         common: dict[str, Any] = {
             "on_change": on_change,
@@ -393,6 +397,11 @@ class ClusterCache:
         self.ingress_class_cache = WatchCache(client, INGRESS_CLASS, **common)
         self.service_cache = WatchCache(client, SERVICE, namespace=namespace, **common)
         self.namespace_cache = WatchCache(client, NAMESPACE, **common)
+        self.gateway_caches = {
+            kind.kind: WatchCache(client, kind, namespace=namespace, **common)
+            for kind in gateway_kinds
+            if kind.kind != "GatewayClass"
+        }
 
     @property
     def caches(self) -> Sequence[WatchCache]:
@@ -402,6 +411,7 @@ class ClusterCache:
             self.ingress_class_cache,
             self.service_cache,
             self.namespace_cache,
+            *self.gateway_caches.values(),
         )
 
     def start(self) -> None:
@@ -442,3 +452,24 @@ class ClusterCache:
     def namespaces(self) -> tuple[NamespaceDict, ...]:
         """Every cached Namespace."""
         return cast(tuple[NamespaceDict, ...], self.namespace_cache.items())
+
+    def _gateway_api(self, kind: str) -> tuple[JsonObject, ...]:
+        cache = self.gateway_caches.get(kind)
+        return cache.items() if cache is not None else ()
+
+    def gateways(self) -> tuple[JsonObject, ...]:
+        """Every cached Gateway (none when the kind is not served)."""
+        return self._gateway_api("Gateway")
+
+    def listener_sets(self) -> tuple[JsonObject, ...]:
+        """Every cached ListenerSet (none when the kind is not served)."""
+        return self._gateway_api("ListenerSet")
+
+    def routes(self) -> tuple[JsonObject, ...]:
+        """Every cached Route, of every Route kind served."""
+        return tuple(
+            obj
+            for kind, cache in self.gateway_caches.items()
+            if kind.endswith("Route")
+            for obj in cache.items()
+        )

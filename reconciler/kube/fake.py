@@ -97,6 +97,19 @@ class FakeCluster:
         """Every Namespace."""
         return cast(Sequence[NamespaceDict], self._of_kind("Namespace"))
 
+    def gateways(self) -> tuple[JsonObject, ...]:
+        """Gateways put in."""
+        return self._of_kind("Gateway")
+
+    def listener_sets(self) -> tuple[JsonObject, ...]:
+        """ListenerSets put in."""
+        return self._of_kind("ListenerSet")
+
+    def routes(self) -> tuple[JsonObject, ...]:
+        """Routes put in (every Route kind)."""
+        kinds = ("GRPCRoute", "HTTPRoute", "TCPRoute", "TLSRoute", "UDPRoute")
+        return tuple(obj for key, obj in sorted(self.objects.items()) if key[0] in kinds)
+
     # --- StatusWriter ----------------------------------------------------------------------
 
     def _patch_lb(

@@ -3,7 +3,8 @@
 - ``apply``: server-side apply through ``KubeWriter`` (field manager ``ingress-reconciler``,
   forced: the objects are ours, a hand edit is set back);
 - ``list_owned``: every object of the fleet kinds carrying our managed-by label, the owner id and a
-  fleet label (one label-selected list per kind);
+  fleet label (one label-selected list per kind; GatewayClasses and Gateways when the cluster
+  serves them);
 - ``get``: one object, or None (404);
 - ``delete``: delete one object; a 404 (already gone) is no error.
 """
@@ -21,6 +22,8 @@ from reconciler.kube.resources import (
     CONFIG_MAP,
     DAEMON_SET,
     DEPLOYMENT,
+    GATEWAY,
+    GATEWAY_CLASS,
     HORIZONTAL_POD_AUTOSCALER,
     INGRESS_CLASS,
     NAMESPACE,
@@ -52,8 +55,11 @@ FLEET_KINDS: tuple[ResourceKind, ...] = (
     POD_DISRUPTION_BUDGET,
     HORIZONTAL_POD_AUTOSCALER,
     SERVICE,
+    GATEWAY_CLASS,
+    GATEWAY,
 )
-"""The kinds a fleet is made of (what ``list_owned`` searches)."""
+"""The kinds a fleet is made of (what ``list_owned`` searches; the Gateway API kinds only where
+the cluster serves them)."""
 
 
 def owned_selector(owner_id: str) -> str:
@@ -77,7 +83,12 @@ class KubeFleetObjects:
         selector = owned_selector(owner_id)
         found: list[JsonObject] = []
         for kind in FLEET_KINDS:
-            items, _ = self.client.list(kind, label_selector=selector)
+            try:
+                items, _ = self.client.list(kind, label_selector=selector)
+            except KubernetesError as exc:
+                if exc.status == 404 and kind.group == GATEWAY.group:
+                    continue  # Gateway API not installed: nothing of ours there
+                raise
             found.extend(items)
         return found
 

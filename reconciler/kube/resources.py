@@ -3,7 +3,8 @@
 ``ResourceKind`` names a resource (group, version, plural, scope) and builds its URL paths.
 ``kind_for(api_version, kind)`` finds the entry for an object's ``apiVersion``/``kind``; the table
 covers what the reconciler reads and owns (Ingress, IngressClass, Service, Namespace, Deployment,
-ServiceAccount, RBAC, ConfigMap, Secret, Lease, Event, admission policies).
+ServiceAccount, RBAC, ConfigMap, Secret, Lease, Event, admission policies, and the Gateway API
+kinds at v1: GatewayClass, Gateway, ListenerSet and the Routes).
 """
 
 from __future__ import annotations
@@ -22,15 +23,20 @@ __all__ = [
     "DAEMON_SET",
     "DEPLOYMENT",
     "EVENT",
+    "GATEWAY",
+    "GATEWAY_API_KINDS",
+    "GATEWAY_CLASS",
     "HORIZONTAL_POD_AUTOSCALER",
     "INGRESS",
     "INGRESS_CLASS",
     "KNOWN_KINDS",
     "LEASE",
+    "LISTENER_SET",
     "NAMESPACE",
     "POD_DISRUPTION_BUDGET",
     "ROLE",
     "ROLE_BINDING",
+    "ROUTE_RESOURCES",
     "SECRET",
     "SERVICE",
     "SERVICE_ACCOUNT",
@@ -124,6 +130,23 @@ VALIDATING_ADMISSION_POLICY_BINDING = ResourceKind(
     namespaced=False,
 )
 
+_GATEWAY_API = "gateway.networking.k8s.io"
+GATEWAY_CLASS = ResourceKind(_GATEWAY_API, "v1", "GatewayClass", "gatewayclasses", namespaced=False)
+GATEWAY = ResourceKind(_GATEWAY_API, "v1", "Gateway", "gateways", namespaced=True)
+LISTENER_SET = ResourceKind(_GATEWAY_API, "v1", "ListenerSet", "listenersets", namespaced=True)
+ROUTE_RESOURCES: tuple[ResourceKind, ...] = tuple(
+    ResourceKind(_GATEWAY_API, "v1", kind, f"{kind.lower()}s", namespaced=True)
+    for kind in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
+)
+"""The Route kinds read, at v1 (only those the cluster serves are listed: see discovery)."""
+GATEWAY_API_KINDS: tuple[ResourceKind, ...] = (
+    GATEWAY_CLASS,
+    GATEWAY,
+    LISTENER_SET,
+    *ROUTE_RESOURCES,
+)
+"""Every Gateway API kind the reconciler reads or owns."""
+
 KNOWN_KINDS: Mapping[tuple[str, str], ResourceKind] = {
     (k.api_version, k.kind): k
     for k in (
@@ -146,6 +169,7 @@ KNOWN_KINDS: Mapping[tuple[str, str], ResourceKind] = {
         EVENT,
         VALIDATING_ADMISSION_POLICY,
         VALIDATING_ADMISSION_POLICY_BINDING,
+        *GATEWAY_API_KINDS,
     )
 }
 """Every resource this package knows, by (apiVersion, kind)."""

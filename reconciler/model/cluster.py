@@ -134,6 +134,19 @@ class ClusterState(Protocol):
         """Every cached Namespace."""
         ...
 
+    def gateways(self) -> Sequence[JsonObject]:
+        """Every cached Gateway (gateway.networking.k8s.io/v1; none when not served)."""
+        ...
+
+    def listener_sets(self) -> Sequence[JsonObject]:
+        """Every cached ListenerSet (none when not served)."""
+        ...
+
+    def routes(self) -> Sequence[JsonObject]:
+        """Every cached Route of the kinds served at v1 (HTTPRoute, GRPCRoute, TLSRoute,
+        TCPRoute, UDPRoute), each with its ``kind``."""
+        ...
+
 
 class StatusWriter(Protocol):
     """Writes the load-balancer status of Ingresses and Services (the ``status`` subresource)."""

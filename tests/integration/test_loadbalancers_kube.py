@@ -26,6 +26,7 @@ from reconciler.kube.fake import FakeCluster
 from reconciler.kube.resources import SERVICE
 from reconciler.kube.service_status import KubeServiceStatus
 from reconciler.kube.writer import KubeWriter
+from reconciler.model.cluster import JsonObject
 from reconciler.model.errors import KubernetesError
 from reconciler.model.k8s_json import IngressClassDict, IngressDict, NamespaceDict, ServiceDict
 from tests.integration.test_elbv2 import CLUSTER, OWNER, make_network
@@ -60,6 +61,18 @@ class ListedState:
         return ()
 
     def namespaces(self) -> Sequence[NamespaceDict]:
+        """None needed here."""
+        return ()
+
+    def gateways(self) -> Sequence[JsonObject]:
+        """None needed here."""
+        return ()
+
+    def listener_sets(self) -> Sequence[JsonObject]:
+        """None needed here."""
+        return ()
+
+    def routes(self) -> Sequence[JsonObject]:
         """None needed here."""
         return ()
 

@@ -527,13 +527,21 @@ class ListingClient:
     def __init__(self) -> None:
         self.lists = 0
 
+    def request(self, method: str, path: str) -> dict[str, Any]:
+        """Discovery: the Gateway API group serves Gateways and HTTPRoutes at v1."""
+        assert (method, path) == ("GET", "/apis/gateway.networking.k8s.io/v1")
+        names = ("gateways", "gateways/status", "httproutes", "httproutes/status")
+        return {"resources": [{"name": n} for n in names]}
+
     def list(self, kind: Any, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
         self.lists += 1
+        if kind.kind == "HTTPRoute":
+            return [{"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "x"}}], "1"
         if kind.kind != "Service":
             return [], "1"
         items = [
             {"kind": "Service", "metadata": {"name": f"s{n}", "namespace": "x"}}
-            for n in range(self.lists // 4 + 1)
+            for n in range(self.lists // 6 + 1)
         ]
         return items, "1"
 
@@ -542,11 +550,13 @@ def test_listed_state_lists_again_when_refreshed_manifests_do_not() -> None:
     client = ListingClient()
     listed = cli.ListedState.from_client(client)  # type: ignore[arg-type]
     assert isinstance(listed, RefreshableState)
-    assert client.lists == 4
+    assert client.lists == 6  # four kinds, and the two Gateway API kinds served
     assert [s["metadata"]["name"] for s in listed.services()] == ["s0"]
+    assert [r["metadata"]["name"] for r in listed.routes()] == ["r"]
+    assert listed.gateways() == ()
     again = listed.refreshed()
     assert again is not listed
-    assert client.lists == 8
+    assert client.lists == 12
     assert [s["metadata"]["name"] for s in again.services()] == ["s0", "s1"]
     assert [s["metadata"]["name"] for s in listed.services()] == ["s0"]  # the old read is kept
     offline = cli.ListedState.from_manifests(str(SAMPLES))

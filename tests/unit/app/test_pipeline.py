@@ -523,6 +523,15 @@ class Listing:
     def namespaces(self) -> Sequence[Any]:
         return self._copy.namespaces()
 
+    def gateways(self) -> Sequence[Any]:
+        return self._copy.gateways()
+
+    def listener_sets(self) -> Sequence[Any]:
+        return self._copy.listener_sets()
+
+    def routes(self) -> Sequence[Any]:
+        return self._copy.routes()
+
 
 def test_a_listed_state_is_read_again_after_a_stage_that_wrote_so_one_pass_converges() -> None:
     live = FakeCluster([ingress("shop", "shop.example.test")])

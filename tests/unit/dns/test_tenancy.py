@@ -382,6 +382,7 @@ def test_public_surface_is_pinned() -> None:
             "TenancyConfig",
             "Tenant",
             "decide",
+            "decide_route",
             "domain_precedence",
             "guard_view",
             "normalize_address",

@@ -31,6 +31,7 @@ from reconciler.fleets.spec import (
     LB_TYPE_ANNOTATION,
     SCHEME_ANNOTATION,
     TARGET_TYPE_ANNOTATION,
+    FleetGateway,
     FleetPort,
     FleetSpec,
     LoadBalancerMode,
@@ -800,9 +801,16 @@ def test_the_adapter_lists_every_kind_a_fleet_is_made_of() -> None:
         namespace="ingress-daemons",
         workload=WorkloadShape.of(key="k", kind="DaemonSet"),
     )
+    gated = FleetSpec.of(
+        name="gated",
+        ingress_class_name="gated",
+        visibility="private",
+        namespace="ingress-gated",
+        gateway=FleetGateway("gated", "gated"),
+    )
     made = {
         (o["apiVersion"], o["kind"])
-        for spec in (PRIVATE, shaped, daemons)
+        for spec in (PRIVATE, shaped, daemons, gated)
         for o in desired_fleet_objects(spec, owner_id=OWNER)
     }
     assert {(k.api_version, k.kind) for k in FLEET_KINDS} == made
