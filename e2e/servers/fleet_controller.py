@@ -10,8 +10,11 @@ does what the kubelet would and runs its container's ``args`` with the cached Tr
   paths are rewritten to it in the args and in the ConfigMap files (which name each other's
   paths, as the dynamic configuration names the certificate's);
 - every ``--entrypoints.<name>.address=:<port>`` is rewritten to ``127.0.0.1:<free port>``, and
-  the provider gets the apiserver endpoint, the token file and the CA file (what in-cluster
-  configuration would find in the pod).
+  each Kubernetes provider the args enable (the ingress-nginx one, the Gateway API one) gets the
+  apiserver endpoint, the token file and the CA file (what in-cluster configuration would find in
+  the pod). With ``loopback`` (a 127.0.0.0/8 address of its own) the entrypoints keep their
+  ports and listen on that address instead: Traefik's Gateway provider maps a Gateway listener to
+  the entrypoint of the listener's port, so the ports must stay the container's.
 
 Nothing else of the args changes. The load balancer in front of the fleet is the one piece that
 is simulated: a test sends the request for a load-balancer address straight to the listener
@@ -46,7 +49,7 @@ TRAEFIK_VERSION = "v3.7.13"
 _ENTRYPOINT = re.compile(
     r"^--entrypoints\.(?P<name>[a-z0-9]+)\.address=:(?P<port>[0-9]+)(?P<rest>.*)$"
 )
-_PROVIDER = "--providers.kubernetesingressnginx"
+_PROVIDERS = ("--providers.kubernetesingressnginx", "--providers.kubernetesgateway")
 
 
 class FleetControllerError(RuntimeError):
@@ -97,8 +100,11 @@ class FleetController:
         workload: str,
         directory: Path,
         binary: Path | None = None,
+        loopback: str = "",
     ) -> None:
         self.apiserver = apiserver
+        self.host = loopback or "127.0.0.1"
+        self.keep_ports = bool(loopback)
         self.namespace = namespace
         self.workload_name = workload
         self.directory = directory
@@ -172,20 +178,24 @@ class FleetController:
         for arg in container.get("args") or []:
             match = _ENTRYPOINT.match(arg)
             if match:
-                port = free_tcp_port()
+                port = int(match["port"]) if self.keep_ports else free_tcp_port()
                 self.ports[match["name"]] = port
-                local_arg = f"--entrypoints.{match['name']}.address=127.0.0.1:{port}{match['rest']}"
+                local_arg = (
+                    f"--entrypoints.{match['name']}.address={self.host}:{port}{match['rest']}"
+                )
             else:
                 local_arg = _rewrite_paths(arg, mounts)
             args.append(local_arg)
         token_file = self.directory / "token"
         token_file.write_text(self._token())
         token_file.chmod(0o600)
-        args += [
-            f"{_PROVIDER}.endpoint={self.apiserver.url}",
-            f"{_PROVIDER}.token={token_file}",
-            f"{_PROVIDER}.certauthfilepath={self.apiserver.ca_file}",
-        ]
+        for provider in _PROVIDERS:
+            if f"{provider}=true" in args:
+                args += [
+                    f"{provider}.endpoint={self.apiserver.url}",
+                    f"{provider}.token={token_file}",
+                    f"{provider}.certauthfilepath={self.apiserver.ca_file}",
+                ]
         self.args = args
 
     # --- the process ---------------------------------------------------------------------------
@@ -216,7 +226,7 @@ class FleetController:
         raise FleetControllerError(f"no ping answer within {timeout}s: {self.log_text()[-3000:]}")
 
     def _ping(self) -> bool:
-        url = f"http://127.0.0.1:{self.ports['traefik']}/ping"
+        url = f"http://{self.host}:{self.ports['traefik']}/ping"
         try:
             with urllib.request.urlopen(url, timeout=1) as answer:
                 return int(answer.status) == 200
@@ -231,7 +241,7 @@ class FleetController:
 
     def listener(self, entrypoint: str) -> tuple[str, int]:
         """Where the load balancer's port for ``entrypoint`` (web, websecure) sends traffic."""
-        return "127.0.0.1", self.ports[entrypoint]
+        return self.host, self.ports[entrypoint]
 
     def log_text(self) -> str:
         """The controller's log so far."""
