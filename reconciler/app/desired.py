@@ -220,9 +220,7 @@ def route_desires(route: Mapping[str, Any], context: DesireContext) -> list[Ingr
         source = route_endpoints(route, hosts, targets, annotation_prefixes=prefixes)
         kept, reserved = _unreserved(source.endpoints, context)
         allowed = tuple(kept)
-        return [
-            IngressDesire(resource, None, allowed, allowed, source.rejections, tuple(reserved))
-        ]
+        return [IngressDesire(resource, None, allowed, allowed, source.rejections, tuple(reserved))]
     desires: list[IngressDesire] = []
     for attachment in attachments:
         fleet = context.gateway_fleets.get(attachment.gateway)

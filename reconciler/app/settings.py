@@ -844,7 +844,17 @@ class Settings(BaseSettings):
         """The fleets as tenancy sees them; ``addresses``: fleet name → its LB's addresses."""
         known = addresses or {}
         return tuple(
-            Fleet.of(f.name, f.ingress_class_name, f.visibility, known.get(f.name, ()))
+            Fleet.of(
+                f.name,
+                f.ingress_class_name,
+                f.visibility,
+                known.get(f.name, ()),
+                namespace=f.namespace,
+                gateway=(f.gateway.name or f.name) if f.gateway else "",
+                gateway_class=(f.gateway.gateway_class_name or f.ingress_class_name)
+                if f.gateway
+                else "",
+            )
             for f in self.fleets
         )
 

@@ -139,6 +139,12 @@ class Fleet:
     """Public fleets publish into public zones, private fleets into private zones."""
     addresses: tuple[str, ...] = ()
     """The fleet load balancer's observed addresses (IPs and host names), normalised."""
+    namespace: str = ""
+    """The fleet's namespace (where its Gateway lives)."""
+    gateway: str = ""
+    """The fleet's Gateway name; empty when it serves no Gateway."""
+    gateway_class: str = ""
+    """The GatewayClass of its Gateway."""
 
     @classmethod
     def of(
@@ -147,6 +153,10 @@ class Fleet:
         class_name: str,
         visibility: str,
         addresses: Iterable[str] = (),
+        *,
+        namespace: str = "",
+        gateway: str = "",
+        gateway_class: str = "",
     ) -> Fleet:
         """Build a fleet with normalised addresses; raise ConfigError for a bad visibility."""
         try:
@@ -160,6 +170,9 @@ class Fleet:
             class_name=class_name,
             visibility=view,
             addresses=tuple(sorted({normalize_address(a) for a in addresses})),
+            namespace=namespace,
+            gateway=gateway,
+            gateway_class=gateway_class,
         )
 
 

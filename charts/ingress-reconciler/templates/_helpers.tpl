@@ -130,6 +130,8 @@ reconciler reads (secretFile paths) or left out.
   "annotationPrefixes" $v.annotationPrefixes
   "publicExcludedTargetNets" $v.publicExcludedTargetNets
   "ingressClassNames" $v.ingressClassNames
+  "gatewayRoutes" $v.gatewayRoutes
+  "gatewayClassNames" $v.gatewayClassNames
   "interval" $v.interval
   "resyncPeriod" $v.resyncPeriod
   "debounce" $v.debounce

@@ -38,8 +38,16 @@ from tests.fixtures.tenancy import decide_each
 PUBLIC_LB = "lb-public.elb.example.net"
 PRIVATE_LB = "10.1.0.1"
 FLEETS = (
-    Fleet.of("public", "public", "public", [PUBLIC_LB]),
-    Fleet.of("private", "private", "private", [PRIVATE_LB]),
+    Fleet.of(
+        "public",
+        "public",
+        "public",
+        [PUBLIC_LB],
+        namespace="ingress-public",
+        gateway="public",
+        gateway_class="public-gw",
+    ),
+    Fleet.of("private", "private", "private", [PRIVATE_LB], namespace="ingress-private"),
 )
 
 ALPHA = Tenant.of(
@@ -441,7 +449,7 @@ def test_published_hosts_belong_to_their_tenant_whatever_the_order(
 
 
 def test_rendered_objects() -> None:
-    params, policy, binding = render_admission_policy(
+    params, policy, binding, gateway_policy, gateway_binding = render_admission_policy(
         CONFIG, FLEETS, namespace="ir", validation_actions=("Warn", "Audit")
     )
     assert params["kind"] == "ConfigMap"
@@ -470,15 +478,29 @@ def test_rendered_objects() -> None:
             "parameterNotFoundAction": "Deny",
         },
     }
+    # the Gateway API policy: its objects (not their status), the same parameters
+    assert gateway_policy["metadata"]["name"] == "ingress-reconciler-tenancy-gateway-api"
+    (gateway_rule,) = gateway_policy["spec"]["matchConstraints"]["resourceRules"]
+    assert gateway_rule["apiGroups"] == ["gateway.networking.k8s.io"]
+    assert "httproutes" in gateway_rule["resources"]
+    assert not [r for r in gateway_rule["resources"] if "/" in r]
+    gateway_messages = " ".join(
+        v["messageExpression"] for v in gateway_policy["spec"]["validations"]
+    )
+    for reason in ("NamespaceNotInTenant", "FleetNotAllowed", "HostnameConflict"):
+        assert f"{reason}: " in gateway_messages
+    assert gateway_binding["spec"]["policyName"] == "ingress-reconciler-tenancy-gateway-api"
+    assert gateway_binding["spec"]["paramRef"] == binding["spec"]["paramRef"]
 
 
 def test_binding_namespace_selector() -> None:
-    _, _, binding = render_admission_policy(
+    _, _, binding, _, gateway_binding = render_admission_policy(
         CONFIG, FLEETS, namespace="ir", namespace_selector={"tenancy": "on"}
     )
-    assert binding["spec"]["matchResources"] == {
-        "namespaceSelector": {"matchLabels": {"tenancy": "on"}}
-    }
+    for each in (binding, gateway_binding):
+        assert each["spec"]["matchResources"] == {
+            "namespaceSelector": {"matchLabels": {"tenancy": "on"}}
+        }
 
 
 def test_admission_parameters() -> None:
@@ -489,18 +511,25 @@ def test_admission_parameters() -> None:
         "reserved": "",
         "publicClasses": "public",
         "publicExcludedNets": ",".join(DEFAULT_PUBLIC_EXCLUDED_NETS),
+        "fleetNamespaces": "ingress-private,ingress-public",
+        "fleetGateways": "ingress-public/public",
+        "fleetGatewayClasses": "public-gw",
         "tenant.alpha.namespaces": "a1,a2",
         "tenant.alpha.selector": "",
         "tenant.alpha.domains": "alpha.example.test",
         "tenant.alpha.excluded": "beta.alpha.example.test",
         "tenant.alpha.classes": "private,public",
         "tenant.alpha.targets": "",
+        "tenant.alpha.gateways": "ingress-public/public",
+        "tenant.alpha.gatewayClasses": "public-gw",
         "tenant.beta.namespaces": "",
         "tenant.beta.selector": "team=beta",
         "tenant.beta.domains": "beta.alpha.example.test,beta.example.test",
         "tenant.beta.excluded": "",
         "tenant.beta.classes": "private",
         "tenant.beta.targets": "192.0.2.7,cdn.example.net",
+        "tenant.beta.gateways": "",
+        "tenant.beta.gatewayClasses": "",
     }
 
 
@@ -519,11 +548,13 @@ def test_helm_template_carries_the_current_cel() -> None:
         / "tenancy-policy.yaml"
     )
     text = template.read_text()
-    start = text.index("# ---- generated from reconciler/dns/admission_policy.py")
-    end = text.index("# ---- end of generated part ----")
-    generated = textwrap.dedent(text[start:end].split("\n", 1)[1])
-    _, policy, _ = render_admission_policy(CONFIG, FLEETS, namespace="ir")
-    assert yaml.safe_load(generated) == {
-        "variables": policy["spec"]["variables"],
-        "validations": policy["spec"]["validations"],
-    }, "regenerate the CEL block of the chart's tenancy-policy.yaml from the renderer"
+    _, policy, _, gateway_policy, _ = render_admission_policy(CONFIG, FLEETS, namespace="ir")
+    blocks = text.split("# ---- generated from reconciler/dns/admission_policy.py")[1:]
+    assert len(blocks) == 2
+    for block, rendered in zip(blocks, (policy, gateway_policy), strict=True):
+        body = block[: block.index("# ---- end of generated part ----")]
+        generated = textwrap.dedent(body.split("\n", 1)[1])
+        assert yaml.safe_load(generated) == {
+            "variables": rendered["spec"]["variables"],
+            "validations": rendered["spec"]["validations"],
+        }, "regenerate the CEL blocks of the chart's tenancy-policy.yaml from the renderer"

@@ -45,9 +45,25 @@ SHOP_PRIVATE_TARGET = "10.9.9.9"
 """A private address shop may point at (in its private view only)."""
 
 FLEETS = (
-    Fleet.of("public", "public", "public", [PUBLIC_LB]),
-    Fleet.of("private", "private", "private", [PRIVATE_LB]),
-    Fleet.of("partner", "partner", "public", [PARTNER_LB]),
+    Fleet.of(
+        "public",
+        "public",
+        "public",
+        [PUBLIC_LB],
+        namespace="ing-public",
+        gateway="public",
+        gateway_class="public",
+    ),
+    Fleet.of(
+        "private",
+        "private",
+        "private",
+        [PRIVATE_LB],
+        namespace="ing-private",
+        gateway="private-gw",
+        gateway_class="private-gw",
+    ),
+    Fleet.of("partner", "partner", "public", [PARTNER_LB], namespace="ing-partner"),
 )
 
 
