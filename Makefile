@@ -30,9 +30,9 @@ test: deps
 	scripts/lint
 	$(VENV)/bin/pytest -q
 
-# Benchmarks against external-dns v0.23.0 (not part of `make test`): see bench/README.md.
+# Benchmarks against external-dns v0.23.0 (not part of `make test`; `deps` builds the peer):
+# see bench/README.md.
 bench-deps: deps
-	bash scripts/install.d/40-external-dns
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 
 bench: bench-deps

@@ -487,8 +487,8 @@ def test_rendered_objects() -> None:
     gateway_messages = " ".join(
         v["messageExpression"] for v in gateway_policy["spec"]["validations"]
     )
-    for reason in ("NamespaceNotInTenant", "FleetNotAllowed", "HostnameConflict"):
-        assert f"{reason}: " in gateway_messages
+    for rule in ("NamespaceNotInTenant", "FleetNotAllowed", "HostnameConflict"):
+        assert f"{rule}: " in gateway_messages
     assert gateway_binding["spec"]["policyName"] == "ingress-reconciler-tenancy-gateway-api"
     assert gateway_binding["spec"]["paramRef"] == binding["spec"]["paramRef"]
 
