@@ -88,7 +88,7 @@ from reconciler.model.cluster import (
 )
 from reconciler.model.endpoint import Changes, Endpoint, Label
 from reconciler.model.errors import KubernetesError, ReconcilerError, TransientProviderError
-from reconciler.model.gateway import ROUTE_KINDS, route_resource
+from reconciler.model.gateway import ROUTE_KINDS, object_key, route_resource
 from reconciler.model.ingress import (
     ANNOTATION_PREFIXES,
     ingress_class_of,
@@ -729,8 +729,9 @@ def changed_ingresses(
 
     An Ingress's own change names it; a Namespace's change names every Ingress in it (its labels
     choose its tenant); a Service that is not a fleet's (none of ours) changes nothing a pass
-    reads. Anything else (a fleet Service's address, an IngressClass, a full pass asked for)
-    may change every Ingress's desire: None.
+    reads. Anything else (a fleet Service's address, an IngressClass, a Gateway API object, a
+    Namespace holding Routes or ListenerSets, a full pass asked for) may change every desire:
+    None.
     """
     if changes is None:
         return None
@@ -745,6 +746,9 @@ def changed_ingresses(
         elif change.kind != "Service" or is_owned(change.obj, owner_id):
             return None
     if namespaces:
+        gateway_api = (*state.routes(), *state.listener_sets())
+        if any(object_key(o)[0] in namespaces for o in gateway_api):
+            return None  # a Route's tenant and allowedRoutes selectors: read them all again
         for ingress in state.ingresses():
             if namespace_of(ingress) in namespaces:
                 changed.setdefault(resource_of(ingress), ingress)

@@ -583,3 +583,43 @@ def test_a_command_logs_one_info_summary_detail_at_debug(tmp_path: Path, command
         "ingress data rejected"
     ]
     assert any(line["msg"] == "dns pass done" for line in lines)  # the detail, at DEBUG
+
+
+def test_plan_reads_routes_and_gateways_from_manifests(tmp_path: Path) -> None:
+    manifests = tmp_path / "routes.yaml"
+    manifests.write_text(
+        """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: infra}
+spec:
+  gatewayClassName: public
+  listeners:
+  - {name: http, protocol: HTTP, port: 80, hostname: "*.example.test",
+     allowedRoutes: {namespaces: {from: All}}}
+status:
+  addresses: [{type: IPAddress, value: 192.0.2.44}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: web}
+spec:
+  parentRefs: [{name: edge, namespace: infra}]
+  hostnames: [shop.example.test, elsewhere.test]
+status:
+  parents:
+  - parentRef: {name: edge, namespace: infra}
+    conditions: [{type: Accepted, status: "True"}]
+"""
+    )
+    args = ["--config", str(config(tmp_path, gatewayClassNames=["public"]))]
+    code, out, err = invoke(["plan", *args, "--manifests", str(manifests), "--output", "json"])
+    assert code == 0, err
+    plan = json.loads(out)
+    assert [(r["name"], r["type"], r["targets"]) for r in plan["create"]] == [
+        ("shop.example.test", "A", ["192.0.2.44"])
+    ]
+    off = ["--config", str(config(tmp_path, gatewayRoutes=False))]
+    code, out, _ = invoke(["plan", *off, "--manifests", str(manifests), "--output", "json"])
+    assert code == 0
+    assert json.loads(out)["create"] == []

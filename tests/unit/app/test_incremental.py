@@ -1,6 +1,7 @@
 """Incremental passes agree with full passes: a differential property test and the index.
 
-Two worlds receive the same random sequence of cluster changes. One runs a full pass after each
+Two worlds receive the same random sequence of cluster changes (Ingresses and HTTPRoutes put and
+deleted, fleet addresses, Namespace labels). One runs a full pass after each
 step; the other hands the changes its watch would report to :func:`changed_ingresses`, as the
 controller does, and runs an incremental pass over the Ingresses it names (a full pass when it
 says only a full pass will do: a fleet's address changed).
@@ -31,7 +32,7 @@ from reconciler.app.pipeline import (
 from reconciler.dns.memory_provider import InMemoryProvider
 from reconciler.dns.registry import TxtRegistry
 from reconciler.dns.tenancy import TenancyConfig, Tenant
-from reconciler.fleets.spec import FleetSpec, fleet_labels, service_name
+from reconciler.fleets.spec import FleetGateway, FleetSpec, fleet_labels, service_name
 from reconciler.kube.fake import FakeCluster
 from reconciler.model.cluster import ChangeType, ObjectChange
 from reconciler.model.endpoint import Endpoint
@@ -44,6 +45,7 @@ PUBLIC = FleetSpec.of(
     visibility="public",
     namespace="ingress-public",
     dns_providers=("r53-public",),
+    gateway=FleetGateway("public", "public"),
 )
 PRIVATE = FleetSpec.of(
     name="private",
@@ -51,6 +53,7 @@ PRIVATE = FleetSpec.of(
     visibility="private",
     namespace="ingress-private",
     dns_providers=("bind-private",),
+    gateway=FleetGateway("private", "private"),
 )
 ZONES = ("example.test", "other.test")
 HOSTS = (
@@ -127,6 +130,45 @@ def fleet_service(spec: FleetSpec, address: str | None) -> dict[str, Any]:
     }
 
 
+def fleet_gateway(spec: FleetSpec, address: str) -> dict[str, Any]:
+    assert spec.gateway is not None
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": spec.gateway.name, "namespace": spec.namespace},
+        "spec": {
+            "gatewayClassName": spec.gateway.class_name,
+            "listeners": [
+                {
+                    "name": "http",
+                    "protocol": "HTTP",
+                    "port": 8000,
+                    "allowedRoutes": {"namespaces": {"from": "All"}},
+                }
+            ],
+        },
+        "status": {"addresses": [{"type": "IPAddress", "value": address}]},
+    }
+
+
+def http_route(
+    name: str, namespace: str, hosts: tuple[str, ...], fleets: tuple[str, ...]
+) -> dict[str, Any]:
+    refs = [{"name": f, "namespace": f"ingress-{f}"} for f in fleets]
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"parentRefs": refs, "hostnames": list(hosts)},
+        "status": {
+            "parents": [
+                {"parentRef": r, "conditions": [{"type": "Accepted", "status": "True"}]}
+                for r in refs
+            ]
+        },
+    }
+
+
 def namespace(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
@@ -148,9 +190,26 @@ fleet_address = st.tuples(
     st.one_of(st.none(), st.sampled_from(ADDRESSES[:3])),
 )
 namespace_labels = st.tuples(st.just("labels"), st.sampled_from(({}, {"team": "b"})))
+put_route = st.tuples(
+    st.just("route"),
+    st.sampled_from(NAMES[:3]),
+    st.sampled_from(NAMESPACES),
+    st.lists(st.sampled_from(HOSTS), min_size=1, max_size=2, unique=True).map(tuple),
+    st.sampled_from((("public",), ("private",), ("public", "private"), ())),
+)
+delete_route = st.tuples(
+    st.just("unroute"), st.sampled_from(NAMES[:3]), st.sampled_from(NAMESPACES)
+)
 step = st.lists(
     st.one_of(
-        put_ingress, put_ingress, put_ingress, delete_ingress, fleet_address, namespace_labels
+        put_ingress,
+        put_ingress,
+        put_ingress,
+        delete_ingress,
+        fleet_address,
+        namespace_labels,
+        put_route,
+        delete_route,
     ),
     min_size=1,
     max_size=4,
@@ -176,6 +235,9 @@ class World:
             world.registries.append(TxtRegistry(provider=provider, owner_id=OWNER))
         for spec in config.fleets:
             world.cluster.put(fleet_service(spec, "203.0.113.10" if spec is PUBLIC else "10.0.0.5"))
+        # the Gateways of both fleets (read as plain Gateways when there are no fleets)
+        world.cluster.put(fleet_gateway(PUBLIC, "203.0.113.10"))
+        world.cluster.put(fleet_gateway(PRIVATE, "10.0.0.5"))
         world.cluster.put(namespace("a", {}))
         world.cluster.put(namespace("b", {"team": "b"}))
         return world
@@ -211,6 +273,15 @@ def apply_step(world: World, op: tuple[Any, ...]) -> ObjectChange:
         gone = world.cluster.get("Ingress", name, ns) or {}
         world.cluster.delete("Ingress", name, ns)
         return ObjectChange(ChangeType.DELETED, "Ingress", ns, name, gone)
+    if op[0] == "route":
+        _, name, ns, hosts, fleets = op
+        obj = world.cluster.put(http_route(name, ns, hosts, fleets))
+        return ObjectChange(ChangeType.MODIFIED, "HTTPRoute", ns, name, copy.deepcopy(obj))
+    if op[0] == "unroute":
+        _, name, ns = op
+        gone = world.cluster.get("HTTPRoute", name, ns) or {}
+        world.cluster.delete("HTTPRoute", name, ns)
+        return ObjectChange(ChangeType.DELETED, "HTTPRoute", ns, name, gone)
     if op[0] == "address":
         _, fleet, address = op
         spec = PUBLIC if fleet == "public" else PRIVATE

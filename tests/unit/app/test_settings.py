@@ -412,6 +412,9 @@ def test_fleet_config_environment_reaches_nested_keys(tmp_path: Path) -> None:
         ("health.toleratedIntervals", 0, "health.toleratedIntervals: Input should be greater"),
         ("debounce", -1, "debounce: Input should be greater than or equal to 0"),
         ("aws.colour", "x", "aws.colour: unknown key"),
+        ("fleets.0.gateway", {"colour": "x"}, "fleets[0].gateway.colour: unknown key"),
+        ("fleets.0.gateway", {"name": "Not_A_Name"}, "fleets[public].gateway: name 'Not_A_Name'"),
+        ("gatewayClassNames", "public", "gatewayClassNames: Input should be a valid"),
     ],
 )
 def test_fleet_config_bad_keys_are_named(
@@ -422,6 +425,19 @@ def test_fleet_config_bad_keys_are_named(
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, data), {})
     assert message in str(caught.value)
+
+
+def test_a_fleet_gateway_needs_a_profile_that_serves_gateway_api(tmp_path: Path) -> None:
+    data = fleet_config()
+    data["fleets"][0]["gateway"] = {}
+    settings = load_settings(write(tmp_path, data), {})
+    (spec, _) = settings.fleet_specs()
+    assert spec.gateway is not None
+    assert (spec.gateway.name, spec.gateway.class_name) == (spec.name, spec.ingress_class_name)
+    data["fleets"][0]["profile"] = "ingress-nginx"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, data), {})
+    assert "gateway: profile ingress-nginx does not serve Gateway API" in str(caught.value)
 
 
 def test_single_tenant_fleets_need_no_tenants(tmp_path: Path) -> None:
