@@ -31,6 +31,7 @@ import yaml
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
+from e2e.servers.gateway_api import GatewayApiMissingError, install_gateway_api
 from e2e.servers.moto import MotoServer
 from reconciler.app import cli
 from reconciler.app.settings import Rfc2136Settings, Settings, load_settings
@@ -81,6 +82,7 @@ FULL: dict[str, Any] = {
             ],
             "loadBalancer": {"mode": "elbv2", "targetType": "ip"},
             "dnsProviders": ["route53-public"],
+            "gateway": {"gatewayClassName": "public-gateways"},
         },
         {
             "name": "private",
@@ -300,7 +302,21 @@ def test_minimal_rbac_reads_and_writes_only_what_a_dns_pass_needs(
         ("", "services"): {"get", "list", "watch"},
         ("", "namespaces"): {"get", "list", "watch"},
         ("events.k8s.io", "events"): {"create", "patch", "update"},
+        **{
+            ("gateway.networking.k8s.io", kind): {"get", "list", "watch"}
+            for kind in (
+                "gateways",
+                "listenersets",
+                "httproutes",
+                "grpcroutes",
+                "tlsroutes",
+                "tcproutes",
+                "udproutes",
+            )
+        },
     }
+    quiet = render(helm, tmp_path, {**MINIMAL, "gatewayRoutes": False})
+    assert not [r for _, _, r in rules_of(quiet) if "gateway.networking.k8s.io" in r["apiGroups"]]
     lease = one(docs, "Role", "r-ingress-reconciler-leader-election", "ir")
     assert lease["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
@@ -413,6 +429,7 @@ def test_full_rbac_writes_only_named_fleet_objects(helm: str, tmp_path: Path) ->
             ["ingress-reconciler-private", "ingress-reconciler-public"],
             {"create", "patch", "update", "delete"},
         ),
+        "gatewayclasses": (["public-gateways"], {"create", "patch", "update", "delete"}),
     }
     # elbv2 mode: the fleet Service's status is written by the reconciler (no cloud controller).
     role = one(docs, "Role", "r-ingress-reconciler-fleet", "ingress-public")
@@ -428,6 +445,7 @@ def test_full_rbac_writes_only_named_fleet_objects(helm: str, tmp_path: Path) ->
         "horizontalpodautoscalers",
         "roles",
         "rolebindings",
+        "gateways",
     }
 
 
@@ -854,6 +872,7 @@ class Fleet:
     namespace: str
     mode: str
     profile: str = "traefik"
+    gateway: bool = False
 
     @property
     def ingress_class(self) -> str:
@@ -879,6 +898,7 @@ class Fleet:
             "loadBalancer": {"mode": self.mode, "targetType": "ip"},
             "dnsProviders": ["bind"],
             "profile": self.profile,
+            **({"gateway": {}} if self.gateway else {}),
         }
 
     def retired(self) -> dict[str, Any]:
@@ -886,11 +906,18 @@ class Fleet:
             "name": self.name,
             "ingressClassName": self.ingress_class,
             "namespace": self.namespace,
+            **({"gateway": {}} if self.gateway else {}),
         }
 
 
 def cluster_objects(fleet: Fleet) -> list[str]:
+    gateway = (
+        [f"/apis/gateway.networking.k8s.io/v1/gatewayclasses/{fleet.ingress_class}"]
+        if fleet.gateway
+        else []
+    )
     return [
+        *gateway,
         f"/apis/networking.k8s.io/v1/ingressclasses/{fleet.ingress_class}",
         f"/apis/rbac.authorization.k8s.io/v1/clusterroles/ingress-reconciler-{fleet.name}",
         f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ingress-reconciler-{fleet.name}",
@@ -908,8 +935,14 @@ def namespaced_objects(fleet: Fleet) -> list[str]:
         if fleet.profile == "ingress-nginx"
         else []
     )
+    gateway = (
+        [f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/gateways/{fleet.name}"]
+        if fleet.gateway
+        else []
+    )
     return [
         *nginx,
+        *gateway,
         f"/api/v1/namespaces/{ns}/serviceaccounts/{name}",
         f"/apis/apps/v1/namespaces/{ns}/deployments/{name}",
         f"/api/v1/namespaces/{ns}/services/{name}",
@@ -944,14 +977,20 @@ def test_full_passes_as_the_chart_service_account(
     apiserver: ApiServer, bind: BindServer, aws: Aws, inst: Install, tmp_path: Path
 ) -> None:
     """`ingress-reconciler once` (the product's own composition) as the chart's ServiceAccount:
-    a service-annotations fleet and an elbv2 fleet converge (objects, NLB, Service and Ingress
-    status, DNS); what the identity must not do is refused; retired fleets are removed."""
+    a service-annotations fleet and an elbv2 fleet with a Gateway converge (objects, NLB, Service
+    and Ingress status, DNS); what the identity must not do is refused; retired fleets are
+    removed."""
     helm = helm_binary("helm3")
     cluster = f"cluster-{inst.release}"
     make_network(aws.ec2, cluster=cluster)
     # one fleet per profile: the chart's RBAC lets the reconciler write what each one needs
     annotated = Fleet(inst.fleet, inst.fleet_namespace, "service-annotations", "ingress-nginx")
-    nlb = Fleet(f"n{inst.fleet}", f"{inst.fleet_namespace}-n", "elbv2")
+    nlb = Fleet(f"n{inst.fleet}", f"{inst.fleet_namespace}-n", "elbv2", gateway=True)
+    # the Gateway API CRDs are there: the identity reads the kinds and writes the fleet's Gateway
+    try:
+        install_gateway_api(apiserver)
+    except GatewayApiMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
     fleets = (annotated, nlb)
 
     apiserver.create_namespace(inst.namespace)

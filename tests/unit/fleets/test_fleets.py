@@ -21,7 +21,7 @@ from reconciler.fleets.converge import (
     find_class_problems,
 )
 from reconciler.fleets.objects import desired_fleet_objects
-from reconciler.fleets.options import Autoscaling, WorkloadShape
+from reconciler.fleets.options import Autoscaling, ControllerOptions, WorkloadShape
 from reconciler.fleets.spec import (
     DEFAULT_CLASS_ANNOTATION,
     ELBV2_LOAD_BALANCER_CLASS,
@@ -820,3 +820,108 @@ def test_the_adapter_lists_every_kind_a_fleet_is_made_of() -> None:
         "app.kubernetes.io/managed-by=ingress-reconciler,"
         "ingress-reconciler.io/owner=cluster-a,ingress-reconciler.io/fleet"
     )
+
+
+# --- the fleet's Gateway ---------------------------------------------------------------------
+
+GATED = FleetSpec.of(
+    name="edge",
+    ingress_class_name="edge",
+    visibility="public",
+    namespace="ingress-edge",
+    options=ControllerOptions.of(key="fleets[edge]", default_certificate="fleet-default"),
+    gateway=FleetGateway("edge-gw", "edge-class"),
+)
+
+
+def test_a_gated_fleet_keeps_its_gateway_class_and_gateway() -> None:
+    objs = by_kind(list(desired_fleet_objects(GATED, owner_id=OWNER)))
+    cls, gateway = objs["GatewayClass"], objs["Gateway"]
+    assert cls["metadata"]["name"] == "edge-class"
+    assert cls["spec"] == {"controllerName": "traefik.io/gateway-controller"}
+    assert cls["metadata"]["labels"][LABEL_FLEET] == "edge"
+    assert gateway["metadata"]["namespace"] == "ingress-edge"
+    assert gateway["spec"]["gatewayClassName"] == "edge-class"
+    listeners = {item["name"]: item for item in gateway["spec"]["listeners"]}
+    assert (listeners["http"]["protocol"], listeners["http"]["port"]) == ("HTTP", 8000)
+    assert listeners["https"]["tls"] == {
+        "mode": "Terminate",
+        "certificateRefs": [{"kind": "Secret", "name": "fleet-default"}],
+    }
+    annotations = gateway["spec"]["infrastructure"]["annotations"]
+    assert annotations[SCHEME_ANNOTATION] == "internet-facing"
+    assert len(annotations) <= 8  # Gateway API's limit
+    # the controller serves its own GatewayClass only, and may write its Routes' status
+    args = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--providers.kubernetesgateway.labelselector=ingress-reconciler.io/fleet=edge" in args
+    assert "--providers.kubernetesgateway.statusaddress.service.name=ingress-edge" in args
+    rules = objs["ClusterRole"]["rules"]
+    assert any("httproutes/status" in r["resources"] for r in rules)
+    # without a gateway: none of it
+    plain = by_kind(list(desired_fleet_objects(PUBLIC, owner_id=OWNER)))
+    assert "Gateway" not in plain
+    assert "GatewayClass" not in plain
+    plain_args = plain["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in plain_args if "kubernetesgateway" in a]
+    # converged once, a second pass changes nothing
+    cluster = FakeCluster()
+    converge(cluster, GATED)
+    assert converge(cluster, GATED).changed == ()
+
+
+def test_a_gateway_class_of_another_controller_is_refused_never_replaced() -> None:
+    cluster = FakeCluster(
+        [
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "GatewayClass",
+                "metadata": {"name": "edge-class"},
+                "spec": {"controllerName": "example.net/other"},
+            }
+        ]
+    )
+    report = converge(cluster, GATED)
+    assert [(r.reason, r.ref.kind) for r in report.refused] == [
+        (Reason.GATEWAY_CLASS_CONTROLLER_CONFLICT, "GatewayClass")
+    ]
+    kept = cluster.get("GatewayClass", "edge-class")
+    assert kept is not None
+    assert kept["spec"]["controllerName"] == "example.net/other"
+    assert "Gateway" in {r.kind for r in report.applied}  # the rest converges
+
+
+def test_a_fleet_gateways_scheme_never_flips_in_place() -> None:
+    cluster = FakeCluster()
+    converge(cluster, GATED)
+    flipped = FleetSpec.of(
+        name="edge",
+        ingress_class_name="edge",
+        visibility="private",
+        namespace="ingress-edge",
+        options=GATED.options,
+        gateway=GATED.gateway,
+    )
+    report = converge(cluster, flipped)
+    refused = {(r.reason, r.ref.kind) for r in report.refused}
+    assert (Reason.SCHEME_CHANGE_REFUSED, "Gateway") in refused
+    gateway = cluster.get("Gateway", "edge-gw", "ingress-edge")
+    assert gateway is not None
+    assert gateway["spec"]["infrastructure"]["annotations"][SCHEME_ANNOTATION] == "internet-facing"
+
+
+def test_the_gateway_objects_of_a_removed_gateway_are_deleted() -> None:
+    cluster = FakeCluster()
+    kube = FakeFleetObjects(cluster)
+    converge(cluster, GATED, kube=kube)
+    ungated = FleetSpec.of(
+        name="edge",
+        ingress_class_name="edge",
+        visibility="public",
+        namespace="ingress-edge",
+        options=GATED.options,
+    )
+    converge(cluster, ungated, kube=kube)
+    assert {(r.kind, r.name) for r in kube.deleted} == {
+        ("Gateway", "edge-gw"),
+        ("GatewayClass", "edge-class"),
+    }
