@@ -69,6 +69,19 @@ NAMESPACED_COLLECTIONS = (
     "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
     "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
     "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases",
+    # the Gateway API kinds, where the CRDs are installed (a 404 elsewhere)
+    *(
+        f"/apis/gateway.networking.k8s.io/v1/namespaces/{{ns}}/{plural}"
+        for plural in (
+            "httproutes",
+            "grpcroutes",
+            "tlsroutes",
+            "tcproutes",
+            "udproutes",
+            "listenersets",
+            "gateways",
+        )
+    ),
 )
 VERSION_FILE = REPO_ROOT / "e2e" / "k8s-version"
 BUILD_COMMAND = "scripts/install.d/10-envtest (or: make deps)"

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from e2e.servers.apiserver import ApiServer
+from e2e.servers.gateway_api import GatewayApiMissingError, install_gateway_api
 from reconciler.kube.cache import Backoff, ClusterCache, WatchCache
 from reconciler.kube.client import KubeClient, load_client
+from reconciler.kube.discovery import served_gateway_kinds
 from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE
 from reconciler.model.cluster import ChangeType, ObjectChange
 from tests.fixtures.kube import wait_until
@@ -222,6 +224,68 @@ def test_cluster_cache_serves_all_four_kinds(api_client: KubeClient, namespace: 
     finally:
         cache.stop()
         api_client.delete(INGRESS_CLASS, f"cls-{namespace}")
+
+
+def test_cluster_cache_discovers_and_watches_the_gateway_api_kinds_served(
+    apiserver: ApiServer, api_client: KubeClient, namespace: str
+) -> None:
+    try:
+        install_gateway_api(apiserver)
+    except GatewayApiMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    served = {k.kind for k in served_gateway_kinds(api_client)}
+    # the v1.6.1 standard channel serves every kind read at v1 (TCPRoute and UDPRoute too)
+    assert served == {
+        "GatewayClass",
+        "Gateway",
+        "ListenerSet",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TLSRoute",
+        "TCPRoute",
+        "UDPRoute",
+    }
+    pokes: list[ObjectChange] = []
+    cache = ClusterCache(
+        api_client,
+        namespace=namespace,
+        on_change=pokes.append,
+        backoff=FAST,
+        gateway_kinds=served_gateway_kinds(api_client),
+    )
+    cache.start()
+    try:
+        assert cache.wait_synced(15)
+        api_client.create(
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway",
+                "metadata": {"name": "edge", "namespace": namespace},
+                "spec": {
+                    "gatewayClassName": "x",
+                    "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}],
+                },
+            }
+        )
+        api_client.create(
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {"name": "web", "namespace": namespace},
+                "spec": {"parentRefs": [{"name": "edge"}], "hostnames": ["web.example.test"]},
+            }
+        )
+        wait_until(
+            lambda: len(cache.routes()) == 1 and len(cache.gateways()) == 1,
+            what="the Route and the Gateway",
+        )
+        (cached,) = cache.routes()
+        assert cached["kind"] == "HTTPRoute"  # a pass tells Route kinds apart by it
+        assert "managedFields" not in cached["metadata"]
+        wait_until(lambda: "HTTPRoute" in {p.kind for p in pokes}, what="the Route's change")
+        assert {"Gateway", "HTTPRoute"} <= {p.kind for p in pokes}
+    finally:
+        cache.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,16 @@ import yaml
 
 from e2e.servers.apiserver import ApiServer
 from e2e.servers.bind import BindServer
+from e2e.servers.gateway_api import GatewayApiMissingError, install_gateway_api
 from reconciler.kube.client import KubeClient
-from reconciler.kube.resources import INGRESS, INGRESS_CLASS, SERVICE, ResourceKind
+from reconciler.kube.resources import (
+    GATEWAY,
+    INGRESS,
+    INGRESS_CLASS,
+    ROUTE_RESOURCES,
+    SERVICE,
+    ResourceKind,
+)
 from reconciler.model.errors import KubernetesError
 from tests.fixtures.kube import wait_until
 from tests.integration.harness import (
@@ -238,3 +246,82 @@ def test_an_ingress_change_is_an_incremental_pass_written_at_once(process: Proce
     transfers = re.findall(r"transfer of '[^']+': \S+ started", process.bind.log_text[mark:])
     assert transfers == [], transfers
     assert process.bind.query(first, "A") == (FLEET_IP,)
+
+
+def test_a_route_on_the_fleets_gateway_travels_the_watch_path(process: Process) -> None:
+    """With the Gateway API CRDs served, ``run`` watches Routes: the fleet's Gateway is applied,
+    and an HTTPRoute accepted on it is published at the fleet's address, then removed with it."""
+    try:
+        install_gateway_api(process.apiserver)
+    except GatewayApiMissingError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    settings = process.settings()
+    settings["fleets"][0]["gateway"] = {}
+    process.config.write_text(yaml.safe_dump(settings))
+    process.start()
+    service = f"ingress-{process.fleet}"
+    wait_until(
+        lambda: (
+            process.alive()
+            and process.exists(GATEWAY, process.fleet, process.fleet_namespace)
+            and process.exists(SERVICE, service, process.fleet_namespace)
+        ),
+        timeout=60,
+        what="the fleet's Gateway and Service applied",
+    )
+    process.client.patch(
+        SERVICE,
+        service,
+        {"status": {"loadBalancer": {"ingress": [{"ip": FLEET_IP}]}}},
+        namespace=process.fleet_namespace,
+        subresource="status",
+    )
+    host = f"route-{secrets.token_hex(3)}.{ZONE}"
+    parent = {"name": process.fleet, "namespace": process.fleet_namespace}
+    route = process.client.create(
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "web", "namespace": process.namespace},
+            "spec": {"parentRefs": [parent], "hostnames": [host]},
+        }
+    )
+    routes = ROUTE_RESOURCES[0]
+    # what the fleet's controller writes once it accepted the Route (no controller runs here)
+    process.client.patch(
+        routes,
+        "web",
+        {
+            "status": {
+                "parents": [
+                    {
+                        "parentRef": parent,
+                        "controllerName": "traefik.io/gateway-controller",
+                        "conditions": [
+                            {
+                                "type": "Accepted",
+                                "status": "True",
+                                "reason": "Accepted",
+                                "message": "",
+                                "lastTransitionTime": "2026-12-03T00:00:00Z",
+                                "observedGeneration": route["metadata"]["generation"],
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+        namespace=process.namespace,
+        subresource="status",
+    )
+    wait_until(
+        lambda: process.alive() and process.bind.query(host, "A") == (FLEET_IP,),
+        timeout=30,
+        what="the Route's A record",
+    )
+    process.client.delete(routes, "web", process.namespace)
+    wait_until(
+        lambda: process.alive() and process.bind.query(host, "A") == (),
+        timeout=30,
+        what="the Route's record removed",
+    )

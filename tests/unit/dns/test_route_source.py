@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.dns.route_source import GatewayIndex, route_endpoints, route_hosts
 from reconciler.model.gateway import labels_match, route_resource
@@ -293,3 +295,49 @@ def test_malformed_objects_read_as_absent() -> None:
     assert index.attachments(garbage) == ()
     assert labels_match({"matchExpressions": [{"key": "a", "operator": "Near"}]}, {}) is None
     assert labels_match({"matchLabels": {"a": "1"}}, {"a": "1"}) is True
+
+
+# --- hostile input: nothing raises, whatever the shapes -----------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _shaped(base: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """``base`` with some of its values (at any depth below the object, which the API always
+    serves as a mapping) replaced by random JSON."""
+
+    def walk(node: Any) -> Any:
+        if data.draw(st.integers(0, 5)) == 0:
+            return data.draw(_json)
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return {k: walk(v) for k, v in base.items()}
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_malformed_routes_gateways_and_listener_sets_never_raise(data: st.DataObject) -> None:
+    obj = _shaped(route(hostnames=["a.example.test"]), data)
+    gw = _shaped(gateway(listeners=[listener("http", hostname="*.example.test")]), data)
+    ls = _shaped(
+        {
+            "kind": "ListenerSet",
+            "metadata": {"name": "x", "namespace": "apps"},
+            "spec": {"parentRef": {"name": "gw", "namespace": "infra"}, "listeners": [{}]},
+            "status": {"conditions": [{"type": "Accepted", "status": "True"}]},
+        },
+        data,
+    )
+    index = GatewayIndex([gw], [ls], namespace_labels={"apps": {"a": "b"}})
+    for attachment in index.attachments(obj):
+        route_endpoints(obj, attachment.hosts, attachment.targets)
