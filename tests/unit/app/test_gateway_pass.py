@@ -275,3 +275,37 @@ def test_without_fleets_routes_publish_their_gateways_addresses() -> None:
     quiet = Providers()
     reconcile(config=off, observed=Observed.from_state(state, ()), targets=quiet.targets(), now=NOW)
     assert names(quiet.public) == set()
+
+
+def test_one_host_on_two_fleets_of_one_view_is_a_conflict_reported_on_the_loser() -> None:
+    second = FleetSpec.of(
+        name="public2",
+        ingress_class_name="public2",
+        visibility="public",
+        namespace="ingress-public2",
+        dns_providers=("r53-public",),
+        gateway=FleetGateway("public2", "public2"),
+    )
+    world = Providers()
+    state = cluster(
+        fleet_service(second, ip="203.0.113.20"),
+        fleet_gateway(second, "203.0.113.20"),
+        ingress("shop", "shop.example.test", cls="public"),
+        http_route("shop", "shop.example.test", fleets=(second,)),
+    )
+    cfg = config(fleets=(PUBLIC, PRIVATE, second))
+    report = run_pass(state, world.targets(), cfg)
+    # the smallest resource label wins a new record (the planner's rule): httproute/... before
+    # ingress/...; the Ingress is refused, and told so
+    assert names(world.public) == {("shop.example.test", "A", ("203.0.113.20",))}
+    (conflict,) = [c for r in report.dns.providers for c in r.conflicts]
+    assert (conflict.resource, str(conflict.reason)) == (
+        "ingress/web/shop",
+        "another resource wants different data for this record",
+    )
+    assert ("Ingress", "shop", "DNSRecordConflict") in {
+        (e.regarding.kind, e.regarding.name, e.reason) for e in state.events
+    }
+    # and it stays so: the Route holds the record now
+    again = run_pass(state, world.targets(), cfg)
+    assert all(r.changes.is_empty() for r in again.dns.providers)
