@@ -374,6 +374,9 @@ class DesiredIndex:
         self._desires: dict[str, IngressDesire] = {}
         self._claimants: dict[str, set[str]] = {}
         self._sources: dict[str, Mapping[str, Any]] = {}
+        self._resource_by_id: dict[int, str] = {}
+        """id() of each remembered object → its resource (the index keeps the object alive, so
+        the id stays its own while it is remembered)."""
         self._filled = False
         self.context: DesireContext | None = None
         """The context the held desires were computed in."""
@@ -398,21 +401,28 @@ class DesiredIndex:
         """The desire held for ``resource``."""
         return self._desires.get(resource)
 
-    def reuse(self, resource: str, ingress: Mapping[str, Any]) -> IngressDesire | None:
-        """The desire held for ``resource`` when it was computed from this very object."""
-        if self._sources.get(resource) is ingress:
-            return self._desires.get(resource)
-        return None
+    def reuse_object(self, ingress: Mapping[str, Any]) -> IngressDesire | None:
+        """The desire held for the Ingress when it was computed from this very object (found by
+        the object's identity: no parsing of the object)."""
+        resource = self._resource_by_id.get(id(ingress))
+        if resource is None or self._sources.get(resource) is not ingress:
+            return None
+        return self._desires.get(resource)
 
     def remember(self, resource: str, ingress: Mapping[str, Any]) -> None:
         """Note the object the desire of ``resource`` is (now) computed from."""
+        old = self._sources.get(resource)
+        if old is not None:
+            self._resource_by_id.pop(id(old), None)
         self._sources[resource] = ingress
+        self._resource_by_id[id(ingress)] = resource
 
     def replace_all(self, desires: Iterable[IngressDesire]) -> None:
         """Hold exactly these desires (a full pass)."""
         self._desires = {}
         self._claimants = {}
         self._sources = {}
+        self._resource_by_id = {}
         self.update({d.key: d for d in desires})
         self._filled = True
 
@@ -431,7 +441,9 @@ class DesiredIndex:
                         if not claimants:
                             del self._claimants[endpoint.name]
             if desire is None:
-                self._sources.pop(resource, None)
+                gone = self._sources.pop(resource, None)
+                if gone is not None:
+                    self._resource_by_id.pop(id(gone), None)
                 continue
             self._desires[resource] = desire
             for endpoint in desire.endpoints:

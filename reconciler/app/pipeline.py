@@ -546,9 +546,9 @@ def reconcile(
     fresh: dict[str, IngressDesire] = {}
     desires = []
     for ingress in observed.ingresses:
-        resource = resource_of(ingress)
-        desire = index.reuse(resource, ingress) if memo else None
+        desire = index.reuse_object(ingress) if memo else None
         if desire is None:
+            resource = resource_of(ingress)
             (shown,) = published_ingresses((ingress,), config.fleets, observed.addresses)
             desire = fresh[resource] = desire_of(shown, context)
             index.remember(resource, ingress)

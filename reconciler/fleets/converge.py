@@ -572,24 +572,24 @@ def find_class_problems(
                     "serves it; its Ingresses get no address and no DNS records",
                 )
             )
-    for ing in ingresses:
+    known = fleet_classes | class_names
+    for ing in ingresses:  # every pass, every Ingress: the usual one costs a class lookup
         class_name = ingress_class_of(ing)
-        ref = _ref(ing, "networking.k8s.io/v1", "Ingress")
         if class_name is None:
             if default_names:
                 findings.append(
                     Finding(
-                        ref,
+                        _ref(ing, "networking.k8s.io/v1", "Ingress"),
                         Reason.INGRESS_WITHOUT_CLASS,
                         f"Ingress has no ingressClassName while {default_names[-1]} is the "
                         "default class: the default applies only at creation, so no fleet "
                         "serves it. Set spec.ingressClassName",
                     )
                 )
-        elif class_name not in fleet_classes and class_name not in class_names:
+        elif class_name not in known:
             findings.append(
                 Finding(
-                    ref,
+                    _ref(ing, "networking.k8s.io/v1", "Ingress"),
                     Reason.INGRESS_CLASS_NOT_FOUND,
                     f"Ingress names class {class_name!r}, which neither exists nor belongs to a "
                     f"fleet (fleet classes: {', '.join(sorted(fleet_classes)) or 'none'})",
@@ -598,7 +598,7 @@ def find_class_problems(
         elif class_name in closed_classes and asks_ssl_passthrough(ing):
             findings.append(
                 Finding(
-                    ref,
+                    _ref(ing, "networking.k8s.io/v1", "Ingress"),
                     Reason.SSL_PASSTHROUGH_NOT_ENABLED,
                     f"Ingress asks for {SSL_PASSTHROUGH_ANNOTATION} but fleet "
                     f"{closed_classes[class_name]} (class {class_name}) does not enable "
