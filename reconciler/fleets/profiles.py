@@ -47,8 +47,6 @@ __all__ = [
 ]
 
 CONTROLLER_CLASS_PREFIX = "ingress-reconciler.io"
-LABEL_FLEET_KEY = "ingress-reconciler.io/fleet"
-"""The label naming an object's fleet (the GatewayClass a fleet's controller serves has it)."""
 """Domain of every fleet's ``spec.controller`` (``ingress-reconciler.io/<fleet>``)."""
 
 INGRESS_NGINX_IMAGE = (
@@ -79,8 +77,9 @@ class ControllerContext:
     """Name of the fleet's ConfigMap (in ``namespace``), when the profile has configuration."""
     options: ControllerOptions = field(default_factory=ControllerOptions)
     """The fleet's controller-wide options."""
-    gateway: bool = False
-    """Does the controller serve the fleet's Gateway (Gateway API) too?"""
+    gateway_class_selector: str = ""
+    """The label selector of the fleet's GatewayClass, when the controller serves the fleet's
+    Gateway (Gateway API) too; empty when it does not."""
     service_name: str = ""
     """The fleet's load-balancer Service (in ``namespace``), whose address a Gateway shows."""
 
@@ -416,12 +415,12 @@ def _traefik_args(ctx: ControllerContext) -> tuple[str, ...]:
         args.append(f"{nginx}.proxybodysize={opts.proxy_body_size}")
     if opts.default_certificate:  # the dynamic configuration names it
         args.append(f"--providers.file.filename={TRAEFIK_DYNAMIC_DIR}/dynamic.yaml")
-    if ctx.gateway:
+    if ctx.gateway_class_selector:
         gateway = "--providers.kubernetesgateway"
         args += [
             f"{gateway}=true",
-            # only the fleet's own GatewayClass (labelled with the fleet), not another fleet's
-            f"{gateway}.labelselector={LABEL_FLEET_KEY}={ctx.fleet}",
+            # only the fleet's own GatewayClass, not another fleet's
+            f"{gateway}.labelselector={ctx.gateway_class_selector}",
             f"{gateway}.statusaddress.service.name={ctx.service_name}",
             f"{gateway}.statusaddress.service.namespace={ctx.namespace}",
         ]

@@ -21,13 +21,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from reconciler.fleets.options import ControllerOptions, WorkloadShape, check_supported
-from reconciler.fleets.profiles import (
-    DEFAULT_PROFILE,
-    LABEL_FLEET_KEY,
-    ControllerContext,
-    Profile,
-    profile_named,
-)
+from reconciler.fleets.profiles import DEFAULT_PROFILE, ControllerContext, Profile, profile_named
 from reconciler.model.cluster import (
     ClusterState,
 )
@@ -72,7 +66,7 @@ MANAGED_BY = "ingress-reconciler"
 """Value of ``LABEL_MANAGED_BY``."""
 LABEL_OWNER = "ingress-reconciler.io/owner"
 """Label naming the owner id (``ownerId``) of the reconciler that owns the object."""
-LABEL_FLEET = LABEL_FLEET_KEY
+LABEL_FLEET = "ingress-reconciler.io/fleet"
 """Label naming the fleet an object belongs to."""
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 """IngressClass annotation: ``"true"`` makes it the cluster's default class."""
@@ -335,7 +329,7 @@ def controller_context(spec: FleetSpec, profile: Profile | None = None) -> Contr
         namespace=spec.namespace,
         config_name=workload_name(spec),
         options=spec.options,
-        gateway=spec.gateway is not None,
+        gateway_class_selector=f"{LABEL_FLEET}={spec.name}" if spec.gateway else "",
         service_name=service_name(spec),
     )
 
