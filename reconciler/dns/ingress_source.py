@@ -44,10 +44,13 @@ __all__ = [
     "MAX_TTL",
     "Rejection",
     "SourceResult",
+    "endpoints_for",
     "endpoints_from_ingress",
     "endpoints_from_ingresses",
+    "external_dns_annotations",
     "is_selected",
     "parse_ttl",
+    "split_list",
     "usable_targets",
 ]
 
@@ -163,7 +166,7 @@ def _annotation(annotations: Mapping[str, str], key: str) -> str | None:
     return external_dns_annotation(annotations, key)
 
 
-def _split_list(value: str) -> list[str]:
+def split_list(value: str) -> list[str]:
     """external-dns's list annotation: comma-separated, spaces removed, trailing dots trimmed."""
     return [item.rstrip(".") for item in value.replace(" ", "").split(",") if item.strip(".")]
 
@@ -248,7 +251,7 @@ def _raw_hosts(ingress: Mapping[str, Any], annotations: Mapping[str, str]) -> li
                 hosts.append(host)
     hostname = _annotation(annotations, "hostname")
     if hostname:
-        hosts.extend(_split_list(hostname))
+        hosts.extend(split_list(hostname))
     return hosts
 
 
@@ -269,12 +272,11 @@ def _ttl(
         return default_ttl, [Rejection(resource, "", reason)]
 
 
-def _hosts(
-    ingress: Mapping[str, Any], annotations: Mapping[str, str], resource: str
-) -> tuple[list[str], list[Rejection]]:
+def _valid_hosts(raw_hosts: Iterable[str], resource: str) -> tuple[list[str], list[Rejection]]:
+    """The hosts normalised, deduplicated, in order; the invalid ones rejected."""
     hosts: list[str] = []
     rejections: list[Rejection] = []
-    for raw in _raw_hosts(ingress, annotations):
+    for raw in raw_hosts:
         try:
             host = _check_host(raw, wildcard=True)
         except InvalidNameError as exc:
@@ -283,14 +285,6 @@ def _hosts(
         if host not in hosts:
             hosts.append(host)
     return hosts, rejections
-
-
-def _targets(
-    ingress: Mapping[str, Any], annotations: Mapping[str, str], resource: str
-) -> tuple[dict[str, list[str]], list[Rejection]]:
-    """Usable targets by record type (the ``target`` annotation replaces the status)."""
-    text = _annotation(annotations, "target")
-    return usable_targets(_split_list(text) if text else _status_targets(ingress), resource)
 
 
 def usable_targets(
@@ -333,21 +327,53 @@ def endpoints_from_ingress(
         return SourceResult()
     if not is_selected(ingress, ingress_class_names):
         return SourceResult()
-    resource = resource_of(ingress)
-    problem = _resource_problem(ingress)
+    annotations = external_dns_annotations(ingress, annotation_prefixes)
+    text = _annotation(annotations, "target")  # replaces the status
+    return endpoints_for(
+        ingress,
+        resource=resource_of(ingress),
+        annotations=annotations,
+        raw_hosts=_raw_hosts(ingress, annotations),
+        raw_targets=split_list(text) if text else _status_targets(ingress),
+        default_ttl=default_ttl,
+        claim_types=claim_types,
+    )
+
+
+def external_dns_annotations(
+    obj: Mapping[str, Any], prefixes: Collection[str] = ANNOTATION_PREFIXES
+) -> dict[str, str]:
+    """The object's annotations without those under an external-dns prefix not in ``prefixes``
+    (external-dns ignores the other prefix when told one)."""
+    annotations = annotations_of(obj)
+    if annotations and len(prefixes) < len(ANNOTATION_PREFIXES):
+        ignored = tuple(p for p in ANNOTATION_PREFIXES if p not in prefixes)
+        annotations = {k: v for k, v in annotations.items() if not k.startswith(ignored)}
+    return annotations
+
+
+def endpoints_for(
+    obj: Mapping[str, Any],
+    *,
+    resource: str,
+    annotations: Mapping[str, str],
+    raw_hosts: Iterable[str],
+    raw_targets: Iterable[str],
+    default_ttl: int | None,
+    claim_types: Iterable[str],
+) -> SourceResult:
+    """The endpoints of one source object (an Ingress, a Route): each valid host at the usable
+    targets (claims of ``claim_types`` when there are none), TTL from the ``ttl`` annotation,
+    ``resource`` as label; what is left out is rejected with its reason."""
+    problem = _resource_problem(obj)
     if problem is not None:
         return SourceResult(rejections=(Rejection(resource, "", problem),))
-
-    annotations = annotations_of(ingress)
-    if annotations and len(annotation_prefixes) < len(ANNOTATION_PREFIXES):
-        ignored = tuple(p for p in ANNOTATION_PREFIXES if p not in annotation_prefixes)
-        annotations = {k: v for k, v in annotations.items() if not k.startswith(ignored)}
     ttl, rejections = _ttl(annotations, default_ttl, resource)
-    hosts, host_rejections = _hosts(ingress, annotations, resource)
+    hosts, host_rejections = _valid_hosts(raw_hosts, resource)
     rejections.extend(host_rejections)
     if not hosts:
         return SourceResult(rejections=tuple(rejections))
-    by_type, target_rejections = _targets(ingress, annotations, resource)
+    by_type, target_rejections = usable_targets(raw_targets, resource)
     rejections.extend(target_rejections)
 
     labels = FrozenMap({Label.RESOURCE.value: resource})  # built once, shared by each endpoint

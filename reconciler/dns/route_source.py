@@ -29,15 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.dns.ingress_source import (
-    Rejection,
     SourceResult,
-    _check_host,
-    _resource_problem,
-    _split_list,
-    _ttl,
-    usable_targets,
+    endpoints_for,
+    external_dns_annotations,
+    split_list,
 )
-from reconciler.model.endpoint import Endpoint, FrozenMap, InvalidNameError, Label, RecordType
+from reconciler.model.endpoint import RecordType
 from reconciler.model.gateway import (
     GATEWAY_GROUP,
     GATEWAY_KIND,
@@ -136,7 +133,7 @@ def _listeners(
 
 def _targets_annotation(obj: Mapping[str, Any], prefixes: Collection[str]) -> tuple[str, ...]:
     text = external_dns_annotation(annotations_of(obj), "target", tuple(prefixes))
-    return tuple(_split_list(text)) if text else ()
+    return tuple(split_list(text)) if text else ()
 
 
 def _addresses(gateway: Mapping[str, Any]) -> tuple[str, ...]:
@@ -241,31 +238,32 @@ class GatewayIndex:
             addresses=_addresses(gateway),
         )
 
-    def _allows_listener_set(self, gateway: Mapping[str, Any], namespace: str) -> bool:
-        allowed = _mapping(
-            _mapping(_mapping(gateway.get("spec")).get("allowedListeners")).get("namespaces")
-        )
-        origin = allowed.get("from") or "None"
+    def _from_namespace(
+        self, policy: Mapping[str, Any], default: str, owner: str, namespace: str
+    ) -> bool:
+        """Does a ``namespaces: {from, selector}`` policy of an object in ``owner`` admit an
+        object of ``namespace`` (``from`` is ``default`` when unset)? As Kubernetes reads a
+        LabelSelector: none selects nothing, an empty one everything, a malformed one nothing."""
+        origin = policy.get("from") or default
         if origin == "All":
             return True
         if origin == "Same":
-            return object_key(gateway)[0] == namespace
+            return owner == namespace
         if origin == "Selector":
-            selector = _mapping(allowed.get("selector"))
-            return bool(selector) and bool(labels_match(selector, self._labels.get(namespace, {})))
+            selector = policy.get("selector")
+            return isinstance(selector, Mapping) and bool(
+                labels_match(selector, self._labels.get(namespace, {}))
+            )
         return False
 
+    def _allows_listener_set(self, gateway: Mapping[str, Any], namespace: str) -> bool:
+        allowed = _mapping(_mapping(gateway.get("spec")).get("allowedListeners"))
+        policy = _mapping(allowed.get("namespaces"))
+        return self._from_namespace(policy, "None", object_key(gateway)[0], namespace)
+
     def _admits(self, parent: _Parent, listener: _Listener, kind: str, namespace: str) -> bool:
-        namespaces = _mapping(listener.allowed.get("namespaces"))
-        origin = namespaces.get("from") or "Same"
-        if origin == "Same":
-            if parent.owner_namespace != namespace:
-                return False
-        elif origin == "Selector":
-            selector = _mapping(namespaces.get("selector"))
-            if not labels_match(selector, self._labels.get(namespace, {})):
-                return False
-        elif origin != "All":
+        policy = _mapping(listener.allowed.get("namespaces"))
+        if not self._from_namespace(policy, "Same", parent.owner_namespace, namespace):
             return False
         kinds = _list(listener.allowed.get("kinds"))
         if not kinds:
@@ -398,7 +396,7 @@ def route_hosts(
     defined = [h for h in _list(spec.get("hostnames")) if isinstance(h, str) and h]
     annotations = annotations_of(route)
     text = external_dns_annotation(annotations, "hostname", tuple(prefixes))
-    annotated = _split_list(text) if text else []
+    annotated = split_list(text) if text else []
     source = (external_dns_annotation(annotations, _HOSTNAME_SOURCE, tuple(prefixes)) or "").lower()
     if source == _ANNOTATION_ONLY:
         return annotated
@@ -418,38 +416,13 @@ def route_endpoints(
 ) -> SourceResult:
     """The endpoints of a Route's ``hosts`` at ``targets`` (claims when there are none), and what
     was rejected; ``resource`` is :func:`~reconciler.model.gateway.route_resource`."""
-    resource = route_resource(route)
-    problem = _resource_problem(route)
-    if problem is not None:
-        return SourceResult(rejections=(Rejection(resource, "", problem),))
-    annotations = {
-        k: v for k, v in annotations_of(route).items() if k.startswith(tuple(annotation_prefixes))
-    }
-    ttl, rejections = _ttl(annotations, default_ttl, resource)
-    names: list[str] = []
-    for raw in hosts:
-        try:
-            name = _check_host(raw, wildcard=True)
-        except InvalidNameError as exc:
-            rejections.append(Rejection(resource, raw, f"invalid host name: {exc}"))
-            continue
-        if name not in names:
-            names.append(name)
-    if not names:
-        return SourceResult(rejections=tuple(rejections))
-    by_type, target_rejections = usable_targets(targets, resource)
-    rejections.extend(target_rejections)
-    labels = FrozenMap({Label.RESOURCE.value: resource})
-    has_targets = any(by_type.values())
-    endpoints: list[Endpoint] = []
-    for name in names:
-        if not has_targets:
-            endpoints.extend(Endpoint.of(name, t, (), ttl=ttl, labels=labels) for t in claim_types)
-            continue
-        endpoints.extend(
-            Endpoint.of(name, rtype, values, ttl=ttl, labels=labels)
-            for rtype, values in by_type.items()
-            if values
-        )
-    endpoints.sort(key=lambda e: e.key)
-    return SourceResult(endpoints=tuple(endpoints), rejections=tuple(rejections))
+    annotations = external_dns_annotations(route, annotation_prefixes)
+    return endpoints_for(
+        route,
+        resource=route_resource(route),
+        annotations=annotations,
+        raw_hosts=hosts,
+        raw_targets=targets,
+        default_ttl=default_ttl,
+        claim_types=claim_types,
+    )
