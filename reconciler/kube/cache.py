@@ -374,8 +374,9 @@ class ClusterCache:
 
     ``namespace`` limits the namespaced caches (Ingresses, Services) to one namespace (tests,
     single-namespace installs); IngressClasses and Namespaces are cluster-scoped.
-    ``gateway_kinds`` adds a cache per Gateway API kind given (Gateways, ListenerSets, Routes:
-    what :func:`reconciler.kube.discovery.served_gateway_kinds` found served).
+    ``gateway_kinds`` adds a cache per Gateway API kind given (of
+    :data:`~reconciler.kube.resources.GATEWAY_SOURCES`: what
+    :func:`reconciler.kube.discovery.served_gateway_kinds` found served).
     """
 
     def __init__(
@@ -400,7 +401,6 @@ class ClusterCache:
         self.gateway_caches = {
             kind.kind: WatchCache(client, kind, namespace=namespace, **common)
             for kind in gateway_kinds
-            if kind.kind != "GatewayClass"
         }
 
     @property

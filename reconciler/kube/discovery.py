@@ -8,6 +8,7 @@ reads a kind only when ``/apis/gateway.networking.k8s.io/v1`` lists it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from reconciler.kube.client import KubeClient
 from reconciler.kube.resources import GATEWAY_API_KINDS, ResourceKind
@@ -18,9 +19,11 @@ __all__ = ["served_gateway_kinds"]
 log = logging.getLogger(__name__)
 
 
-def served_gateway_kinds(client: KubeClient) -> tuple[ResourceKind, ...]:
-    """The Gateway API kinds (of :data:`GATEWAY_API_KINDS`) the cluster serves at v1; none when
-    the group or version is not served. Other errors propagate."""
+def served_gateway_kinds(
+    client: KubeClient, kinds: Sequence[ResourceKind] = GATEWAY_API_KINDS
+) -> tuple[ResourceKind, ...]:
+    """Those of ``kinds`` (Gateway API kinds) the cluster serves at v1; none when the group or
+    version is not served. Other errors propagate."""
     try:
         listing = client.request("GET", "/apis/gateway.networking.k8s.io/v1")
     except KubernetesError as exc:
@@ -33,6 +36,6 @@ def served_gateway_kinds(client: KubeClient) -> tuple[ResourceKind, ...]:
         for r in listing.get("resources") or ()
         if isinstance(r, dict) and "/" not in str(r.get("name"))
     }
-    kinds = tuple(k for k in GATEWAY_API_KINDS if k.plural in served)
-    log.debug("Gateway API kinds served", extra={"kinds": [k.kind for k in kinds]})
-    return kinds
+    found = tuple(k for k in kinds if k.plural in served)
+    log.debug("Gateway API kinds served", extra={"kinds": [k.kind for k in found]})
+    return found

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reconciler.model.errors import KubernetesError
+from reconciler.model.gateway import GATEWAY_GROUP, ROUTE_KINDS
 
 __all__ = [
     "CLUSTER_ROLE",
@@ -26,6 +27,7 @@ __all__ = [
     "GATEWAY",
     "GATEWAY_API_KINDS",
     "GATEWAY_CLASS",
+    "GATEWAY_SOURCES",
     "HORIZONTAL_POD_AUTOSCALER",
     "INGRESS",
     "INGRESS_CLASS",
@@ -130,21 +132,19 @@ VALIDATING_ADMISSION_POLICY_BINDING = ResourceKind(
     namespaced=False,
 )
 
-_GATEWAY_API = "gateway.networking.k8s.io"
-GATEWAY_CLASS = ResourceKind(_GATEWAY_API, "v1", "GatewayClass", "gatewayclasses", namespaced=False)
-GATEWAY = ResourceKind(_GATEWAY_API, "v1", "Gateway", "gateways", namespaced=True)
-LISTENER_SET = ResourceKind(_GATEWAY_API, "v1", "ListenerSet", "listenersets", namespaced=True)
+GATEWAY_CLASS = ResourceKind(
+    GATEWAY_GROUP, "v1", "GatewayClass", "gatewayclasses", namespaced=False
+)
+GATEWAY = ResourceKind(GATEWAY_GROUP, "v1", "Gateway", "gateways", namespaced=True)
+LISTENER_SET = ResourceKind(GATEWAY_GROUP, "v1", "ListenerSet", "listenersets", namespaced=True)
 ROUTE_RESOURCES: tuple[ResourceKind, ...] = tuple(
-    ResourceKind(_GATEWAY_API, "v1", kind, f"{kind.lower()}s", namespaced=True)
-    for kind in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
+    ResourceKind(GATEWAY_GROUP, "v1", kind, f"{kind.lower()}s", namespaced=True)
+    for kind in ROUTE_KINDS
 )
 """The Route kinds read, at v1 (only those the cluster serves are listed: see discovery)."""
-GATEWAY_API_KINDS: tuple[ResourceKind, ...] = (
-    GATEWAY_CLASS,
-    GATEWAY,
-    LISTENER_SET,
-    *ROUTE_RESOURCES,
-)
+GATEWAY_SOURCES: tuple[ResourceKind, ...] = (GATEWAY, LISTENER_SET, *ROUTE_RESOURCES)
+"""The Gateway API kinds a pass reads (the GatewayClasses only the fleet stage reads)."""
+GATEWAY_API_KINDS: tuple[ResourceKind, ...] = (GATEWAY_CLASS, *GATEWAY_SOURCES)
 """Every Gateway API kind the reconciler reads or owns."""
 
 KNOWN_KINDS: Mapping[tuple[str, str], ResourceKind] = {

@@ -59,7 +59,7 @@ def route_resource(route: Mapping[str, Any]) -> str:
     (``httproute/?/?`` style when the object has no usable name)."""
     kind = _text(route.get("kind"), "route").lower()
     namespace, name = object_key(route)
-    return f"{kind}/{namespace}/{name or '?'}" if name else f"{kind}/?/?"
+    return f"{kind}/{namespace}/{name}" if name else f"{kind}/?/?"
 
 
 def parent_key(ref: Mapping[str, Any], namespace: str) -> tuple[str, str, str, str]:

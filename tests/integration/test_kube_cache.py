@@ -13,7 +13,7 @@ from e2e.servers.gateway_api import GatewayApiMissingError, install_gateway_api
 from reconciler.kube.cache import Backoff, ClusterCache, WatchCache
 from reconciler.kube.client import KubeClient, load_client
 from reconciler.kube.discovery import served_gateway_kinds
-from reconciler.kube.resources import INGRESS, INGRESS_CLASS, NAMESPACE
+from reconciler.kube.resources import GATEWAY_SOURCES, INGRESS, INGRESS_CLASS, NAMESPACE
 from reconciler.model.cluster import ChangeType, ObjectChange
 from tests.fixtures.kube import wait_until
 
@@ -251,7 +251,7 @@ def test_cluster_cache_discovers_and_watches_the_gateway_api_kinds_served(
         namespace=namespace,
         on_change=pokes.append,
         backoff=FAST,
-        gateway_kinds=served_gateway_kinds(api_client),
+        gateway_kinds=served_gateway_kinds(api_client, GATEWAY_SOURCES),
     )
     cache.start()
     try:
