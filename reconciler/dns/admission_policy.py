@@ -148,19 +148,16 @@ _HOSTNAME_ANNOTATIONS_CEL = " + ',' + ".join(_annotation_cel(k) for k in HOSTNAM
 
 def policy_variables() -> list[dict[str, str]]:
     """The Ingress policy's CEL variables (name, expression), in order."""
-    tenant = _tenant_variables()
     variables = [
         ("isStatus", "has(request.subResource) && request.subResource == 'status'"),
-        tenant[0],
         (
             "oldAnnotations",
             "oldObject != null && has(oldObject.metadata.annotations) ? "
             "oldObject.metadata.annotations : {}",
         ),
-        *tenant[1:-1],
+        *_tenant_variables(),
         ("ownClasses", _param("classes")),
         ("ownTargets", _param("targets")),
-        tenant[-1],
         (
             "specClass",
             "has(object.spec.ingressClassName) ? object.spec.ingressClassName : ''",
