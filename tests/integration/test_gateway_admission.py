@@ -3,6 +3,10 @@ Gateway API v1.6.1 CRDs: the second ValidatingAdmissionPolicy of
 :func:`reconciler.dns.admission_policy.render_admission_policy` refuses a Route, Gateway or
 ListenerSet whose hostnames, parent Gateways or GatewayClass its namespace's tenant may not use,
 with the rule's name in the message, and admits the legitimate ones and the fleets' own Gateways.
+
+It runs on an apiserver of its own: on the shared one, once another test's policy with
+ConfigMap parameters has come and gone, kube-apiserver v1.36 no longer finds a new binding's
+parameters ("no params found"), whatever order the objects are created in.
 """
 
 from __future__ import annotations
@@ -104,7 +108,15 @@ def listener_set(name: str, parent: dict[str, str], hostname: str) -> dict[str, 
 
 
 @pytest.fixture(scope="module")
-def site(apiserver: ApiServer) -> Iterator[Site]:
+def own_apiserver() -> Iterator[ApiServer]:
+    """An apiserver for this module alone (see the module docstring)."""
+    with ApiServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(own_apiserver: ApiServer) -> Iterator[Site]:
+    apiserver = own_apiserver
     try:
         install_gateway_api(apiserver)
     except GatewayApiMissingError as exc:
@@ -159,7 +171,7 @@ def create(api: ApiServer, site: Site, logical: str, obj: dict[str, Any]) -> tup
 
 
 def test_legitimate_routes_gateways_and_listener_sets_are_admitted(
-    apiserver: ApiServer, site: Site
+    own_apiserver: ApiServer, site: Site
 ) -> None:
     admitted = [
         ("shop", http_route("web", ["www.shop.example.test"], [site.parent("public")])),
@@ -171,7 +183,7 @@ def test_legitimate_routes_gateways_and_listener_sets_are_admitted(
         ("fleet-public", gateway("public", f"{site.prefix}public")),
     ]
     for logical, obj in admitted:
-        status, message = create(apiserver, site, logical, obj)
+        status, message = create(own_apiserver, site, logical, obj)
         assert status == 201, (logical, obj["kind"], obj["metadata"]["name"], message)
 
 
@@ -190,7 +202,7 @@ def test_legitimate_routes_gateways_and_listener_sets_are_admitted(
     ],
 )
 def test_attacks_are_refused_with_the_rules_name(
-    apiserver: ApiServer, site: Site, case: str, reason: str
+    own_apiserver: ApiServer, site: Site, case: str, reason: str
 ) -> None:
     public, private = site.parent("public"), site.parent("private")
     attacks: dict[str, tuple[str, dict[str, Any]]] = {
@@ -226,6 +238,6 @@ def test_attacks_are_refused_with_the_rules_name(
         ),
     }
     logical, obj = attacks[case]
-    status, message = create(apiserver, site, logical, obj)
+    status, message = create(own_apiserver, site, logical, obj)
     assert status == 403, (case, status, message)
     assert f"{reason}: " in message, message
