@@ -440,6 +440,15 @@ class FleetSettings(_Model):
     """A Gateway (and its GatewayClass) for Gateway API Routes, on the same controller and load
     balancer; none when unset."""
 
+    def fleet_gateway(self) -> FleetGateway | None:
+        """The fleet's Gateway with its defaults resolved (None without ``gateway``)."""
+        if self.gateway is None:
+            return None
+        return FleetGateway(
+            name=self.gateway.name or self.name,
+            class_name=self.gateway.gateway_class_name or self.ingress_class_name,
+        )
+
     @field_validator("name", "namespace")
     @classmethod
     def _check_label(cls, value: str) -> str:
@@ -770,14 +779,7 @@ class Settings(BaseSettings):
                 target_type=f.load_balancer.target_type,
                 extra_annotations=f.load_balancer.annotations,
                 dns_providers=f.dns_providers,
-                gateway=(
-                    FleetGateway(
-                        name=f.gateway.name or f.name,
-                        class_name=f.gateway.gateway_class_name or f.ingress_class_name,
-                    )
-                    if f.gateway is not None
-                    else None
-                ),
+                gateway=f.fleet_gateway(),
                 options=ControllerOptions.of(
                     key=f"fleets[{f.name}]",
                     default_certificate=f.tls.default_certificate,
@@ -843,20 +845,21 @@ class Settings(BaseSettings):
     ) -> tuple[Fleet, ...]:
         """The fleets as tenancy sees them; ``addresses``: fleet name → its LB's addresses."""
         known = addresses or {}
-        return tuple(
-            Fleet.of(
-                f.name,
-                f.ingress_class_name,
-                f.visibility,
-                known.get(f.name, ()),
-                namespace=f.namespace,
-                gateway=(f.gateway.name or f.name) if f.gateway else "",
-                gateway_class=(f.gateway.gateway_class_name or f.ingress_class_name)
-                if f.gateway
-                else "",
+        fleets: list[Fleet] = []
+        for f in self.fleets:
+            gateway = f.fleet_gateway()
+            fleets.append(
+                Fleet.of(
+                    f.name,
+                    f.ingress_class_name,
+                    f.visibility,
+                    known.get(f.name, ()),
+                    namespace=f.namespace,
+                    gateway=gateway.name if gateway else "",
+                    gateway_class=gateway.class_name if gateway else "",
+                )
             )
-            for f in self.fleets
-        )
+        return tuple(fleets)
 
     def election_config(self, identity: str) -> ElectionConfig:
         """Leader-election timing for the candidate ``identity``."""
