@@ -39,7 +39,7 @@ import binascii
 import ipaddress
 import logging
 import socket
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -53,15 +53,22 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
-import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.TXT
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
 import dns.tsig
-import dns.update
 import dns.xfr
 import dns.zone
 
+from providers.dns_wire import (
+    CLASS_ANY,
+    CLASS_IN,
+    CLASS_NONE,
+    TYPE_ANY,
+    Rr,
+    UpdateRequest,
+    encode_rdata,
+    name_labels,
+    render_update,
+    send_update_tcp,
+)
 from reconciler.model.endpoint import (
     Changes,
     Endpoint,
@@ -123,8 +130,6 @@ _SKIPPED_TYPES = frozenset(
 MAX_MESSAGE_BYTES = 65_535
 # Room for the header, the zone section and the TSIG record on top of the changes themselves.
 _MESSAGE_OVERHEAD_BYTES = 1_024
-_RR_FIXED_BYTES = 10  # type, class, TTL, rdlength
-_TXT_STRING_BYTES = 255
 
 _TRANSPORT_ERRORS = (dns.exception.DNSException, OSError, EOFError)
 _ZONE_EDIT_LIMIT = 500
@@ -142,9 +147,10 @@ class DnsTransport(Protocol):
     """
 
     def send_update(
-        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+        self, request: UpdateRequest, *, host: str, port: int, timeout: float
     ) -> dns.message.Message:
-        """Send a (signed) UPDATE over TCP and return the server's response."""
+        """Send a (signed) UPDATE over TCP and return the server's response (its TSIG checked
+        against ``request.mac``)."""
         ...
 
     def query_soa(
@@ -182,10 +188,10 @@ class DnspythonTransport:
     """The real transport: dnspython's blocking TCP/UDP queries."""
 
     def send_update(
-        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+        self, request: UpdateRequest, *, host: str, port: int, timeout: float
     ) -> dns.message.Message:
         """Send the UPDATE over TCP (updates can be large; TCP avoids truncation)."""
-        return dns.query.tcp(message, host, port=port, timeout=timeout)
+        return send_update_tcp(request, host=host, port=port, timeout=timeout)
 
     def query_soa(
         self,
@@ -291,9 +297,24 @@ class _ZoneSnapshot:
         self._endpoints = None
 
 
-_Prerequisite = tuple[dns.name.Name, dns.rdataset.Rdataset | None, dns.rdatatype.RdataType | None]
-"""(name, rdataset, type): with a rdataset "holds exactly these values"; without one "no rrset
-of this type", or with neither "the name holds nothing"."""
+@dataclass(frozen=True, slots=True)
+class _Rrset:
+    """One record set in wire form, and the endpoint a zone transfer reads back for it."""
+
+    owner: tuple[bytes, ...]
+    rdtype: int
+    ttl: int
+    rdatas: tuple[bytes, ...]
+    endpoint: Endpoint
+
+    def records(self, *, rdclass: int = CLASS_IN, ttl: int | None = None) -> list[Rr]:
+        """Its records: each value with ``rdclass`` and ``ttl`` (default: its own)."""
+        at = self.ttl if ttl is None else ttl
+        return [Rr(self.owner, self.rdtype, rdclass, at, rdata) for rdata in self.rdatas]
+
+    def deletion(self) -> Rr:
+        """ "Delete this RRset" (RFC 2136 2.5.2)."""
+        return Rr(self.owner, self.rdtype, CLASS_ANY, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,27 +324,16 @@ class _Unit:
     names: tuple[str, ...]
     group: str
     """The record this change belongs to: a record and its ownership TXT share one group."""
-    prerequisites: tuple[_Prerequisite, ...] = ()
-    deletes: tuple[tuple[dns.name.Name, dns.rdatatype.RdataType], ...] = ()
-    adds: tuple[tuple[dns.name.Name, dns.rdataset.Rdataset], ...] = ()
+    prerequisites: tuple[Rr, ...] = ()
+    deletes: tuple[_Rrset, ...] = ()
+    adds: tuple[_Rrset, ...] = ()
 
     def wire_bytes(self) -> int:
         """An upper bound of what the unit adds to a message (no name compression)."""
-        size = 0
-        for name, rds, _ in self.prerequisites:
-            size += len(name.to_wire() or b"") + _RR_FIXED_BYTES
-            if rds is not None:
-                size += sum(
-                    len(name.to_wire() or b"") + _RR_FIXED_BYTES + len(rd.to_wire() or b"")
-                    for rd in rds
-                )
-        for name, _ in self.deletes:
-            size += len(name.to_wire() or b"") + _RR_FIXED_BYTES
-        for name, rds in self.adds:
-            size += sum(
-                len(name.to_wire() or b"") + _RR_FIXED_BYTES + len(rd.to_wire() or b"")
-                for rd in rds
-            )
+        size = sum(rr.max_bytes() for rr in self.prerequisites)
+        size += sum(rrset.deletion().max_bytes() for rrset in self.deletes)
+        for rrset in self.adds:
+            size += sum(rr.max_bytes() for rr in rrset.records())
         return size
 
 
@@ -583,37 +593,30 @@ class Rfc2136Provider:
             # writes next: keep the records, drop the base (that next read is a full AXFR)
             holder = cached.zone = None
         found: dict[str, list[Endpoint]] = {}
-        names: dict[dns.name.Name, str | None] = {}
 
-        def held(owner: dns.name.Name) -> tuple[str | None, list[Endpoint]]:
-            if owner not in names:
-                try:
-                    names[owner] = normalize_name(owner.to_text(omit_final_dot=True))
-                except InvalidNameError:
-                    names[owner] = None
-            name = names[owner]
-            if name is None:
-                return None, []
+        def held(name: str) -> list[Endpoint]:
             if name not in found:
                 found[name] = list(cached.by_name.get(name, ()))
-            return name, found[name]
+            return found[name]
 
         for batch in messages:  # as the server applies each message: deletes, then adds
             for unit in batch:
-                for owner, rdtype in unit.deletes:
+                for rrset in unit.deletes:
                     if holder is not None:
-                        holder.delete_rdataset(owner, rdtype)
-                    name, endpoints = held(owner)
-                    rtype = dns.rdatatype.to_text(rdtype)
+                        holder.delete_rdataset(
+                            _dns_name(rrset.owner), dns.rdatatype.RdataType.make(rrset.rdtype)
+                        )
+                    endpoints = held(rrset.endpoint.name)
+                    rtype = rrset.endpoint.record_type
                     endpoints[:] = [e for e in endpoints if e.record_type != rtype]
             for unit in batch:
-                for owner, rds in unit.adds:
+                for rrset in unit.adds:
                     if holder is not None:
-                        holder.replace_rdataset(owner, rds)
-                    name, endpoints = held(owner)
-                    endpoint = self._endpoint_at(owner, rds, zone, origin=dns.name.from_text(zone))
-                    if name is None or endpoint is None:
+                        holder.replace_rdataset(_dns_name(rrset.owner), _dns_rdataset(rrset))
+                    if not self._read_back(rrset, zone):
                         continue
+                    endpoint = rrset.endpoint
+                    endpoints = held(endpoint.name)
                     endpoints[:] = [e for e in endpoints if e.record_type != endpoint.record_type]
                     endpoints.append(endpoint)
         if holder is not None:
@@ -699,6 +702,13 @@ class Rfc2136Provider:
             return None
         return self._endpoint_of(owner, rds, zone)
 
+    @staticmethod
+    def _read_back(rrset: _Rrset, zone: str) -> bool:
+        """Whether a transfer reads ``rrset`` back as a record (see :meth:`_endpoint_at`)."""
+        if rrset.rdtype in _SKIPPED_TYPES or rrset.rdtype == dns.rdatatype.SOA:
+            return False
+        return not (rrset.rdtype == dns.rdatatype.NS and rrset.endpoint.name == zone)
+
     def _endpoint_of(
         self, owner: dns.name.Name, rds: dns.rdataset.Rdataset, zone: str
     ) -> Endpoint | None:
@@ -743,50 +753,50 @@ class Rfc2136Provider:
 
         units: list[_Unit] = []
         for old in deletes:
-            owner, rds = self._rdataset(old, ttl=0)
+            held = self._rrset(old, ttl=old.ttl or 0)
             units.append(
                 _Unit(
                     names=(old.name,),
                     group=_group_of(old),
-                    prerequisites=((owner, rds, rds.rdtype),),
-                    deletes=((owner, rds.rdtype),),
+                    prerequisites=tuple(held.records(ttl=0)),
+                    deletes=(held,),
                 )
             )
         for update in updates:
-            owner, old_rds = self._rdataset(update.old, ttl=0)
-            new_owner, new_rds = self._rdataset(update.new, ttl=self._ttl(update.new))
-            guards: list[_Prerequisite] = [(owner, old_rds, old_rds.rdtype)]
+            held = self._rrset(update.old, ttl=update.old.ttl or 0)
+            new = self._rrset(update.new, ttl=self._ttl(update.new))
+            guards = held.records(ttl=0)
             if update.new.key != update.old.key and update.new.key not in removed:
-                guards.append((new_owner, None, new_rds.rdtype))
+                guards.append(Rr(new.owner, new.rdtype, CLASS_NONE, 0))
             units.append(
                 _Unit(
                     names=tuple(sorted({update.old.name, update.new.name})),
                     group=_group_of(update.new),
                     prerequisites=tuple(guards),
-                    deletes=((owner, old_rds.rdtype),),
-                    adds=((new_owner, new_rds),),
+                    deletes=(held,),
+                    adds=(new,),
                 )
             )
         # A server ignores (and answers NOERROR to) the add of a CNAME beside other data, or of
         # other data beside a CNAME (RFC 2136 3.4.2.2): guard so that such a race fails loudly.
         touched = {key[0] for key in removed}
-        for new in creates:
-            owner, rds = self._rdataset(new, ttl=self._ttl(new))
-            absent: list[_Prerequisite] = []
-            is_cname = new.record_type == RecordType.CNAME
-            if is_cname and new.name not in touched:
-                absent.append((owner, None, None))  # the name holds nothing yet
-            elif new.key not in removed:
-                absent.append((owner, None, rds.rdtype))
-            cname_key = (new.name, RecordType.CNAME.value, new.set_identifier)
+        for created in creates:
+            new = self._rrset(created, ttl=self._ttl(created))
+            absent: list[Rr] = []
+            is_cname = created.record_type == RecordType.CNAME
+            if is_cname and created.name not in touched:
+                absent.append(Rr(new.owner, TYPE_ANY, CLASS_NONE, 0))  # the name holds nothing
+            elif created.key not in removed:
+                absent.append(Rr(new.owner, new.rdtype, CLASS_NONE, 0))
+            cname_key = (created.name, RecordType.CNAME.value, created.set_identifier)
             if not is_cname and cname_key not in removed:
-                absent.append((owner, None, dns.rdatatype.CNAME))
+                absent.append(Rr(new.owner, dns.rdatatype.CNAME.value, CLASS_NONE, 0))
             units.append(
                 _Unit(
-                    names=(new.name,),
-                    group=_group_of(new),
+                    names=(created.name,),
+                    group=_group_of(created),
                     prerequisites=tuple(absent),
-                    adds=((owner, rds),),
+                    adds=(new,),
                 )
             )
 
@@ -800,19 +810,26 @@ class Rfc2136Provider:
     def _ttl(self, endpoint: Endpoint) -> int:
         return self._default_ttl if endpoint.ttl is None else endpoint.ttl
 
-    def _rdataset(
-        self, endpoint: Endpoint, *, ttl: int
-    ) -> tuple[dns.name.Name, dns.rdataset.Rdataset]:
+    def _rrset(self, endpoint: Endpoint, *, ttl: int) -> _Rrset:
+        """``endpoint`` in wire form, with ``ttl``, and as a transfer would read it back."""
         try:
-            owner = dns.name.from_text(endpoint.name)
-            rdtype = dns.rdatatype.from_text(endpoint.record_type)
+            rdtype = _type_code(endpoint.record_type)
             if not endpoint.targets:
                 raise ValueError("no targets")
             if rdtype == dns.rdatatype.CNAME and len(endpoint.targets) > 1:
                 raise ValueError("a CNAME holds exactly one target")
-            rdatas = [_rdata(rdtype, target) for target in endpoint.targets]
-            return owner, dns.rdataset.from_rdata_list(ttl, rdatas)
-        except (dns.exception.DNSException, ValueError) as exc:
+            encoded = [encode_rdata(rdtype, target) for target in endpoint.targets]
+            return _Rrset(
+                owner=name_labels(endpoint.name),
+                rdtype=rdtype,
+                ttl=ttl,
+                # a server holds a value once, whatever the spellings that encode to it
+                rdatas=tuple(dict.fromkeys(rdata for rdata, _ in encoded)),
+                endpoint=Endpoint.of(
+                    endpoint.name, endpoint.record_type, [text for _, text in encoded], ttl=ttl
+                ),
+            )
+        except (dns.exception.DNSException, ValueError, InvalidNameError) as exc:
             raise PermanentProviderError(
                 f"rfc2136 provider {self._name!r}: cannot encode {endpoint.record_type} record "
                 f"{endpoint.name!r}: {exc}; nothing was written",
@@ -820,25 +837,14 @@ class Rfc2136Provider:
             ) from exc
 
     def _send_update(self, zone: str, units: Sequence[_Unit], *, part: tuple[int, int]) -> None:
-        message = dns.update.UpdateMessage(zone)
-        for unit in units:
-            for owner, rds, rdtype in unit.prerequisites:
-                if rds is None:
-                    message.absent(owner, rdtype)
-                else:
-                    message.present(owner, rds)
-        for unit in units:
-            for owner, rdtype in unit.deletes:
-                message.delete(owner, rdtype)
-        for unit in units:
-            for owner, rds in unit.adds:
-                message.add(owner, rds)
-        if self._key is not None:
-            message.use_tsig(self._key, self._key.name)
+        prerequisites = [rr for unit in units for rr in unit.prerequisites]
+        updates = [rrset.deletion() for unit in units for rrset in unit.deletes]
+        updates += [rr for unit in units for rrset in unit.adds for rr in rrset.records()]
+        request = render_update(zone, prerequisites, updates, key=self._key)
         action = "update" if part[1] == 1 else f"update (message {part[0]} of {part[1]})"
         try:
             response = self._transport.send_update(
-                message, host=self._address(zone, action), port=self._port, timeout=self._timeout
+                request, host=self._address(zone, action), port=self._port, timeout=self._timeout
             )
         except _TRANSPORT_ERRORS as exc:
             self._raise_io_error(exc, zone, action)
@@ -880,7 +886,7 @@ class Rfc2136Provider:
             kind, detail = PermanentProviderError, f"TSIG error from the server: {exc}"
         elif isinstance(exc, dns.xfr.TransferError):
             self._raise_rcode(exc.rcode, zone, action, cause=exc)
-        elif isinstance(exc, dns.exception.Timeout):
+        elif isinstance(exc, (dns.exception.Timeout, TimeoutError)):
             kind, detail = TransientProviderError, f"no answer within {self._timeout}s"
         elif isinstance(exc, ConnectionRefusedError):
             kind, detail = TransientProviderError, "connection refused"
@@ -938,53 +944,31 @@ def _endpoints_of(changes: Changes) -> Iterator[Endpoint]:
         yield update.new
 
 
-# dnspython's rdata constructors, typed (they validate their arguments as from_text does)
-_A: Callable[[dns.rdataclass.RdataClass, dns.rdatatype.RdataType, str], dns.rdata.Rdata] = (
-    dns.rdtypes.IN.A.A
-)
-_AAAA: Callable[[dns.rdataclass.RdataClass, dns.rdatatype.RdataType, str], dns.rdata.Rdata] = (
-    dns.rdtypes.IN.AAAA.AAAA
-)
-_CNAME: Callable[
-    [dns.rdataclass.RdataClass, dns.rdatatype.RdataType, dns.name.Name], dns.rdata.Rdata
-] = dns.rdtypes.ANY.CNAME.CNAME
+def _type_code(record_type: str) -> int:
+    """The numeric type of a record type's name (``A``, ``TYPE65534``); ValueError if unknown."""
+    code = _TYPE_CODES.get(record_type)
+    if code is None:
+        try:
+            code = _TYPE_CODES[record_type] = dns.rdatatype.from_text(record_type).value
+        except dns.exception.DNSException as exc:
+            raise ValueError(f"unknown record type {record_type!r}") from exc
+    return code
 
 
-def _rdata(rdtype: dns.rdatatype.RdataType, target: str) -> dns.rdata.Rdata:
-    """The rdata of one target: built directly for the types the pipeline writes (A, AAAA, CNAME,
-    a TXT of plain quoted strings), parsed from presentation form otherwise."""
-    if rdtype == dns.rdatatype.A:
-        return _A(dns.rdataclass.IN, rdtype, target)
-    if rdtype == dns.rdatatype.AAAA:
-        return _AAAA(dns.rdataclass.IN, rdtype, target)
-    if rdtype == dns.rdatatype.CNAME:
-        name = dns.name.from_text(target, origin=dns.name.root)
-        return _CNAME(dns.rdataclass.IN, rdtype, name)
-    if rdtype == dns.rdatatype.TXT:
-        if not target.startswith('"'):
-            raw = target.encode("utf-8")
-            chunks = [raw[i : i + _TXT_STRING_BYTES] for i in range(0, len(raw), _TXT_STRING_BYTES)]
-            return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, chunks or [b""])
-        strings = _plain_quoted_strings(target)
-        if strings is not None:
-            return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, rdtype, strings)
-    return dns.rdata.from_text(
-        dns.rdataclass.IN, rdtype, target, origin=dns.name.root, relativize=False
-    )
+_TYPE_CODES: dict[str, int] = {}
 
 
-def _plain_quoted_strings(target: str) -> list[bytes] | None:
-    """``"a" "b"`` as its strings, when each is plain (no escape, at most 255 bytes); else None."""
-    if "\\" in target or not target.endswith('"'):
-        return None
-    parts = target.split('"')
-    # '"a" "b"' splits into ['', 'a', ' ', 'b', '']: strings at odd places, single spaces between
-    if len(parts) % 2 == 0 or any(p != " " for p in parts[2:-1:2]) or parts[0] or parts[-1]:
-        return None
-    strings = [p.encode("utf-8") for p in parts[1::2]]
-    if any(len(s) > _TXT_STRING_BYTES for s in strings):
-        return None
-    return strings
+def _dns_name(owner: tuple[bytes, ...]) -> dns.name.Name:
+    return dns.name.Name((*owner, b""))
+
+
+def _dns_rdataset(rrset: _Rrset) -> dns.rdataset.Rdataset:
+    rdtype = dns.rdatatype.RdataType.make(rrset.rdtype)
+    rdatas = [
+        dns.rdata.from_wire(dns.rdataclass.IN, rdtype, rdata, 0, len(rdata))
+        for rdata in rrset.rdatas
+    ]
+    return dns.rdataset.from_rdata_list(rrset.ttl, rdatas)
 
 
 def _group_of(endpoint: Endpoint) -> str:

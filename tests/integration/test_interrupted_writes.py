@@ -20,6 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 from e2e.servers.bind import BindServer, ZoneRecord
 from e2e.servers.moto import MotoServer
 from providers import route53_batches
+from providers.dns_wire import UpdateRequest
 from providers.rfc2136 import DnspythonTransport, Rfc2136Provider
 from providers.route53 import Route53Provider
 from reconciler.dns.plan import DomainFilter, Policy
@@ -133,12 +134,12 @@ class CuttingTransport(DnspythonTransport):
         self.sent = 0
 
     def send_update(
-        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+        self, request: UpdateRequest, *, host: str, port: int, timeout: float
     ) -> dns.message.Message:
         if self.cut is not None and self.sent >= self.cut:
             raise ConnectionResetError("connection reset by peer (cut by the test)")
         self.sent += 1
-        return super().send_update(message, host=host, port=port, timeout=timeout)
+        return super().send_update(request, host=host, port=port, timeout=timeout)
 
 
 def test_rfc2136_write_cut_at_every_message_boundary(bind: BindServer) -> None:

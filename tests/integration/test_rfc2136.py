@@ -15,6 +15,7 @@ import dns.zone
 import pytest
 
 from e2e.servers.bind import BindServer, ZoneRecord
+from providers.dns_wire import UpdateRequest
 from providers.rfc2136 import DnspythonTransport, Rfc2136Provider, read_tsig_secret
 from reconciler.dns.provider import Provider
 from reconciler.model.endpoint import Changes, Endpoint, Update
@@ -95,11 +96,11 @@ class CountingTransport:
         self.update_sizes: list[int] = []
 
     def send_update(
-        self, message: dns.message.Message, *, host: str, port: int, timeout: float
+        self, request: UpdateRequest, *, host: str, port: int, timeout: float
     ) -> dns.message.Message:
         self.calls["update"] += 1
-        response = self.inner.send_update(message, host=host, port=port, timeout=timeout)
-        self.update_sizes.append(len(message.to_wire()))
+        response = self.inner.send_update(request, host=host, port=port, timeout=timeout)
+        self.update_sizes.append(len(request.wire))
         return response
 
     def query_soa(
