@@ -14,6 +14,7 @@ provider can apply its own write to the zone it remembers without asking the ser
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 import struct
@@ -61,8 +62,9 @@ _MAX_LABEL = 63
 _MAX_NAME_WIRE = 255
 _TXT_STRING_BYTES = 255
 _POINTER_LIMIT = 0x3FFF
-_PLAIN_NAME = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_*")
-_PLAIN_TXT = frozenset(range(0x20, 0x7F)) - frozenset(b'"\\')
+_PLAIN_NAME_RE = re.compile(rb"[a-z0-9_*.-]+")
+_PLAIN_TXT_RE = re.compile(rb"[ !#-\[\]-~]*")
+"""Printable ASCII but for the quote and the backslash: shown as they are, without escapes."""
 
 # dnspython's untyped callables, typed for this module
 _TSIG: Callable[..., Any] = dns.rdtypes.ANY.TSIG.TSIG
@@ -97,15 +99,17 @@ def name_labels(name: str) -> tuple[bytes, ...]:
     raw = name.encode("ascii") if name.isascii() else b""
     if raw.endswith(b"."):
         raw = raw[:-1]
-    if raw and _PLAIN_NAME.issuperset(raw.replace(b".", b"")):
+    if raw and _PLAIN_NAME_RE.fullmatch(raw):
         labels = tuple(raw.split(b"."))
+        if b"" not in labels and max(map(len, labels)) <= _MAX_LABEL and len(raw) + 2 <= 255:
+            return labels
     else:
         try:
             parsed = dns.name.from_text(name, origin=dns.name.root)
         except dns.exception.DNSException as exc:
             raise ValueError(f"{name!r} is not a DNS name: {exc}") from None
         labels = tuple(parsed.labels[:-1])
-    if any(not label or len(label) > _MAX_LABEL for label in labels):
+    if not labels or b"" in labels or max(map(len, labels)) > _MAX_LABEL:
         raise ValueError(f"{name!r}: a label is empty or longer than 63 bytes")
     if name_wire_length(labels) > _MAX_NAME_WIRE:
         raise ValueError(f"{name!r}: longer than 255 bytes on the wire")
@@ -114,7 +118,7 @@ def name_labels(name: str) -> tuple[bytes, ...]:
 
 def name_wire_length(labels: tuple[bytes, ...]) -> int:
     """Bytes of a name's uncompressed wire form (a length byte per label and the root)."""
-    return sum(len(label) for label in labels) + len(labels) + 1
+    return sum(map(len, labels)) + len(labels) + 1
 
 
 def _name_wire(labels: tuple[bytes, ...]) -> bytes:
@@ -140,7 +144,7 @@ def encode_rdata(rdtype: int, target: str) -> tuple[bytes, str]:
         return _name_wire(labels), ".".join(label.decode("ascii") for label in labels) + "."
     if rdtype == _TXT:
         strings = _txt_strings(target)
-        if strings is not None and all(_PLAIN_TXT.issuperset(s) for s in strings):
+        if strings is not None and all(_PLAIN_TXT_RE.fullmatch(s) for s in strings):
             wire = b"".join(bytes((len(s),)) + s for s in strings)
             return wire, " ".join(f'"{s.decode("ascii")}"' for s in strings)
     try:
@@ -171,6 +175,9 @@ def _txt_strings(target: str) -> list[bytes] | None:
     escapes and each at most 255 bytes; None for anything else (dnspython parses it)."""
     if not target.startswith('"'):
         return _chunks(target.encode("utf-8"))
+    plain_one = target.count('"') == 2 and target.endswith('"') and "\\" not in target
+    if plain_one and len(target) <= _TXT_STRING_BYTES + 2:  # the common case: one string
+        return [target[1:-1].encode("utf-8")]
     if "\\" in target or not target.endswith('"'):
         return None
     parts = target.split('"')

@@ -66,6 +66,7 @@ from providers.dns_wire import (
     UpdateRequest,
     encode_rdata,
     name_labels,
+    name_wire_length,
     render_update,
     send_update_tcp,
 )
@@ -131,6 +132,7 @@ MAX_MESSAGE_BYTES = 65_535
 # Room for the header, the zone section and the TSIG record on top of the changes themselves.
 _MESSAGE_OVERHEAD_BYTES = 1_024
 
+_RR_FIXED_BYTES = 10  # type, class, TTL, rdlength
 _TRANSPORT_ERRORS = (dns.exception.DNSException, OSError, EOFError)
 _ZONE_EDIT_LIMIT = 500
 """Changes of one write above which the zone kept as the base of IXFR is dropped, not edited."""
@@ -331,9 +333,12 @@ class _Unit:
     def wire_bytes(self) -> int:
         """An upper bound of what the unit adds to a message (no name compression)."""
         size = sum(rr.max_bytes() for rr in self.prerequisites)
-        size += sum(rrset.deletion().max_bytes() for rrset in self.deletes)
+        for rrset in self.deletes:
+            size += name_wire_length(rrset.owner) + _RR_FIXED_BYTES
         for rrset in self.adds:
-            size += sum(rr.max_bytes() for rr in rrset.records())
+            values = len(rrset.rdatas)
+            size += (name_wire_length(rrset.owner) + _RR_FIXED_BYTES) * values
+            size += sum(map(len, rrset.rdatas))
         return size
 
 
@@ -366,6 +371,7 @@ class Rfc2136Provider:
             raise ConfigError(f"{where}: at least one zone is required")
         try:
             self._zones: tuple[str, ...] = tuple(sorted({normalize_name(zone) for zone in zones}))
+            self._zone_set = frozenset(self._zones)
         except InvalidNameError as exc:
             raise ConfigError(f"{where}: invalid zone name: {exc}") from exc
         if (tsig_key_name is None) != (tsig_secret is None):
@@ -444,7 +450,7 @@ class Rfc2136Provider:
         only when someone else moved its serial."""
         by_zone: dict[str, list[str]] = {}
         for name in names:
-            zone = zone_for(name, self._zones)
+            zone = zone_for(name, self._zone_set)
             if zone is not None:
                 by_zone.setdefault(zone, []).append(name)
         found: list[Endpoint] = []
@@ -732,7 +738,7 @@ class Rfc2136Provider:
     def _plan_messages(self, changes: Changes) -> list[tuple[str, list[_Unit]]]:
         """Translate changes into per-zone units: deletes, then updates, then creates."""
         outside = sorted(
-            {e.name for e in _endpoints_of(changes) if zone_for(e.name, self._zones) is None}
+            {e.name for e in _endpoints_of(changes) if zone_for(e.name, self._zone_set) is None}
         )
         if outside:
             raise PermanentProviderError(
@@ -745,7 +751,9 @@ class Rfc2136Provider:
         updates: list[Update] = []
         creates = list(changes.create)
         for update in changes.update:
-            if zone_for(update.old.name, self._zones) == zone_for(update.new.name, self._zones):
+            if zone_for(update.old.name, self._zone_set) == zone_for(
+                update.new.name, self._zone_set
+            ):
                 updates.append(update)
             else:  # a move across zones is a delete in one message and a create in another
                 deletes.append(update.old)
@@ -802,7 +810,7 @@ class Rfc2136Provider:
 
         by_zone: dict[str, list[_Unit]] = {}
         for unit in units:  # in order: deletes, updates, creates
-            zone = zone_for(unit.names[0], self._zones)
+            zone = zone_for(unit.names[0], self._zone_set)
             assert zone is not None  # checked above
             by_zone.setdefault(zone, []).append(unit)
         return sorted(by_zone.items())
@@ -819,15 +827,21 @@ class Rfc2136Provider:
             if rdtype == dns.rdatatype.CNAME and len(endpoint.targets) > 1:
                 raise ValueError("a CNAME holds exactly one target")
             encoded = [encode_rdata(rdtype, target) for target in endpoint.targets]
+            texts = tuple(text for _, text in encoded)
+            name = endpoint.name
+            if texts == endpoint.targets and rdtype in _AS_GIVEN and name == name.lower():
+                # an A target inet_pton takes and a TXT target in presentation form read back
+                # as they are: the endpoint is already what Endpoint.of would make of them
+                read_back = Endpoint(name, endpoint.record_type, texts, ttl)
+            else:
+                read_back = Endpoint.of(name, endpoint.record_type, texts, ttl=ttl)
             return _Rrset(
-                owner=name_labels(endpoint.name),
+                owner=name_labels(name),
                 rdtype=rdtype,
                 ttl=ttl,
                 # a server holds a value once, whatever the spellings that encode to it
                 rdatas=tuple(dict.fromkeys(rdata for rdata, _ in encoded)),
-                endpoint=Endpoint.of(
-                    endpoint.name, endpoint.record_type, [text for _, text in encoded], ttl=ttl
-                ),
+                endpoint=read_back,
             )
         except (dns.exception.DNSException, ValueError, InvalidNameError) as exc:
             raise PermanentProviderError(
@@ -956,6 +970,7 @@ def _type_code(record_type: str) -> int:
 
 
 _TYPE_CODES: dict[str, int] = {}
+_AS_GIVEN = frozenset({dns.rdatatype.A.value, dns.rdatatype.TXT.value})
 
 
 def _dns_name(owner: tuple[bytes, ...]) -> dns.name.Name:

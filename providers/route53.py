@@ -275,10 +275,10 @@ class Route53Provider:
         """The record sets at these names, from the cache (listed again as :meth:`records`
         would: when stale or past ``resync_period``)."""
         with self._lock:
-            zones = self.hosted_zones()
+            zone_of = self._zone_lookup(self.hosted_zones())
             result: list[Endpoint] = []
             for name in names:
-                zone = self._zone_of(name, zones)
+                zone = zone_of(name)
                 if zone is None:
                     continue
                 cache = self._zone_cache(zone)
@@ -408,9 +408,17 @@ class Route53Provider:
         )
         return zones
 
-    def _zone_of(self, name: str, zones: Sequence[HostedZone]) -> HostedZone | None:
-        best = zone_for(name, [z.name for z in zones])
-        return next((z for z in zones if z.name == best), None) if best else None
+    @staticmethod
+    def _zone_lookup(zones: Sequence[HostedZone]) -> Callable[[str], HostedZone | None]:
+        """name -> the zone it belongs to (the longest zone name that contains it), or None."""
+        by_name = {z.name: z for z in zones}
+        names = frozenset(by_name)
+
+        def zone_of(name: str) -> HostedZone | None:
+            best = zone_for(name, names)
+            return by_name[best] if best is not None else None
+
+        return zone_of
 
     # -- records -------------------------------------------------------------------------------
 
@@ -571,11 +579,12 @@ class Route53Provider:
         planned: dict[str, list[Change]] = {}
         deleted: set[tuple[str, tuple[str, str, str]]] = set()
         written: dict[tuple[str, tuple[str, str, str]], Change] = {}
+        zone_of = self._zone_lookup(zones)
 
         def zone_and_cache(
             name: str,
         ) -> tuple[HostedZone | None, dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any]]]]:
-            zone = self._zone_of(name, zones)
+            zone = zone_of(name)
             if zone is None:
                 log.warning(
                     "route53 change outside every zone skipped",
@@ -778,10 +787,15 @@ def client_config() -> Config:
     """botocore settings for the Route53 (and ELBv2) clients the composition root builds.
 
     botocore's own retries are off: the provider retries under its shared token bucket, and a
-    second, hidden retry layer would bypass the bucket and multiply throttling.
+    second, hidden retry layer would bypass the bucket and multiply throttling. botocore's
+    client-side parameter validation is off too: every request is built from normalised
+    endpoints by this module, the service validates it again (an ``InvalidInput`` error, which
+    the provider reports), and walking a 1,000-change batch through the model costs more CPU than
+    the rest of the write.
     """
     return Config(
         retries={"mode": "standard", "total_max_attempts": 1},
+        parameter_validation=False,
         connect_timeout=10,
         read_timeout=60,
     )

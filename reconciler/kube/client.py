@@ -312,7 +312,9 @@ class KubeClient:
     ) -> tuple[list[JsonObject], str]:
         """List every object (following ``continue`` pages); return (items, resourceVersion).
 
-        Items carry ``apiVersion`` and ``kind`` (a list response leaves them out of its items).
+        Items carry ``apiVersion`` and ``kind`` (a list response leaves them out of its items)
+        and no ``metadata.managedFields``: nothing here reads them, and dropped page by page they
+        never pile up (at 10,000 Ingresses they are the largest part of a listing).
         """
         items: list[JsonObject] = []
         token = ""
@@ -327,6 +329,9 @@ class KubeClient:
             page = self.request("GET", kind.collection_path(namespace), query=query)
             meta = page.get("metadata") or {}
             for item in page.get("items") or ():
+                meta = item.get("metadata")
+                if isinstance(meta, dict):
+                    meta.pop("managedFields", None)
                 items.append({"apiVersion": kind.api_version, "kind": kind.kind, **item})
             token = str(meta.get("continue") or "")
             if not token:

@@ -165,7 +165,8 @@ def normalize_name(name: str) -> str:
     if len(name) <= MAX_NAME_LENGTH and name.isascii():
         lowered = name.lower()
         if _NORMAL_NAME.fullmatch(lowered):
-            return lowered
+            # the same object when nothing changed: one string per name, however often it is met
+            return name if lowered == name else lowered
     return _normalize_name_general(name)
 
 
@@ -239,9 +240,9 @@ class Endpoint:
     """TTL in seconds, or ``None`` for the provider's default."""
     set_identifier: str = ""
     """Routing-policy set identifier (Route53 weighted/latency records); empty for plain records."""
-    labels: FrozenMap = field(default_factory=FrozenMap)
+    labels: FrozenMap = field(default=_EMPTY)
     """Metadata such as ``owner`` and ``resource``; not written as DNS data except through TXT."""
-    provider_specific: FrozenMap = field(default_factory=FrozenMap)
+    provider_specific: FrozenMap = field(default=_EMPTY)
     """Provider knobs, e.g. ``alias=true`` or ``aws/evaluate-target-health=true``."""
 
     @classmethod

@@ -118,7 +118,7 @@ def test_names_outside_the_fast_path_are_parsed_by_dnspython() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["a..b.test", "x" * 64 + ".test", ".".join(["abcdefghi"] * 26) + ".test"]
+    "name", ["a..b.test", "x" * 64 + ".test", ".".join(["abcdefghi"] * 26) + ".test", "."]
 )
 def test_a_name_the_wire_cannot_hold_is_a_value_error(name: str) -> None:
     with pytest.raises(ValueError, match=r"."):

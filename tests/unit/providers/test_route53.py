@@ -749,10 +749,11 @@ def test_one_record_set_written_twice_in_a_batch_is_sent_once(
     make_provider(client, fake_time).apply(Changes(create=(first, second)))
 
 
-def test_client_config_turns_botocore_retries_off() -> None:
+def test_client_config_turns_botocore_retries_and_validation_off() -> None:
     config = client_config()
     retries = getattr(config, "retries")  # noqa: B009 (an attribute the stubs do not type)
     assert retries == {"mode": "standard", "total_max_attempts": 1}
+    assert getattr(config, "parameter_validation") is False  # noqa: B009
 
 
 def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
