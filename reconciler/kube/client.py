@@ -329,9 +329,9 @@ class KubeClient:
             page = self.request("GET", kind.collection_path(namespace), query=query)
             meta = page.get("metadata") or {}
             for item in page.get("items") or ():
-                meta = item.get("metadata")
-                if isinstance(meta, dict):
-                    meta.pop("managedFields", None)
+                item_meta = item.get("metadata")
+                if isinstance(item_meta, dict):
+                    item_meta.pop("managedFields", None)
                 items.append({"apiVersion": kind.api_version, "kind": kind.kind, **item})
             token = str(meta.get("continue") or "")
             if not token:

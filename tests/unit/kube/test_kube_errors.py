@@ -268,3 +268,29 @@ def test_translate_error_never_returns_a_library_type() -> None:
     ]
     for exc in samples:
         assert type(translate_error(exc, operation="op")) is KubernetesError
+
+
+def test_a_listing_follows_every_page_and_drops_managed_fields() -> None:
+    def item(name: str) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "name": name,
+                "namespace": "apps",
+                "resourceVersion": "7",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            }
+        }
+
+    pages = iter(
+        [
+            {"metadata": {"continue": "next", "resourceVersion": "40"}, "items": [item("a")]},
+            {"metadata": {"resourceVersion": "41"}, "items": [item("b"), item("c")]},
+        ]
+    )
+    client, pool = client_with(lambda: response(200, json.dumps(next(pages)).encode()))
+    items, rv = client.list(INGRESS, page_size=1)
+    assert [i["metadata"]["name"] for i in items] == ["a", "b", "c"]
+    assert all("managedFields" not in i["metadata"] for i in items)
+    assert {i["kind"] for i in items} == {"Ingress"}
+    assert rv == "41"  # the listing's own version, not an item's
+    assert "continue=next" in pool.calls[1][1]
