@@ -52,6 +52,7 @@ from reconciler.model.errors import (
     ReconcilerError,
 )
 from reconciler.runtime import loop
+from reconciler.runtime.collector import tune_collector
 from reconciler.runtime.leader import pod_identity
 from reconciler.runtime.logs import configure
 
@@ -317,6 +318,7 @@ def main(
         out.write(f"ingress-reconciler {_version()}\n")
         return EXIT_OK
 
+    tune_collector()  # every other command runs passes over the whole cluster
     # run: one summary line per pass at info; once/plan print their own report on stdout
     level = args.log_level or ("info" if args.command == "run" else "warning")
     handler = configure(level=level.upper(), stream=err)

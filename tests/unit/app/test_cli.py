@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from reconciler.dns.sync import DnsPassResult, ProviderResult
 from reconciler.model.cluster import EventType, ObjectRef
 from reconciler.model.endpoint import Changes, Endpoint, Update
 from reconciler.model.errors import ReconcilerError, TransientProviderError
+from reconciler.runtime.collector import COLLECTOR_THRESHOLDS
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
@@ -623,3 +625,18 @@ status:
     code, out, _ = invoke(["plan", *off, "--manifests", str(manifests), "--output", "json"])
     assert code == 0
     assert json.loads(out)["create"] == []
+
+
+def test_commands_that_run_passes_tune_the_collector(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's default
+        assert invoke(["version"])[0] == 0
+        assert gc.get_threshold() == (700, 10, 10)
+        code, _, _ = invoke(
+            ["plan", "--config", str(config(tmp_path)), "--manifests", str(SAMPLES)]
+        )
+        assert code == 0
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)

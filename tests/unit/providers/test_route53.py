@@ -202,6 +202,29 @@ def test_delete_sends_the_stored_values_ttl_and_order(
     assert [e for e in provider.records() if e.name == f"www.{ZONE}"] == []
 
 
+def test_delete_carries_fields_the_endpoint_does_not_model(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    stored = {
+        **a_record(f"cidr.{ZONE}", ["192.0.2.7"]),
+        "SetIdentifier": "office",
+        "CidrRoutingConfig": {"CollectionId": "c-1234", "LocationName": "office"},
+    }
+    plain = a_record(f"plain.{ZONE}", ["192.0.2.8"])
+    expect_zones(stub)
+    expect_records(stub, stored, plain)
+    expect_change(
+        stub,
+        [
+            {"Action": "DELETE", "ResourceRecordSet": sent(stored)},
+            {"Action": "DELETE", "ResourceRecordSet": sent(plain)},
+        ],
+    )
+    provider = make_provider(client, fake_time)
+    held = {e.name: e for e in provider.records()}
+    provider.apply(Changes(delete=(held[f"cidr.{ZONE}"], held[f"plain.{ZONE}"])))
+
+
 def test_delete_of_a_record_route53_does_not_hold_is_not_sent(
     client: Route53Client, stub: Stubber, fake_time: FakeTime
 ) -> None:
