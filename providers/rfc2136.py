@@ -469,9 +469,9 @@ class Rfc2136Provider:
     def apply(self, changes: Changes) -> None:
         """Write ``changes``: one guarded UPDATE per zone, deletes before adds.
 
-        Nothing is sent when a name lies outside every zone or a target cannot be encoded.
-        Raises ProviderError naming the server, zone and key on the first zone that fails;
-        zones before it stay written.
+        Nothing is sent when a name lies outside every zone, and nothing of a zone when one of its
+        targets cannot be encoded. Raises ProviderError naming the server, zone and key on the
+        first zone that fails; zones before it stay written.
         """
         if changes.is_empty():
             return
@@ -735,8 +735,10 @@ class Rfc2136Provider:
 
     # --- writing ------------------------------------------------------------------------
 
-    def _plan_messages(self, changes: Changes) -> list[tuple[str, list[_Unit]]]:
-        """Translate changes into per-zone units: deletes, then updates, then creates."""
+    def _plan_messages(self, changes: Changes) -> Iterator[tuple[str, list[_Unit]]]:
+        """Translate changes into per-zone units (deletes, then updates, then creates), one zone
+        at a time: only one zone's encoded records are held at once. Names outside every zone
+        raise before the first zone is planned."""
         outside = sorted(
             {e.name for e in _endpoints_of(changes) if zone_for(e.name, self._zone_set) is None}
         )
@@ -758,7 +760,37 @@ class Rfc2136Provider:
             else:  # a move across zones is a delete in one message and a create in another
                 deletes.append(update.old)
                 creates.append(update.new)
+        touched = {key[0] for key in removed}
+        by_zone: dict[str, tuple[list[Endpoint], list[Update], list[Endpoint]]] = {}
 
+        def of_zone(name: str) -> tuple[list[Endpoint], list[Update], list[Endpoint]]:
+            zone = zone_for(name, self._zone_set)
+            assert zone is not None  # checked above
+            return by_zone.setdefault(zone, ([], [], []))
+
+        for old in deletes:
+            of_zone(old.name)[0].append(old)
+        for update in updates:
+            of_zone(update.old.name)[1].append(update)
+        for new in creates:
+            of_zone(new.name)[2].append(new)
+        for zone, (zone_deletes, zone_updates, zone_creates) in sorted(by_zone.items()):
+            yield (
+                zone,
+                self._zone_units(
+                    zone_deletes, zone_updates, zone_creates, removed=removed, touched=touched
+                ),
+            )
+
+    def _zone_units(
+        self,
+        deletes: Sequence[Endpoint],
+        updates: Sequence[Update],
+        creates: Sequence[Endpoint],
+        *,
+        removed: Collection[tuple[str, str, str]],
+        touched: Collection[str],
+    ) -> list[_Unit]:
         units: list[_Unit] = []
         for old in deletes:
             held = self._rrset(old, ttl=old.ttl or 0)
@@ -787,7 +819,6 @@ class Rfc2136Provider:
             )
         # A server ignores (and answers NOERROR to) the add of a CNAME beside other data, or of
         # other data beside a CNAME (RFC 2136 3.4.2.2): guard so that such a race fails loudly.
-        touched = {key[0] for key in removed}
         for created in creates:
             new = self._rrset(created, ttl=self._ttl(created))
             absent: list[Rr] = []
@@ -807,13 +838,7 @@ class Rfc2136Provider:
                     adds=(new,),
                 )
             )
-
-        by_zone: dict[str, list[_Unit]] = {}
-        for unit in units:  # in order: deletes, updates, creates
-            zone = zone_for(unit.names[0], self._zone_set)
-            assert zone is not None  # checked above
-            by_zone.setdefault(zone, []).append(unit)
-        return sorted(by_zone.items())
+        return units
 
     def _ttl(self, endpoint: Endpoint) -> int:
         return self._default_ttl if endpoint.ttl is None else endpoint.ttl

@@ -467,12 +467,21 @@ class TxtRegistry:
                 updates.append(update)
             if not self._owned_elsewhere(new, snapshot):
                 self._claim(new, snapshot, edits)
-        # which (name, set identifier) keep a record that may read an old-format TXT
-        old_format_readers = {
-            (name, sid)
-            for name, rtype, sid in (set(snapshot.records) - deleted) | created
-            if rtype not in (RecordType.AAAA, RecordType.TXT)
-        }
+        # which (name, set identifier) of a delete keep a record that may read an old-format TXT
+        # (scanned only when something is deleted: a creating pass does not walk every record)
+        deleting = {(d.name, d.set_identifier) for d in changes.delete}
+        old_format_readers = (
+            {
+                (name, sid)
+                for keys, skip in ((snapshot.records, deleted), (created, ()))
+                for name, rtype, sid in keys
+                if (name, sid) in deleting
+                and rtype not in (RecordType.AAAA, RecordType.TXT)
+                and (name, rtype, sid) not in skip
+            }
+            if deleting
+            else set()
+        )
         for record in changes.delete:
             if record.targets:
                 deletes.append(record)

@@ -318,12 +318,23 @@ def test_watches_that_end_at_once_are_backed_off_not_spun() -> None:
         cache.stop()
 
 
-def test_objects_are_cached_without_managed_fields() -> None:
+def test_objects_are_cached_without_what_no_pass_reads() -> None:
     managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}]
     listed = ing("a", "1")
     listed["metadata"]["managedFields"] = managed
     watched = ing("b", "11")
     watched["metadata"]["managedFields"] = managed
+    for obj in (listed, watched):
+        obj["metadata"]["annotations"] = {
+            "kubectl.kubernetes.io/last-applied-configuration": '{"kind": "Ingress"}',
+            "external-dns.alpha.kubernetes.io/ttl": "60",
+        }
+        obj["spec"] = {
+            "ingressClassName": "public",
+            "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}},
+            "rules": [{"host": "a.example.test", "http": {"paths": [{"path": "/"}]}}],
+            "tls": [{"hosts": ["a.example.test"], "secretName": "tls"}],
+        }
     client = ScriptedClient(
         lists=[([listed], "10")], watches=[[{"type": "ADDED", "object": watched}]]
     )
@@ -335,6 +346,15 @@ def test_objects_are_cached_without_managed_fields() -> None:
             assert stored is not None
             assert "managedFields" not in stored["metadata"]
             assert stored["metadata"]["resourceVersion"]
+            # what a pass reads stays: hosts, TLS hosts, the class, other annotations
+            assert stored["metadata"]["annotations"] == {
+                "external-dns.alpha.kubernetes.io/ttl": "60"
+            }
+            assert stored["spec"] == {
+                "ingressClassName": "public",
+                "rules": [{"host": "a.example.test"}],
+                "tls": [{"hosts": ["a.example.test"], "secretName": "tls"}],
+            }
         assert "managedFields" not in changes[0].obj["metadata"]
     finally:
         cache.stop()

@@ -728,3 +728,16 @@ def test_a_bad_address_is_refused_before_anything_is_sent(
     with pytest.raises(PermanentProviderError, match="cannot encode A record"):
         provider.apply(Changes(create=(Endpoint("bad.example.test", "A", ("192.0.2.999",)),)))
     assert not fake.updates
+
+
+def test_a_target_that_cannot_be_encoded_fails_its_zone_after_earlier_zones(
+    provider: Rfc2136Provider, fake: FakeTransport
+) -> None:
+    bad = Endpoint("m.other.test", "MX", ("not a number mx.other.test",), ttl=300)
+    with pytest.raises(PermanentProviderError, match="cannot encode MX record") as error:
+        provider.apply(Changes(create=(a_record("ok.example.test"), bad)))
+    assert "m.other.test" in str(error.value)
+    # zones are written in order, one at a time: example.test before other.test
+    assert [call for call in fake.calls if call[0] == "update"] == [("update", "example.test")]
+    added = {rrset.name.to_text(omit_final_dot=True) for rrset in fake.updates[0].update}
+    assert added == {"ok.example.test"}
