@@ -84,6 +84,7 @@ from reconciler.model.endpoint import (
     InvalidNameError,
     RecordType,
     normalize_name,
+    normalize_target,
 )
 from reconciler.model.errors import ConfigError, PermanentProviderError, TransientProviderError
 from reconciler.model.zones import is_within, zone_for
@@ -574,7 +575,7 @@ class Route53Provider:
         elif endpoint.ttl is None:
             endpoint = replace(endpoint, ttl=self.default_ttl)
         record_set = record_set_from_endpoint(endpoint)
-        return Change(action, record_set, endpoint_from_record_set(record_set), group)
+        return Change(action, record_set, _as_stored(endpoint, record_set), group)
 
     def _plan_zone_changes(
         self, changes: Changes, zones: Sequence[HostedZone], failures: list[str]
@@ -787,6 +788,28 @@ class Route53Provider:
                 provider=self._name,
                 zone=zone_name,
             ) from exc
+
+
+def _as_stored(endpoint: Endpoint, record_set: dict[str, Any]) -> Endpoint:
+    """The endpoint Route53 holds once ``record_set`` (made from ``endpoint``) is written: what
+    :func:`endpoint_from_record_set` reads back. A plain A or TXT record whose values are its
+    targets as they are reads back as itself, without parsing it again."""
+    values = record_set.get("ResourceRecords")
+    if (
+        endpoint.record_type in _AS_WRITTEN
+        and not endpoint.set_identifier
+        and not endpoint.provider_specific
+        and values is not None
+        and endpoint.name == normalize_name(endpoint.name)
+        and tuple(rr["Value"] for rr in values) == endpoint.targets
+        and tuple(sorted(set(endpoint.targets))) == endpoint.targets
+        and all(normalize_target(endpoint.record_type, t) == t for t in endpoint.targets)
+    ):
+        return Endpoint(endpoint.name, endpoint.record_type, endpoint.targets, record_set["TTL"])
+    return endpoint_from_record_set(record_set)
+
+
+_AS_WRITTEN = frozenset({RecordType.A.value, RecordType.TXT.value})
 
 
 def _kept_record_set(endpoint: Endpoint, record_set: dict[str, Any]) -> dict[str, Any] | None:

@@ -877,3 +877,30 @@ def test_packing_keeps_groups_whole_and_calls_within_limits(
     assert len(batches) >= max(math.ceil(total_values / 1000), math.ceil(total_chars / 32000))
     # first-fit: any two consecutive calls together are over one limit's worth
     assert len(batches) <= 2 * (total_values / 1000 + total_chars / 32000) + 1
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1", "192.0.2.2"], ttl=60),
+        Endpoint.of(f"*.{ZONE}", "A", ["192.0.2.1"], ttl=300),
+        Endpoint.of(f"a-www.{ZONE}", "TXT", ['"heritage=external-dns,external-dns/owner=x"']),
+        Endpoint.of(f"raw.{ZONE}", "TXT", ["unquoted text"], ttl=300),
+        Endpoint.of(f"v6.{ZONE}", "AAAA", ["2001:db8::1"], ttl=300),
+        Endpoint.of(
+            f"w.{ZONE}",
+            "A",
+            ["192.0.2.1"],
+            ttl=300,
+            set_identifier="eu",
+            provider_specific={"aws/weight": "10"},
+        ),
+        Endpoint(f"www.{ZONE}", "A", ("192.0.2.2", "192.0.2.1"), 300),  # not normalised
+        Endpoint(f"WWW.{ZONE}", "A", ("192.0.2.1",), 300),
+    ],
+    ids=["a", "wildcard", "txt", "raw-txt", "aaaa", "weighted", "unsorted", "upper-case"],
+)
+def test_a_written_record_is_remembered_as_route53_reads_it_back(endpoint: Endpoint) -> None:
+    record_set = record_set_from_endpoint(endpoint)
+    stored = route53_module._as_stored(endpoint, record_set)
+    assert stored == endpoint_from_record_set(record_set)
