@@ -739,5 +739,8 @@ def test_a_target_that_cannot_be_encoded_fails_its_zone_after_earlier_zones(
     assert "m.other.test" in str(error.value)
     # zones are written in order, one at a time: example.test before other.test
     assert [call for call in fake.calls if call[0] == "update"] == [("update", "example.test")]
-    added = {rrset.name.to_text(omit_final_dot=True) for rrset in fake.updates[0].update}
-    assert added == {"ok.example.test"}
+    message = fake.updates[0]
+    assert isinstance(message, dns.update.UpdateMessage)
+    assert {rrset.name.to_text(omit_final_dot=True) for rrset in message.update} == {
+        "ok.example.test"
+    }
