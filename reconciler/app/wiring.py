@@ -96,12 +96,14 @@ def _route53_provider(entry: Route53Settings, settings: Settings, limiter: Token
     # boto3 and botocore cost about 0.3 CPU s to import: only commands that use AWS pay for it
     import boto3  # noqa: PLC0415
 
+    from providers import route53_xml  # noqa: PLC0415
     from providers.route53 import Route53Provider, client_config  # noqa: PLC0415
 
     config = client_config()
     route53 = boto3.client(
         "route53", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
     )
+    route53_xml.install(route53, config)
     elbv2 = boto3.client(
         "elbv2", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
     )

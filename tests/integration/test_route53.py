@@ -41,7 +41,8 @@ class CallCounter:
         client.meta.events.register("provide-client-params.route53", self._seen)
 
     def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append((str(model.name), params))
+        # a copy: later handlers may move parameters (providers.route53_xml takes the body out)
+        self.calls.append((str(model.name), dict(params)))
 
     def count(self) -> Counter[str]:
         """Calls per operation so far."""
