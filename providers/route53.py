@@ -179,9 +179,11 @@ class Route53Provider:
     """A :class:`reconciler.dns.provider.Provider` for AWS Route53.
 
     ``client`` (and the optional ``elbv2_client``, used to read load balancers' canonical hosted
-    zone ids) are made by the composition root. ``limiter`` should be one bucket shared by every
-    Route53 provider of the process; without one the provider makes its own (10/s, 50 burst).
-    ``clock`` times the caches; ``retrier`` carries the backoff, sleep and randomness.
+    zone ids) are made by the composition root; ``elbv2_client`` may be a function that makes it,
+    called when an ALIAS target first needs it (a client and its service model cost megabytes).
+    ``limiter`` should be one bucket shared by every Route53 provider of the process; without one
+    the provider makes its own (10/s, 50 burst). ``clock`` times the caches; ``retrier`` carries
+    the backoff, sleep and randomness.
     """
 
     def __init__(
@@ -192,7 +194,9 @@ class Route53Provider:
         zone_type: str = ZoneType.ANY,
         zone_ids: Sequence[str] = (),
         domain_filter: Sequence[str] = (),
-        elbv2_client: ElasticLoadBalancingv2Client | None = None,
+        elbv2_client: ElasticLoadBalancingv2Client
+        | Callable[[], ElasticLoadBalancingv2Client]
+        | None = None,
         region: str = "us-east-1",
         evaluate_target_health: bool = True,
         resync_period: float = 3600.0,
@@ -209,6 +213,7 @@ class Route53Provider:
         self._name = name
         self._client = client
         self._elbv2 = elbv2_client
+        self._elbv2_made: ElasticLoadBalancingv2Client | None = None
         self.zone_type = zone_type
         """``public``, ``private`` or ``any``."""
         self.zone_ids = tuple(clean_zone_id(z) for z in zone_ids)
@@ -515,9 +520,16 @@ class Route53Provider:
                 return known
         return canonical_hosted_zone_id(bare)
 
+    def _elbv2_client(self) -> ElasticLoadBalancingv2Client:
+        """The ELBv2 client, made on first use when a function to make it was given."""
+        if self._elbv2_made is None:
+            source = self._elbv2
+            assert source is not None
+            self._elbv2_made = source() if callable(source) else source
+        return self._elbv2_made
+
     def _refresh_load_balancers(self, now: float) -> None:
-        assert self._elbv2 is not None
-        elbv2 = self._elbv2
+        elbv2 = self._elbv2_client()
         found: dict[str, str] = {}
         kwargs: dict[str, Any] = {}
         try:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from providers.snapshot import ProviderSnapshot, read_snapshot, read_zone_files, snapshot_json
 from providers.throttle import TokenBucket
@@ -52,6 +52,9 @@ from reconciler.model.load_balancer import (
     scheme_for_visibility,
 )
 from reconciler.runtime.loop import ChangeCount, PassResult, ReasonCount, RecordCount
+
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 TargetBuilder = Callable[[Settings], Sequence[TxtRegistry]]
 """Builds the providers (and their registries) from the settings."""
@@ -104,9 +107,12 @@ def _route53_provider(entry: Route53Settings, settings: Settings, limiter: Token
         "route53", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
     )
     route53_xml.install(route53, config)
-    elbv2 = boto3.client(
-        "elbv2", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
-    )
+
+    def elbv2() -> ElasticLoadBalancingv2Client:  # made when an ALIAS target first needs it
+        return boto3.client(
+            "elbv2", endpoint_url=entry.endpoint_url, region_name=entry.region, config=config
+        )
+
     return Route53Provider(
         limiter=limiter,
         name=entry.name,

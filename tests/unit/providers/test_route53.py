@@ -904,3 +904,36 @@ def test_a_written_record_is_remembered_as_route53_reads_it_back(endpoint: Endpo
     record_set = record_set_from_endpoint(endpoint)
     stored = route53_module._as_stored(endpoint, record_set)
     assert stored == endpoint_from_record_set(record_set)
+
+
+def test_an_elbv2_client_given_as_a_function_is_made_when_an_alias_first_needs_it(
+    client: Route53Client, fake_time: FakeTime
+) -> None:
+    elbv2 = boto3.client(
+        "elbv2",
+        region_name="us-east-1",
+        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
+        aws_secret_access_key=SECRET,
+        config=client_config(),
+    )
+    made: list[str] = []
+
+    def make() -> Any:
+        made.append("elbv2")
+        return elbv2
+
+    provider = make_provider(client, fake_time, elbv2_client=make)
+    # a name that is no AWS load balancer needs no client
+    assert provider.target_hosted_zone_id("lb.example.test") is None
+    assert made == []
+    with Stubber(elbv2) as elb_stub:
+        elb_stub.add_response(
+            "describe_load_balancers",
+            {"LoadBalancers": [{"DNSName": NLB, "CanonicalHostedZoneId": "ZFROMELBV2"}]},
+        )
+        assert provider.target_hosted_zone_id(NLB) == "ZFROMELBV2"
+        fake_time.now += 3600.0  # the resync period: listed again, with the same client
+        elb_stub.add_response("describe_load_balancers", {"LoadBalancers": []})
+        assert provider.target_hosted_zone_id(NLB) == "Z26RNL4JYFTOTI"
+        elb_stub.assert_no_pending_responses()
+    assert made == ["elbv2"]
