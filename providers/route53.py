@@ -154,24 +154,33 @@ class _ZoneCache:
     records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]]
     listed_at: float
     stale: bool = False
-    names: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+    names: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
+    """The keys held at each name (a tuple: most names hold one or two record sets)."""
 
     def __post_init__(self) -> None:
         for key in self.records:
-            self.names.setdefault(key[0], set()).add(key)
+            self._add_key(key)
+
+    def _add_key(self, key: tuple[str, str, str]) -> None:
+        keys = self.names.get(key[0], ())
+        if key not in keys:
+            self.names[key[0]] = (*keys, key)
 
     def put(self, endpoint: Endpoint, record_set: dict[str, Any]) -> None:
         """Remember a record set written."""
-        self.records[endpoint.key] = (endpoint, _kept_record_set(endpoint, record_set))
-        self.names.setdefault(endpoint.name, set()).add(endpoint.key)
+        key = endpoint.key  # one tuple for both maps
+        self.records[key] = (endpoint, _kept_record_set(endpoint, record_set))
+        self._add_key(key)
 
     def drop(self, key: tuple[str, str, str]) -> None:
         """Forget a record set deleted."""
         self.records.pop(key, None)
         keys = self.names.get(key[0])
         if keys is not None:
-            keys.discard(key)
-            if not keys:
+            left = tuple(k for k in keys if k != key)
+            if left:
+                self.names[key[0]] = left
+            else:
                 del self.names[key[0]]
 
 

@@ -361,6 +361,10 @@ def few_enough(changed: int, held: int) -> bool:
     return changed <= max(100, held // 10)
 
 
+_FEW_CLAIMANTS = 8
+"""Up to this many claimants of a name are held in a tuple (see DesiredIndex._claimants)."""
+
+
 class DesiredIndex:
     """Every Ingress's last desire, and the Ingresses that desire each name.
 
@@ -372,7 +376,9 @@ class DesiredIndex:
 
     def __init__(self) -> None:
         self._desires: dict[str, IngressDesire] = {}
-        self._claimants: dict[str, set[str]] = {}
+        self._claimants: dict[str, tuple[str, ...] | set[str]] = {}
+        """The resources desiring each name: a tuple while few (most names have one; a set of
+        one costs four times the memory), a set when many."""
         self._sources: dict[str, Mapping[str, Any]] = {}
         self._resource_by_id: dict[int, str] = {}
         """id() of each remembered object → its resource (the index keeps the object alive, so
@@ -435,11 +441,7 @@ class DesiredIndex:
             if old is not None:
                 for endpoint in old.endpoints:
                     touched.add(endpoint.name)
-                    claimants = self._claimants.get(endpoint.name)
-                    if claimants is not None:
-                        claimants.discard(resource)
-                        if not claimants:
-                            del self._claimants[endpoint.name]
+                    self._unclaim(endpoint.name, resource)
             if desire is None:
                 gone = self._sources.pop(resource, None)
                 if gone is not None:
@@ -448,8 +450,29 @@ class DesiredIndex:
             self._desires[resource] = desire
             for endpoint in desire.endpoints:
                 touched.add(endpoint.name)
-                self._claimants.setdefault(endpoint.name, set()).add(resource)
+                self._claim(endpoint.name, resource)
         return frozenset(touched)
+
+    def _claim(self, name: str, resource: str) -> None:
+        claimants = self._claimants.get(name, ())
+        if isinstance(claimants, set):
+            claimants.add(resource)
+        elif resource not in claimants:
+            grown = (*claimants, resource)
+            self._claimants[name] = grown if len(grown) <= _FEW_CLAIMANTS else set(grown)
+
+    def _unclaim(self, name: str, resource: str) -> None:
+        claimants = self._claimants.get(name)
+        if isinstance(claimants, set):
+            claimants.discard(resource)
+            left: tuple[str, ...] | set[str] = claimants
+        elif claimants is not None:
+            left = tuple(r for r in claimants if r != resource)
+            self._claimants[name] = left
+        else:
+            return
+        if not left:
+            del self._claimants[name]
 
     def claiming(self, names: Iterable[str]) -> list[IngressDesire]:
         """The desires of every Ingress that desires one of ``names``, by resource."""

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.app.desired import DesiredIndex
+from reconciler.app.desired import DesiredIndex, IngressDesire
 from reconciler.app.pipeline import (
     Observed,
     PassConfig,
@@ -482,3 +482,32 @@ def test_a_service_not_ours_changes_nothing_and_a_fleet_service_asks_for_a_full_
         is None
     )
     assert changed_ingresses(None, cluster, OWNER) is None
+
+
+def test_the_claimants_of_a_name_many_ingresses_share_come_and_go_one_by_one() -> None:
+    index = DesiredIndex()
+    shared, own = "shop.example.test", "{}.example.test"
+
+    def desire(i: int) -> IngressDesire:
+        endpoints = (Endpoint.of(shared, "A", ["192.0.2.1"]), Endpoint.of(own.format(i), "A", []))
+        return IngressDesire(resource=f"ingress/a/web-{i}", endpoints=endpoints)
+
+    # past the few a tuple holds, and back below it
+    index.replace_all(desire(i) for i in range(20))
+    assert [d.resource for d in index.claiming([shared])] == sorted(
+        f"ingress/a/web-{i}" for i in range(20)
+    )
+    for i in range(19):
+        touched = index.update({f"ingress/a/web-{i}": None})
+        assert touched == {shared, own.format(i)}
+        left = sorted(f"ingress/a/web-{k}" for k in range(i + 1, 20))
+        assert [d.resource for d in index.claiming([shared])] == left
+        assert index.claiming([own.format(i)]) == []
+    index.update({"ingress/a/web-19": desire(19), "ingress/a/web-3": desire(3)})
+    assert [d.resource for d in index.claiming([shared, own.format(3)])] == [
+        "ingress/a/web-19",
+        "ingress/a/web-3",
+    ]
+    index.update({"ingress/a/web-19": None, "ingress/a/web-3": None})
+    assert index.claiming([shared]) == []
+    assert len(index) == 0
