@@ -15,9 +15,11 @@ IngressClasses, Services, Namespaces, and the Gateway API kinds served) and impl
 
 Objects are kept as the API returns them, less what no pass reads: ``metadata.managedFields``
 of every kind, and of an Ingress its paths and backends (``spec.rules[].http``,
-``spec.defaultBackend``: a pass reads hosts, TLS hosts, annotations and status) and kubectl's
-``last-applied-configuration`` annotation (a second copy of the whole object). At 10,000
-Ingresses those were a third of the cache. Nothing writes a cached object back (status is
+``spec.defaultBackend``: a pass reads hosts, TLS hosts, annotations and status), its
+``creationTimestamp`` and kubectl's ``last-applied-configuration`` annotation (a second copy of
+the whole object). At 10,000 Ingresses those were a third of the cache. The strings Ingresses
+share (namespace, class, annotations up to 128 characters, load-balancer addresses) are kept
+once (``sys.intern``). Nothing writes a cached object back (status is
 patched, fleet objects are applied server-side), so nothing is lost on the server.
 
 ``on_change`` is called on the cache's thread for every added, modified or deleted object (also
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -91,24 +94,58 @@ class _GoneError(Exception):
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
+_SHARED_TEXT_MAX = 128
+"""Longer annotation values are kept as they are (they are seldom shared)."""
+
+
+def _shared(value: Any) -> Any:
+    """One string object for equal short strings while any is alive (``sys.intern``)."""
+    if type(value) is str and len(value) <= _SHARED_TEXT_MAX:
+        return sys.intern(value)
+    return value
+
+
 def _slim(obj: JsonObject, kind: ResourceKind) -> JsonObject:
     """The object as cached: without what no pass reads (see the module's docstring)."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
-    if kind != INGRESS:
+    if kind != INGRESS or not isinstance(meta, dict):
         return obj
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    meta.pop("creationTimestamp", None)
+    meta["namespace"] = _shared(meta.get("namespace", ""))
+    annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         annotations.pop(_LAST_APPLIED, None)
+        meta["annotations"] = {_shared(k): _shared(v) for k, v in annotations.items()}
+    # a new dict is sized for what is left (the decoder's was sized for what was there)
+    obj["metadata"] = dict(meta)
+    for key in ("apiVersion", "kind"):
+        if key in obj:
+            obj[key] = _shared(obj[key])
     spec = obj.get("spec")
     if isinstance(spec, dict):
-        spec.pop("defaultBackend", None)
-        rules = spec.get("rules")
-        for rule in rules if isinstance(rules, list) else ():
-            if isinstance(rule, dict):
-                rule.pop("http", None)
+        _slim_ingress_spec(spec)
+    status = obj.get("status")
+    balancer = status.get("loadBalancer") if isinstance(status, dict) else None
+    addresses = balancer.get("ingress") if isinstance(balancer, dict) else None
+    for address in addresses if isinstance(addresses, list) else ():
+        # the addresses of one load balancer, shared by every Ingress of its fleet
+        if isinstance(address, dict):
+            for key in ("ip", "hostname"):
+                if key in address:
+                    address[key] = _shared(address[key])
     return obj
+
+
+def _slim_ingress_spec(spec: JsonObject) -> None:
+    spec.pop("defaultBackend", None)
+    if "ingressClassName" in spec:
+        spec["ingressClassName"] = _shared(spec["ingressClassName"])
+    rules = spec.get("rules")
+    for rule in rules if isinstance(rules, list) else ():
+        if isinstance(rule, dict):
+            rule.pop("http", None)
 
 
 def _key(obj: JsonObject) -> tuple[str, str]:

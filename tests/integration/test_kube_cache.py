@@ -87,7 +87,9 @@ def test_cache_sees_create_update_delete_as_raw_json(
     assert cached["spec"]["ingressClassName"] == "public"
     assert cached["spec"]["rules"][0]["host"] == "web.example.test"
     assert "http" not in cached["spec"]["rules"][0]  # paths and backends: no pass reads them
-    assert "creationTimestamp" in cached["metadata"]
+    assert "creationTimestamp" not in cached["metadata"]  # nor its age
+    assert cached["metadata"]["resourceVersion"]
+    assert cached["metadata"]["uid"]  # Events name their object by it
     assert "ingress_class_name" not in cached["spec"]
 
     api_client.patch(

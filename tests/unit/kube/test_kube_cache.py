@@ -325,6 +325,10 @@ def test_objects_are_cached_without_what_no_pass_reads() -> None:
     watched = ing("b", "11")
     watched["metadata"]["managedFields"] = managed
     for obj in (listed, watched):
+        obj["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+        # equal strings as distinct objects, as two decoded documents hold them
+        obj["metadata"]["namespace"] = "".join(["n", "s"])
+        obj["status"] = {"loadBalancer": {"ingress": [{"ip": ".".join(["192.0.2", "7"])}]}}
         obj["metadata"]["annotations"] = {
             "kubectl.kubernetes.io/last-applied-configuration": '{"kind": "Ingress"}',
             "external-dns.alpha.kubernetes.io/ttl": "60",
@@ -356,5 +360,15 @@ def test_objects_are_cached_without_what_no_pass_reads() -> None:
                 "tls": [{"hosts": ["a.example.test"], "secretName": "tls"}],
             }
         assert "managedFields" not in changes[0].obj["metadata"]
+        a, b = cache.get("a", "ns"), cache.get("b", "ns")
+        assert a is not None
+        assert b is not None
+        assert "creationTimestamp" not in a["metadata"]
+        assert "creationTimestamp" not in b["metadata"]
+        # what many Ingresses share is held once
+        assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
+        a_ip = a["status"]["loadBalancer"]["ingress"][0]["ip"]
+        assert a_ip == "192.0.2.7"
+        assert a_ip is b["status"]["loadBalancer"]["ingress"][0]["ip"]
     finally:
         cache.stop()
