@@ -380,9 +380,6 @@ class DesiredIndex:
         """The resources desiring each name: a tuple while few (most names have one; a set of
         one costs four times the memory), a set when many."""
         self._sources: dict[str, Mapping[str, Any]] = {}
-        self._resource_by_id: dict[int, str] = {}
-        """id() of each remembered object → its resource (the index keeps the object alive, so
-        the id stays its own while it is remembered)."""
         self._filled = False
         self.context: DesireContext | None = None
         """The context the held desires were computed in."""
@@ -408,27 +405,22 @@ class DesiredIndex:
         return self._desires.get(resource)
 
     def reuse_object(self, ingress: Mapping[str, Any]) -> IngressDesire | None:
-        """The desire held for the Ingress when it was computed from this very object (found by
-        the object's identity: no parsing of the object)."""
-        resource = self._resource_by_id.get(id(ingress))
-        if resource is None or self._sources.get(resource) is not ingress:
+        """The desire held for the Ingress when it was computed from this very object (the
+        cache replaces an object that changes, so identity is enough: nothing else is read)."""
+        resource = resource_of(ingress)
+        if self._sources.get(resource) is not ingress:
             return None
         return self._desires.get(resource)
 
     def remember(self, resource: str, ingress: Mapping[str, Any]) -> None:
         """Note the object the desire of ``resource`` is (now) computed from."""
-        old = self._sources.get(resource)
-        if old is not None:
-            self._resource_by_id.pop(id(old), None)
         self._sources[resource] = ingress
-        self._resource_by_id[id(ingress)] = resource
 
     def replace_all(self, desires: Iterable[IngressDesire]) -> None:
         """Hold exactly these desires (a full pass)."""
         self._desires = {}
         self._claimants = {}
         self._sources = {}
-        self._resource_by_id = {}
         self.update({d.key: d for d in desires})
         self._filled = True
 
@@ -443,9 +435,7 @@ class DesiredIndex:
                     touched.add(endpoint.name)
                     self._unclaim(endpoint.name, resource)
             if desire is None:
-                gone = self._sources.pop(resource, None)
-                if gone is not None:
-                    self._resource_by_id.pop(id(gone), None)
+                self._sources.pop(resource, None)
                 continue
             self._desires[resource] = desire
             for endpoint in desire.endpoints:
