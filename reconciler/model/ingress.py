@@ -9,6 +9,7 @@ into TXT ownership records. Pure functions of the object; malformed parts read a
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, Final
@@ -97,4 +98,5 @@ def resource_of(ingress: Mapping[str, Any]) -> str:
     name = meta.get("name")
     if not isinstance(namespace, str) or not isinstance(name, str) or not name:
         return "ingress/?/?"
-    return f"ingress/{namespace}/{name}"
+    # one string object for every holder (desire, index, ownership labels) while one is alive
+    return sys.intern(f"ingress/{namespace}/{name}")
