@@ -45,7 +45,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -143,6 +143,11 @@ class _BatchRejectedError(Exception):
     """Route53 refused a change batch as a whole; the message is AWS's."""
 
 
+_Held = Endpoint | tuple[Endpoint, dict[str, Any]]
+"""What the cache keeps per record set: the endpoint alone when it reproduces the record set (a
+tuple per record set would cost 56 bytes), else the endpoint and a copy of the record set."""
+
+
 @dataclass
 class _ZoneCache:
     """What one zone holds: endpoint and the raw record set, per endpoint key (and keys by name).
@@ -151,7 +156,9 @@ class _ZoneCache:
     (:func:`_kept_record_set`): at 10,000 records the copies were a tenth of the process.
     """
 
-    records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]]
+    records: dict[tuple[str, str, str], _Held]
+    """Per endpoint key: the endpoint, or (endpoint, raw record set) when it does not reproduce
+    the record set."""
     listed_at: float
     stale: bool = False
     names: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
@@ -169,7 +176,7 @@ class _ZoneCache:
     def put(self, endpoint: Endpoint, record_set: dict[str, Any]) -> None:
         """Remember a record set written."""
         key = endpoint.key  # one tuple for both maps
-        self.records[key] = (endpoint, _kept_record_set(endpoint, record_set))
+        self.records[key] = _hold(endpoint, record_set)
         self._add_key(key)
 
     def drop(self, key: tuple[str, str, str]) -> None:
@@ -275,11 +282,8 @@ class Route53Provider:
         with self._lock:
             result: list[Endpoint] = []
             for zone in self.hosted_zones():
-                result.extend(
-                    endpoint
-                    for endpoint, _ in self._zone_records(zone).values()
-                    if not _is_apex_ns(endpoint, zone.name)
-                )
+                held = (_unhold(h)[0] for h in self._zone_records(zone).values())
+                result.extend(e for e in held if not _is_apex_ns(e, zone.name))
             return sorted(result, key=lambda e: e.key)
 
     def generation(self) -> int:
@@ -304,7 +308,7 @@ class Route53Provider:
                 result.extend(
                     endpoint
                     for key in cache.names.get(name, ())
-                    if not _is_apex_ns(endpoint := cache.records[key][0], zone.name)
+                    if not _is_apex_ns(endpoint := _unhold(cache.records[key])[0], zone.name)
                 )
             return sorted(result, key=lambda e: e.key)
 
@@ -441,9 +445,7 @@ class Route53Provider:
 
     # -- records -------------------------------------------------------------------------------
 
-    def _zone_records(
-        self, zone: HostedZone
-    ) -> dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]]:
+    def _zone_records(self, zone: HostedZone) -> dict[tuple[str, str, str], _Held]:
         return self._zone_cache(zone).records
 
     def _zone_cache(self, zone: HostedZone) -> _ZoneCache:
@@ -455,10 +457,8 @@ class Route53Provider:
             self._generation += 1
         return cache
 
-    def _list_zone(
-        self, zone: HostedZone
-    ) -> dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]]:
-        records: dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]] = {}
+    def _list_zone(self, zone: HostedZone) -> dict[tuple[str, str, str], _Held]:
+        records: dict[tuple[str, str, str], _Held] = {}
         kwargs: dict[str, Any] = {"HostedZoneId": zone.id, "MaxItems": str(PAGE_SIZE)}
         while True:
             page = self._call(
@@ -479,7 +479,7 @@ class Route53Provider:
                     continue
                 stored = dict(raw)
                 stored["Name"] = endpoint.name
-                records[endpoint.key] = (endpoint, _kept_record_set(endpoint, stored))
+                records[endpoint.key] = _hold(endpoint, stored)
             if not page.get("IsTruncated"):
                 break
             kwargs["StartRecordName"] = page["NextRecordName"]
@@ -609,9 +609,7 @@ class Route53Provider:
 
         def zone_and_cache(
             name: str,
-        ) -> tuple[
-            HostedZone | None, dict[tuple[str, str, str], tuple[Endpoint, dict[str, Any] | None]]
-        ]:
+        ) -> tuple[HostedZone | None, dict[tuple[str, str, str], _Held]]:
             zone = zone_of(name)
             if zone is None:
                 log.warning(
@@ -625,7 +623,7 @@ class Route53Provider:
             zone, cache = zone_and_cache(old.name)
             if zone is None:
                 return
-            held = cache.get(old.key)
+            held = _held_at(cache, old.key)
             if held is None:
                 log.debug(
                     "route53 delete of an absent record skipped",
@@ -641,7 +639,7 @@ class Route53Provider:
             zone, cache = zone_and_cache(new.name)
             if zone is None:
                 return
-            held = cache.get(new.key)
+            held = _held_at(cache, new.key)
             exists = held is not None and (zone.id, new.key) not in deleted
             try:
                 change = self._stored_change("UPSERT" if exists else "CREATE", new, group)
@@ -663,7 +661,7 @@ class Route53Provider:
         for update in changes.update:
             group = group_of(update.new)
             zone, cache = zone_and_cache(update.old.name)
-            held = cache.get(update.old.key) if zone is not None else None
+            held = _held_at(cache, update.old.key) if zone is not None else None
             if held is not None:
                 try:
                     probe = self._stored_change("UPSERT", update.new, group).endpoint
@@ -842,6 +840,22 @@ def _kept_record_set(endpoint: Endpoint, record_set: dict[str, Any]) -> dict[str
     except InvalidNameError:
         pass
     return copy.deepcopy(record_set)
+
+
+def _hold(endpoint: Endpoint, record_set: dict[str, Any]) -> _Held:
+    kept = _kept_record_set(endpoint, record_set)
+    return endpoint if kept is None else (endpoint, kept)
+
+
+def _unhold(held: _Held) -> tuple[Endpoint, dict[str, Any] | None]:
+    return (held, None) if isinstance(held, Endpoint) else held
+
+
+def _held_at(
+    cache: Mapping[tuple[str, str, str], _Held], key: tuple[str, str, str]
+) -> tuple[Endpoint, dict[str, Any] | None] | None:
+    held = cache.get(key)
+    return None if held is None else _unhold(held)
 
 
 def _held_record_set(held: tuple[Endpoint, dict[str, Any] | None]) -> dict[str, Any]:

@@ -233,7 +233,7 @@ def clients() -> tuple[Route53Client, Route53Client]:
     ids=["rendered", "left-to-botocore"],
 )
 def test_the_request_sent_is_the_request_botocore_sends(
-    clients: tuple[Route53Client, Route53Client], batch: dict[str, Any]
+    clients: tuple[Route53Client, Route53Client], batch: Any
 ) -> None:
     rendered, plain = clients
 
