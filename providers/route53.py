@@ -161,34 +161,43 @@ class _ZoneCache:
     the record set."""
     listed_at: float
     stale: bool = False
-    names: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
-    """The keys held at each name (a tuple: most names hold one or two record sets)."""
+    names: dict[str, str | tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
+    """The keys held at each name: for the common name with one record set and no set identifier
+    its record type alone (no tuple to keep per name), else a tuple of the keys."""
 
     def __post_init__(self) -> None:
         for key in self.records:
             self._add_key(key)
 
+    def keys_at(self, name: str) -> tuple[tuple[str, str, str], ...]:
+        """The keys of the record sets held at ``name``."""
+        held = self.names.get(name)
+        if held is None:
+            return ()
+        return ((name, held, ""),) if isinstance(held, str) else held
+
+    def _set_keys(self, name: str, keys: tuple[tuple[str, str, str], ...]) -> None:
+        if not keys:
+            self.names.pop(name, None)
+        elif len(keys) == 1 and not keys[0][2]:
+            self.names[name] = keys[0][1]
+        else:
+            self.names[name] = keys
+
     def _add_key(self, key: tuple[str, str, str]) -> None:
-        keys = self.names.get(key[0], ())
+        keys = self.keys_at(key[0])
         if key not in keys:
-            self.names[key[0]] = (*keys, key)
+            self._set_keys(key[0], (*keys, key))
 
     def put(self, endpoint: Endpoint, record_set: dict[str, Any]) -> None:
         """Remember a record set written."""
-        key = endpoint.key  # one tuple for both maps
-        self.records[key] = _hold(endpoint, record_set)
-        self._add_key(key)
+        self.records[endpoint.key] = _hold(endpoint, record_set)
+        self._add_key(endpoint.key)
 
     def drop(self, key: tuple[str, str, str]) -> None:
         """Forget a record set deleted."""
         self.records.pop(key, None)
-        keys = self.names.get(key[0])
-        if keys is not None:
-            left = tuple(k for k in keys if k != key)
-            if left:
-                self.names[key[0]] = left
-            else:
-                del self.names[key[0]]
+        self._set_keys(key[0], tuple(k for k in self.keys_at(key[0]) if k != key))
 
 
 class Route53Provider:
@@ -307,7 +316,7 @@ class Route53Provider:
                 cache = self._zone_cache(zone)
                 result.extend(
                     endpoint
-                    for key in cache.names.get(name, ())
+                    for key in cache.keys_at(name)
                     if not _is_apex_ns(endpoint := _unhold(cache.records[key])[0], zone.name)
                 )
             return sorted(result, key=lambda e: e.key)

@@ -937,3 +937,37 @@ def test_an_elbv2_client_given_as_a_function_is_made_when_an_alias_first_needs_i
         assert provider.target_hosted_zone_id(NLB) == "Z26RNL4JYFTOTI"
         elb_stub.assert_no_pending_responses()
     assert made == ["elbv2"]
+
+
+def test_the_cache_finds_every_record_set_at_a_name_as_they_come_and_go() -> None:
+    from providers.route53 import _ZoneCache  # noqa: PLC0415 (the cache's own bookkeeping)
+
+    def weighted(ident: str) -> Endpoint:
+        return Endpoint.of(
+            f"www.{ZONE}",
+            "A",
+            ["192.0.2.1"],
+            ttl=60,
+            set_identifier=ident,
+            provider_specific={"aws/weight": "10"},
+        )
+
+    plain = Endpoint.of(f"www.{ZONE}", "TXT", ['"v"'], ttl=300)
+    cache = _ZoneCache(records={}, listed_at=0.0)
+    sets = [plain, weighted("a"), weighted("b")]
+    for endpoint in sets:
+        cache.put(endpoint, record_set_from_endpoint(endpoint))
+    assert set(cache.keys_at(f"www.{ZONE}")) == {e.key for e in sets}
+    assert cache.keys_at(f"other.{ZONE}") == ()
+    cache.drop(weighted("a").key)
+    cache.drop(weighted("b").key)
+    assert cache.keys_at(f"www.{ZONE}") == (plain.key,)
+    cache.put(plain, record_set_from_endpoint(plain))  # written again: still one key
+    assert cache.keys_at(f"www.{ZONE}") == (plain.key,)
+    cache.drop(plain.key)
+    assert cache.keys_at(f"www.{ZONE}") == ()
+    assert cache.names == {}
+    assert cache.records == {}
+    # a cache filled from a listing indexes what it holds
+    listed = _ZoneCache(records={e.key: e for e in sets}, listed_at=0.0)
+    assert set(listed.keys_at(f"www.{ZONE}")) == {e.key for e in sets}
