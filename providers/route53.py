@@ -83,6 +83,7 @@ from reconciler.model.endpoint import (
     Endpoint,
     InvalidNameError,
     RecordType,
+    Update,
     normalize_name,
     normalize_target,
 )
@@ -687,44 +688,14 @@ class Route53Provider:
     def _apply(self, changes: Changes) -> None:
         zones = self.hosted_zones()
         failures: list[str] = []
-        planned = self._plan_zone_changes(changes, zones, failures)
         by_id = {z.id: z for z in zones}
         failed_zones: set[str] = set()
-        calls = 0
-        for zone_id, zone_changes in sorted(planned.items()):
-            zone = by_id[zone_id]
-            batches: list[list[Change]] = []
-            fitting: list[list[Change]] = []
-            for group in grouped(zone_changes):
-                values = sum(c.values for c in group)
-                chars = sum(c.chars for c in group)
-                if values > MAX_VALUES_PER_CALL or chars > MAX_CHARS_PER_CALL:
-                    failures.append(
-                        f"{group[0].group}: {values} values / {chars} characters exceed "
-                        "Route53's limits for one call"
-                    )
-                    failed_zones.add(zone_id)
-                else:
-                    fitting.append(group)
-            batches = pack(fitting)
-            before = len(failures)
-            for batch in batches:
-                try:
-                    calls += self._submit(zone, batch, failures)
-                except Exception:
-                    self._mark_stale(zone_id)
-                    raise
-            if len(failures) > before:
-                failed_zones.add(zone_id)
-            log.debug(
-                "route53 zone changed",
-                extra={
-                    "provider": self._name,
-                    "zone": zone.name,
-                    "changes": len(zone_changes),
-                    "calls": len(batches),
-                },
-            )
+        # planned and written one zone at a time: a zone's changes (each with its record set
+        # rendered for the API) are let go before the next zone's are made
+        for zone_changes in self._by_zone(changes, zones):
+            planned = self._plan_zone_changes(zone_changes, zones, failures)
+            for zone_id, planned_changes in sorted(planned.items()):
+                self._write_zone(by_id[zone_id], planned_changes, failures, failed_zones)
         if failures:
             for zone_id in failed_zones:
                 self._mark_stale(zone_id)
@@ -733,6 +704,66 @@ class Route53Provider:
                 provider=self._name,
                 zone=", ".join(sorted(by_id[z].name for z in failed_zones if z in by_id)),
             )
+
+    def _by_zone(self, changes: Changes, zones: Sequence[HostedZone]) -> list[Changes]:
+        """``changes`` split by hosted zone, in zone id order (names in no zone first)."""
+        zone_of = self._zone_lookup(zones)
+        parts: dict[str, tuple[list[Endpoint], list[Update], list[Endpoint]]] = {}
+
+        def part(name: str) -> tuple[list[Endpoint], list[Update], list[Endpoint]]:
+            zone = zone_of(name)
+            return parts.setdefault(zone.id if zone is not None else "", ([], [], []))
+
+        for endpoint in changes.create:
+            part(endpoint.name)[0].append(endpoint)
+        for update in changes.update:
+            part(update.old.name)[1].append(update)
+        for endpoint in changes.delete:
+            part(endpoint.name)[2].append(endpoint)
+        return [
+            Changes(create=tuple(c), update=tuple(u), delete=tuple(d))
+            for _, (c, u, d) in sorted(parts.items())
+        ]
+
+    def _write_zone(
+        self,
+        zone: HostedZone,
+        zone_changes: list[Change],
+        failures: list[str],
+        failed_zones: set[str],
+    ) -> None:
+        """Send one zone's changes in the fewest batches within Route53's limits."""
+        fitting: list[list[Change]] = []
+        for group in grouped(zone_changes):
+            values = sum(c.values for c in group)
+            chars = sum(c.chars for c in group)
+            if values > MAX_VALUES_PER_CALL or chars > MAX_CHARS_PER_CALL:
+                failures.append(
+                    f"{group[0].group}: {values} values / {chars} characters exceed "
+                    "Route53's limits for one call"
+                )
+                failed_zones.add(zone.id)
+            else:
+                fitting.append(group)
+        batches = pack(fitting)
+        before = len(failures)
+        for batch in batches:
+            try:
+                self._submit(zone, batch, failures)
+            except Exception:
+                self._mark_stale(zone.id)
+                raise
+        if len(failures) > before:
+            failed_zones.add(zone.id)
+        log.debug(
+            "route53 zone changed",
+            extra={
+                "provider": self._name,
+                "zone": zone.name,
+                "changes": len(zone_changes),
+                "calls": len(batches),
+            },
+        )
 
     def _mark_stale(self, zone_id: str) -> None:
         cache = self._records.get(zone_id)

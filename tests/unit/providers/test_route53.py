@@ -971,3 +971,44 @@ def test_the_cache_finds_every_record_set_at_a_name_as_they_come_and_go() -> Non
     # a cache filled from a listing indexes what it holds
     listed = _ZoneCache(records={e.key: e for e in sets}, listed_at=0.0)
     assert set(listed.keys_at(f"www.{ZONE}")) == {e.key for e in sets}
+
+
+def test_zones_are_listed_planned_and_written_one_after_another_in_zone_id_order(
+    client: Route53Client, stub: Stubber, fake_time: FakeTime
+) -> None:
+    other_id, other = "Z0000000000AAAAAAAAA", "other.test"  # sorts before ZONE_ID
+    expect_zones(stub, (ZONE_ID, ZONE, False), (other_id, other, False))
+    created = {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": "2026"}}
+    for zone_id, zone in ((other_id, other), (ZONE_ID, ZONE)):
+        # each zone's records are read just before its own changes are written
+        stub.add_response(
+            "list_resource_record_sets",
+            {"ResourceRecordSets": [], "IsTruncated": False, "MaxItems": "300"},
+            {"HostedZoneId": zone_id, "MaxItems": "300"},
+        )
+        stub.add_response(
+            "change_resource_record_sets",
+            created,
+            {
+                "HostedZoneId": zone_id,
+                "ChangeBatch": {
+                    "Changes": [
+                        {
+                            "Action": "CREATE",
+                            "ResourceRecordSet": sent(a_record(f"www.{zone}", ["192.0.2.1"])),
+                        }
+                    ]
+                },
+            },
+        )
+    changes = Changes(
+        create=(
+            Endpoint.of(f"www.{ZONE}", "A", ["192.0.2.1"]),
+            Endpoint.of("www.nowhere.test", "A", ["192.0.2.1"]),  # in no zone: skipped
+            Endpoint.of(f"www.{other}", "A", ["192.0.2.1"]),
+        )
+    )
+    provider = make_provider(client, fake_time)
+    provider.apply(changes)
+    stub.assert_no_pending_responses()
+    assert {e.name for e in provider.records()} == {f"www.{ZONE}", f"www.{other}"}
