@@ -38,6 +38,7 @@ from reconciler.model.errors import (
 from tests.doubles import FakeTime
 
 if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_route53 import Route53Client
 
 ZONE_ID = "Z0000000000EXAMPLE"
@@ -779,16 +780,20 @@ def test_client_config_turns_botocore_retries_and_validation_off() -> None:
     assert getattr(config, "parameter_validation") is False  # noqa: B009
 
 
-def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
-    client: Route53Client, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
-) -> None:
-    elbv2 = boto3.client(
+def elbv2_client() -> ElasticLoadBalancingv2Client:
+    return boto3.client(
         "elbv2",
         region_name="us-east-1",
         aws_access_key_id="AKIAEXAMPLEEXAMPLE",
         aws_secret_access_key=SECRET,
         config=client_config(),
     )
+
+
+def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
+    client: Route53Client, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    elbv2 = elbv2_client()
     provider = make_provider(client, fake_time, elbv2_client=elbv2)
     with Stubber(elbv2) as elb_stub:
         elb_stub.add_client_error("describe_load_balancers", "AccessDenied", "no", 403)
@@ -817,13 +822,7 @@ def test_alias_zone_falls_back_to_the_table_when_elbv2_refuses(
 def test_a_load_balancer_elbv2_cannot_see_costs_one_listing_not_one_per_pass(
     client: Route53Client, fake_time: FakeTime
 ) -> None:
-    elbv2 = boto3.client(
-        "elbv2",
-        region_name="us-east-1",
-        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
-        aws_secret_access_key=SECRET,
-        config=client_config(),
-    )
+    elbv2 = elbv2_client()
     provider = make_provider(client, fake_time, elbv2_client=elbv2)
     other = NLB.replace("us-east-1", "eu-west-1")  # another region: ELBv2 here never lists it
     mine = {"DNSName": NLB, "CanonicalHostedZoneId": "ZFROMELBV2"}
@@ -909,13 +908,7 @@ def test_a_written_record_is_remembered_as_route53_reads_it_back(endpoint: Endpo
 def test_an_elbv2_client_given_as_a_function_is_made_when_an_alias_first_needs_it(
     client: Route53Client, fake_time: FakeTime
 ) -> None:
-    elbv2 = boto3.client(
-        "elbv2",
-        region_name="us-east-1",
-        aws_access_key_id="AKIAEXAMPLEEXAMPLE",
-        aws_secret_access_key=SECRET,
-        config=client_config(),
-    )
+    elbv2 = elbv2_client()
     made: list[str] = []
 
     def make() -> Any:
