@@ -292,7 +292,7 @@ class Route53Provider:
         with self._lock:
             result: list[Endpoint] = []
             for zone in self.hosted_zones():
-                held = (_unhold(h)[0] for h in self._zone_records(zone).values())
+                held = map(_endpoint_of, self._zone_records(zone).values())
                 result.extend(e for e in held if not _is_apex_ns(e, zone.name))
             return sorted(result, key=lambda e: e.key)
 
@@ -318,7 +318,7 @@ class Route53Provider:
                 result.extend(
                     endpoint
                     for key in cache.keys_at(name)
-                    if not _is_apex_ns(endpoint := _unhold(cache.records[key])[0], zone.name)
+                    if not _is_apex_ns(endpoint := _endpoint_of(cache.records[key]), zone.name)
                 )
             return sorted(result, key=lambda e: e.key)
 
@@ -885,6 +885,10 @@ def _kept_record_set(endpoint: Endpoint, record_set: dict[str, Any]) -> dict[str
 def _hold(endpoint: Endpoint, record_set: dict[str, Any]) -> _Held:
     kept = _kept_record_set(endpoint, record_set)
     return endpoint if kept is None else (endpoint, kept)
+
+
+def _endpoint_of(held: _Held) -> Endpoint:
+    return held if isinstance(held, Endpoint) else held[0]
 
 
 def _unhold(held: _Held) -> tuple[Endpoint, dict[str, Any] | None]:

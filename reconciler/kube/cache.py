@@ -113,7 +113,8 @@ def _slim(obj: JsonObject, kind: ResourceKind) -> JsonObject:
     if kind != INGRESS or not isinstance(meta, dict):
         return obj
     meta.pop("creationTimestamp", None)
-    meta["namespace"] = _shared(meta.get("namespace", ""))
+    if "namespace" in meta:
+        meta["namespace"] = _shared(meta["namespace"])
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         annotations.pop(_LAST_APPLIED, None)
