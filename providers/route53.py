@@ -352,8 +352,8 @@ class Route53Provider:
                 if zone_id is not None:
                     result.append(self._alias_shape(endpoint, zone_id))
                     continue
-            plain = endpoint.provider_specific.without(ALIAS).without(EVALUATE_TARGET_HEALTH)
-            result.append(replace(endpoint, provider_specific=plain.without(TARGET_HOSTED_ZONE)))
+            plain = ps.without(ALIAS).without(EVALUATE_TARGET_HEALTH).without(TARGET_HOSTED_ZONE)
+            result.append(endpoint if plain is ps else replace(endpoint, provider_specific=plain))
         return result
 
     def apply(self, changes: Changes) -> None:
@@ -604,7 +604,7 @@ class Route53Provider:
                 )
             endpoint = self._alias_shape(endpoint, zone_id)
         elif endpoint.ttl is None:
-            endpoint = replace(endpoint, ttl=self.default_ttl)
+            endpoint = endpoint.with_ttl(self.default_ttl)
         record_set = record_set_from_endpoint(endpoint)
         return Change(action, record_set, _as_stored(endpoint, record_set), group)
 

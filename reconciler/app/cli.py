@@ -27,7 +27,6 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -177,6 +176,8 @@ def build_parser(*, stderr: IO[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _version() -> str:
+    from importlib import metadata  # noqa: PLC0415  (only --version reads it)
+
     try:
         return metadata.version("ingress-reconciler")
     except metadata.PackageNotFoundError:

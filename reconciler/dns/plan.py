@@ -59,6 +59,7 @@ DEFAULT_MANAGED_TYPES: frozenset[str] = frozenset(
 _CNAME = RecordType.CNAME.value
 _NS = RecordType.NS.value
 _SOA = RecordType.SOA.value
+_OWNER = Label.OWNER.value
 
 
 class Policy(StrEnum):
@@ -197,6 +198,10 @@ def _sort_key(endpoint: Endpoint) -> _SortKey:
     )
 
 
+def _change_key(endpoint: Endpoint) -> tuple[str, str, str]:
+    return endpoint.key
+
+
 def _resource(endpoint: Endpoint) -> str:
     return endpoint.labels.get(Label.RESOURCE, "")
 
@@ -237,7 +242,7 @@ def _data_differs(desired: Endpoint, current: Endpoint) -> bool:
 
 
 def _owned(endpoint: Endpoint, owner_id: str) -> Endpoint:
-    return endpoint.with_labels(endpoint.labels.with_item(Label.OWNER.value, owner_id))
+    return endpoint.with_labels(endpoint.labels.with_item(_OWNER, owner_id))
 
 
 def _describe_owner(endpoint: Endpoint) -> str:
@@ -494,6 +499,16 @@ def _converged(row: _Row, owner_id: str) -> bool:
     )
 
 
+def _lone_create(row: _Row) -> Endpoint | None:
+    """The usual row of a creating pass, which :func:`_plan_row` plans as one create: one
+    resource wants one type at a name where nothing is (no record, no claim, no neighbour).
+    Returns that resource's endpoint, or None for any other row."""
+    if row.records or row.claims or row.neighbours or len(row.candidates) != 1:
+        return None
+    (candidates,) = row.candidates.values()
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: Policy) -> _Outcome:
     out = _Outcome()
     winners = _winners(row, owner_id, out)
@@ -517,7 +532,7 @@ def _plan_row(row: _Row, owner_id: str, managed_types: frozenset[str], policy: P
                 new = replace(
                     winner,
                     ttl=winner.ttl if winner.ttl is not None else record.ttl,
-                    labels=winner.labels.with_item(Label.OWNER.value, owner_id),
+                    labels=winner.labels.with_item(_OWNER, owner_id),
                 )
                 out.update.append(Update(old=record, new=new))
             continue
@@ -582,16 +597,21 @@ def calculate(
         row = rows[key]
         if _converged(row, owner_id):
             continue  # nothing to change, nothing refused
+        lone = _lone_create(row)
+        if lone is not None:
+            creates.append(_owned(lone, owner_id))
+            continue
         outcome = _plan_row(row, owner_id, managed_types, policy)
         creates += outcome.create
         updates += outcome.update
         deletes += outcome.delete
         conflicts |= outcome.conflicts
+    # a row plans at most one change per type, so a record set's key orders them totally
     return Plan(
         changes=Changes(
-            create=tuple(sorted(creates, key=_sort_key)),
-            update=tuple(sorted(updates, key=lambda u: (_sort_key(u.old), _sort_key(u.new)))),
-            delete=tuple(sorted(deletes, key=_sort_key)),
+            create=tuple(sorted(creates, key=_change_key)),
+            update=tuple(sorted(updates, key=lambda u: u.old.key)),
+            delete=tuple(sorted(deletes, key=_change_key)),
         ),
         conflicts=tuple(
             sorted(

@@ -56,6 +56,15 @@ _ALIAS_PROPERTIES: Final = frozenset(
 RecordKey = tuple[str, str, str]
 TxtKey = tuple[str, str]
 
+# plain strings of the enum members read per record (an enum's .value is a property call)
+_OWNER: Final = Label.OWNER.value
+_RESOURCE: Final = Label.RESOURCE.value
+_OWNED_RECORD: Final = Label.OWNED_RECORD.value
+_A: Final = RecordType.A.value
+_CNAME: Final = RecordType.CNAME.value
+_TXT: Final = RecordType.TXT.value
+_NO_PROPERTIES: Final = FrozenMap()
+
 # Record types whose ownership TXT names are read with a name (external-dns writes one per type).
 _OWNED_TYPES: Final = frozenset(
     {"A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "NAPTR", "SVCB", "HTTPS"}
@@ -86,7 +95,7 @@ class _Ownership:
 
     @property
     def owner(self) -> str:
-        return self.labels.get(Label.OWNER.value, "")
+        return self.labels.get(_OWNER, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +200,7 @@ class TxtRegistry:
         Other labels are not written: the value stays exactly external-dns's, and whatever else
         the pipeline labels endpoints with (tenants, fleets) never leaks into public DNS.
         """
-        return ownership_value(self._owner_id, labels.get(Label.RESOURCE.value, ""))
+        return ownership_value(self._owner_id, labels.get(_RESOURCE, ""))
 
     def reserved_reason(self, name: str) -> str | None:
         """Why ``name`` may not be a record (it is an ownership TXT name), or None."""
@@ -231,7 +240,7 @@ class TxtRegistry:
                     record_type=endpoint.record_type,
                     reason=reason,
                     detail=why,
-                    resource=endpoint.labels.get(Label.RESOURCE.value, ""),
+                    resource=endpoint.labels.get(_RESOURCE, ""),
                 )
             )
         return kept, refused
@@ -414,7 +423,7 @@ class TxtRegistry:
         name, sid = self._lookup_name(record.name), record.set_identifier
         candidates = [(name, record.record_type, sid)]
         if _is_alias_a(record):
-            candidates.append((name, RecordType.CNAME.value, sid))
+            candidates.append((name, _CNAME, sid))
         if record.record_type not in (RecordType.AAAA, RecordType.TXT):
             candidates.append((name, "", sid))
         return [key for key in candidates if key in index]
@@ -425,7 +434,7 @@ class TxtRegistry:
             self._mapper.wildcard_replacement + "."
         ):
             name = "*" + name[len(self._mapper.wildcard_replacement) :]
-        types = [rtype] if rtype else [RecordType.A.value, RecordType.CNAME.value]
+        types = [rtype] if rtype else [_A, _CNAME]
         return [
             Endpoint(name, t, (), set_identifier=sid, labels=labels)
             for t in types
@@ -454,10 +463,9 @@ class TxtRegistry:
         for record in changes.create:
             if record.targets:
                 creates.append(record)
-            if record.record_type == RecordType.CNAME or not self._owned_elsewhere(
-                record, snapshot
-            ):
-                self._claim(record, snapshot, edits)
+            key = self._new_format_key(record, snapshot)
+            if record.record_type == _CNAME or not self._owned_elsewhere(record, key, snapshot):
+                self._claim(record, key, snapshot, edits)
             if record.record_type == RecordType.CNAME:
                 # our old-format TXT at the name would sit beside the CNAME: illegal in DNS
                 self._release(record, snapshot, edits, new=False, legacy=False, old=True)
@@ -467,8 +475,9 @@ class TxtRegistry:
                 creates.append(new)
             elif new.targets and not (old.same_record(new) and old.key == new.key):
                 updates.append(update)
-            if not self._owned_elsewhere(new, snapshot):
-                self._claim(new, snapshot, edits)
+            key = self._new_format_key(new, snapshot)
+            if not self._owned_elsewhere(new, key, snapshot):
+                self._claim(new, key, snapshot, edits)
         # which (name, set identifier) of a delete keep a record that may read an old-format TXT
         # (scanned only when something is deleted: a creating pass does not walk every record)
         deleting = {(d.name, d.set_identifier) for d in changes.delete}
@@ -534,10 +543,12 @@ class TxtRegistry:
         )
         return normalize_name(name), record.set_identifier
 
-    def _owned_elsewhere(self, record: Endpoint, snapshot: _Snapshot) -> bool:
+    def _owned_elsewhere(self, record: Endpoint, key: TxtKey, snapshot: _Snapshot) -> bool:
         """Is ``record`` ours through its legacy or old-format TXT while its new-format TXT name
-        holds other data only? Then that TXT keeps owning it and the other data is left alone."""
-        if not self._holds_other_data_only(record, snapshot):
+        (``key``) holds other data only? Then that TXT keeps owning it and the other data is left
+        alone."""
+        name, sid = key
+        if (name, _TXT, sid) not in snapshot.records or key in snapshot.txts:
             return False
         sources = self._sources(record, snapshot.index)
         if not sources or snapshot.index[sources[0]].owner != self._owner_id:
@@ -545,15 +556,10 @@ class TxtRegistry:
         log.debug("ownership record name holds other data", extra={"record": record.name})
         return True
 
-    def _holds_other_data_only(self, record: Endpoint, snapshot: _Snapshot) -> bool:
-        """Does the new-format TXT name of ``record`` hold a TXT without any ownership value?"""
-        name, sid = self._new_format_key(record, snapshot)
-        other_data = (name, RecordType.TXT.value, sid) in snapshot.records
-        return other_data and (name, sid) not in snapshot.txts
-
-    def _claim(self, record: Endpoint, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]) -> None:
-        """Make the new-format TXT of ``record`` hold exactly our current value."""
-        key = self._new_format_key(record, snapshot)
+    def _claim(
+        self, record: Endpoint, key: TxtKey, snapshot: _Snapshot, edits: dict[TxtKey, _TxtEdit]
+    ) -> None:
+        """Make the new-format TXT of ``record`` (at ``key``) hold exactly our current value."""
         value = self.value_for(record.labels)
         edit = self._edit(key, record, snapshot, edits)
         stored = snapshot.txts.get(key)
@@ -599,7 +605,7 @@ class TxtRegistry:
         if key not in edits:
             template = snapshot.txts.get(key) or Endpoint(
                 name=key[0],
-                record_type=RecordType.TXT.value,
+                record_type=_TXT,
                 targets=(),
                 set_identifier=record.set_identifier,
                 provider_specific=_txt_properties(record),
@@ -609,7 +615,7 @@ class TxtRegistry:
 
     def _is_ours(self, value: str) -> bool:
         labels = self._ownership.labels(value)
-        return labels is not None and labels.get(Label.OWNER.value) == self._owner_id
+        return labels is not None and labels.get(_OWNER) == self._owner_id
 
     def _txt_changes(
         self, edits: Mapping[TxtKey, _TxtEdit], snapshot: _Snapshot
@@ -621,7 +627,7 @@ class TxtRegistry:
         for key in sorted(edits):
             edit = edits[key]
             stored = snapshot.txts.get(key) or snapshot.records.get(
-                (key[0], RecordType.TXT.value, key[1])
+                (key[0], _TXT, key[1])
             )
             current = frozenset(stored.targets) if stored is not None else frozenset()
             # our value may join other text only where ours already shares the record set
@@ -634,7 +640,7 @@ class TxtRegistry:
                 continue
             wanted = (current - edit.drop) | edit.add
             # providers keep a record and its TXT in one write by this label (Route53 batches)
-            link = {Label.OWNED_RECORD.value: edit.owned}
+            link = {_OWNED_RECORD: edit.owned}
             if stored is None:
                 if wanted:
                     creates.append(edit.template.with_targets(wanted).with_labels(link))
@@ -657,7 +663,7 @@ def _is_alias_a(record: Endpoint) -> bool:
 def _txt_properties(record: Endpoint) -> FrozenMap:
     """Routing properties a TXT shares with its record (set identifier policies), alias excluded."""
     if not record.set_identifier:
-        return FrozenMap()
+        return _NO_PROPERTIES
     return FrozenMap(
         (k, v) for k, v in record.provider_specific.items() if k not in _ALIAS_PROPERTIES
     )

@@ -22,7 +22,6 @@ from reconciler.model.endpoint import (
     MAX_LABEL_LENGTH,
     MAX_NAME_LENGTH,
     FrozenMap,
-    Label,
     normalize_name,
 )
 from reconciler.model.errors import ConfigError
@@ -72,10 +71,10 @@ def serialize_labels(labels: Mapping[str, str]) -> str:
 
 def ownership_value(owner_id: str, resource: str = "") -> str:
     """The TXT value for a record owned by ``owner_id`` for ``resource`` (e.g. ``ingress/ns/n``)."""
-    labels = {Label.OWNER.value: owner_id}
+    # serialize_labels({"owner": owner_id, "resource": resource}), its keys already in order
     if resource:
-        labels[Label.RESOURCE.value] = resource
-    return serialize_labels(labels)
+        return f'"heritage={HERITAGE},{HERITAGE}/owner={owner_id},{HERITAGE}/resource={resource}"'
+    return f'"heritage={HERITAGE},{HERITAGE}/owner={owner_id}"'
 
 
 def parse_ownership(value: str) -> dict[str, str] | None:

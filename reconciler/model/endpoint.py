@@ -135,11 +135,15 @@ class FrozenMap(Mapping[str, str]):
         return f"FrozenMap({self._map!r})"
 
     def with_item(self, key: str, value: str) -> FrozenMap:
-        """A copy with ``key`` set to ``value``."""
+        """A copy with ``key`` set to ``value`` (this map when it holds that already)."""
+        if self._map.get(key) == value:
+            return self
         return FrozenMap({**self._map, key: value})
 
     def without(self, key: str) -> FrozenMap:
-        """A copy without ``key``."""
+        """A copy without ``key`` (this map when it has no ``key``)."""
+        if key not in self._map:
+            return self
         return FrozenMap((k, v) for k, v in self._map.items() if k != key)
 
 
@@ -291,6 +295,18 @@ class Endpoint:
             self.ttl,
             self.set_identifier,
             _frozen(labels),
+            self.provider_specific,
+        )
+
+    def with_ttl(self, ttl: int | None) -> Endpoint:
+        """A copy with ``ttl``."""
+        return Endpoint(
+            self.name,
+            self.record_type,
+            self.targets,
+            ttl,
+            self.set_identifier,
+            self.labels,
             self.provider_specific,
         )
 

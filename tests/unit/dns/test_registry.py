@@ -112,6 +112,12 @@ def test_parse_ownership(text: str, expected: dict[str, str] | None) -> None:
     assert parse_ownership(text) == expected
 
 
+@given(owner=st.text(max_size=20), resource=st.text(max_size=40))
+def test_value_is_the_serialised_labels(owner: str, resource: str) -> None:
+    labels = {"owner": owner, **({"resource": resource} if resource else {})}
+    assert ownership_value(owner, resource) == serialize_labels(labels)
+
+
 def test_serialise_then_parse_round_trips() -> None:
     labels = {"owner": ME, "resource": WEB}
     assert parse_ownership(serialize_labels(labels)) == labels

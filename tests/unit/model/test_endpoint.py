@@ -236,6 +236,9 @@ def test_frozen_map_copies_and_never_changes() -> None:
     assert frozen == {"a": "1"}
     assert added.without("a") == {"b": "2"}
     assert frozen.with_item("a", "3") == {"a": "3"}
+    # immutable, so an edit that changes nothing hands back the same map
+    assert frozen.with_item("a", "1") is frozen
+    assert frozen.without("b") is frozen
     assert not hasattr(frozen, "__setitem__")
     with pytest.raises(AttributeError):
         frozen.extra = 1  # type: ignore[attr-defined]
