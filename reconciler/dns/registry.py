@@ -626,9 +626,7 @@ class TxtRegistry:
         occupied: list[str] = []
         for key in sorted(edits):
             edit = edits[key]
-            stored = snapshot.txts.get(key) or snapshot.records.get(
-                (key[0], _TXT, key[1])
-            )
+            stored = snapshot.txts.get(key) or snapshot.records.get((key[0], _TXT, key[1]))
             current = frozenset(stored.targets) if stored is not None else frozenset()
             # our value may join other text only where ours already shares the record set
             if (
