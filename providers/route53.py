@@ -190,9 +190,11 @@ class _ZoneCache:
         if key not in keys:
             self._set_keys(key[0], (*keys, key))
 
-    def put(self, endpoint: Endpoint, record_set: dict[str, Any]) -> None:
-        """Remember a record set written."""
-        self.records[endpoint.key] = _hold(endpoint, record_set)
+    def put(
+        self, endpoint: Endpoint, record_set: dict[str, Any], *, reproduces: bool = False
+    ) -> None:
+        """Remember a record set written (``reproduces``: the endpoint is known to render to it)."""
+        self.records[endpoint.key] = endpoint if reproduces else _hold(endpoint, record_set)
         self._add_key(endpoint.key)
 
     def drop(self, key: tuple[str, str, str]) -> None:
@@ -606,7 +608,8 @@ class Route53Provider:
         elif endpoint.ttl is None:
             endpoint = endpoint.with_ttl(self.default_ttl)
         record_set = record_set_from_endpoint(endpoint)
-        return Change(action, record_set, _as_stored(endpoint, record_set), group)
+        stored, reproduces = _as_stored(endpoint, record_set)
+        return Change(action, record_set, stored, group, reproduces)
 
     def _plan_zone_changes(
         self, changes: Changes, zones: Sequence[HostedZone], failures: list[str]
@@ -798,7 +801,7 @@ class Route53Provider:
                 if change.action == "DELETE":
                     cache.drop(change.endpoint.key)
                 else:
-                    cache.put(change.endpoint, change.record_set)
+                    cache.put(change.endpoint, change.record_set, reproduces=change.reproduces)
         return 1
 
     # -- calls -----------------------------------------------------------------------------------
@@ -849,10 +852,12 @@ class Route53Provider:
             ) from exc
 
 
-def _as_stored(endpoint: Endpoint, record_set: dict[str, Any]) -> Endpoint:
+def _as_stored(endpoint: Endpoint, record_set: dict[str, Any]) -> tuple[Endpoint, bool]:
     """The endpoint Route53 holds once ``record_set`` (made from ``endpoint``) is written: what
-    :func:`endpoint_from_record_set` reads back. A plain A or TXT record whose values are its
-    targets as they are reads back as itself, without parsing it again."""
+    :func:`endpoint_from_record_set` reads back, and whether it is known to render to
+    ``record_set`` exactly. A plain A or TXT record whose values are its targets as they are
+    reads back as itself (without its labels, which a record set does not carry), without
+    parsing it again, and renders to the same record set."""
     values = record_set.get("ResourceRecords")
     if (
         endpoint.record_type in _AS_WRITTEN
@@ -864,8 +869,9 @@ def _as_stored(endpoint: Endpoint, record_set: dict[str, Any]) -> Endpoint:
         and tuple(sorted(set(endpoint.targets))) == endpoint.targets
         and all(normalize_target(endpoint.record_type, t) == t for t in endpoint.targets)
     ):
-        return Endpoint(endpoint.name, endpoint.record_type, endpoint.targets, record_set["TTL"])
-    return endpoint_from_record_set(record_set)
+        stored = Endpoint(endpoint.name, endpoint.record_type, endpoint.targets, record_set["TTL"])
+        return stored, True
+    return endpoint_from_record_set(record_set), False
 
 
 _AS_WRITTEN = frozenset({RecordType.A.value, RecordType.TXT.value})

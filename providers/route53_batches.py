@@ -71,6 +71,8 @@ class Change:
     record_set: dict[str, Any] = field(hash=False, compare=False)
     endpoint: Endpoint
     group: str
+    reproduces: bool = field(default=False, compare=False)
+    """Does ``endpoint`` render to ``record_set`` exactly (so a cache may keep it alone)?"""
 
     @property
     def values(self) -> int:
@@ -106,17 +108,14 @@ def grouped(changes: Iterable[Change]) -> list[list[Change]]:
 def pack(groups: Sequence[list[Change]]) -> list[list[Change]]:
     """First-fit decreasing of change groups into calls within Route53's per-call limits."""
 
-    def size(group: list[Change]) -> tuple[int, int]:
-        return sum(c.values for c in group), sum(c.chars for c in group)
+    sized = [(group, sum(c.values for c in group), sum(c.chars for c in group)) for group in groups]
 
-    def weight(group: list[Change]) -> float:
-        values, chars = size(group)
-        return max(values / MAX_VALUES_PER_CALL, chars / MAX_CHARS_PER_CALL)
+    def order(entry: tuple[list[Change], int, int]) -> tuple[float, str]:
+        group, values, chars = entry
+        return -max(values / MAX_VALUES_PER_CALL, chars / MAX_CHARS_PER_CALL), group[0].group
 
-    ordered = sorted(groups, key=lambda g: (-weight(g), g[0].group))
     bins: list[tuple[list[int], list[Change]]] = []
-    for group in ordered:
-        values, chars = size(group)
+    for group, values, chars in sorted(sized, key=order):
         for used, items in bins:
             if used[0] + values <= MAX_VALUES_PER_CALL and used[1] + chars <= MAX_CHARS_PER_CALL:
                 used[0] += values
