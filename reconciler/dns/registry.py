@@ -638,10 +638,22 @@ class TxtRegistry:
                 continue
             wanted = (current - edit.drop) | edit.add
             # providers keep a record and its TXT in one write by this label (Route53 batches)
-            link = {_OWNED_RECORD: edit.owned}
+            link = FrozenMap.of_item(_OWNED_RECORD, edit.owned)
             if stored is None:
                 if wanted:
-                    creates.append(edit.template.with_targets(wanted).with_labels(link))
+                    template = edit.template
+                    # TXT values are kept as given (normalize_target), sorted like with_targets
+                    creates.append(
+                        Endpoint(
+                            template.name,
+                            template.record_type,
+                            tuple(sorted(wanted)),
+                            template.ttl,
+                            template.set_identifier,
+                            link,
+                            template.provider_specific,
+                        )
+                    )
             elif not wanted:
                 deletes.append(stored.with_labels(link))
             elif wanted != current:

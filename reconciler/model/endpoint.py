@@ -93,6 +93,14 @@ class FrozenMap(Mapping[str, str]):
         self._map = {_plain(k): _plain(v) for k, v in sorted(source.items())}
         self._hash = None
 
+    @classmethod
+    def of_item(cls, key: str, value: str) -> FrozenMap:
+        """A map of one entry (``FrozenMap({key: value})``, without sorting one key)."""
+        made = cls.__new__(cls)
+        made._map = {_plain(key): _plain(value)}
+        made._hash = None
+        return made
+
     def __getitem__(self, key: str) -> str:
         return self._map[key]
 

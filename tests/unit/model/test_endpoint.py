@@ -244,6 +244,14 @@ def test_frozen_map_copies_and_never_changes() -> None:
         frozen.extra = 1  # type: ignore[attr-defined]
 
 
+def test_frozen_map_of_one_item_is_the_map_of_that_item() -> None:
+    one = FrozenMap.of_item(Label.OWNER, "me")
+    assert one == FrozenMap({"owner": "me"})
+    assert hash(one) == hash(FrozenMap({"owner": "me"}))
+    assert type(next(iter(one))) is str  # the plain key, not the enum member
+    assert one.with_item("a", "1") == {"a": "1", "owner": "me"}
+
+
 def test_frozen_map_usable_as_dict_key_and_in_sets() -> None:
     assert len({FrozenMap({"a": "1"}), FrozenMap([("a", "1")]), FrozenMap()}) == 2
 
