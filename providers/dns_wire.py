@@ -144,6 +144,11 @@ def encode_rdata(rdtype: int, target: str) -> tuple[bytes, str]:
         return _name_wire(labels), ".".join(label.decode("ascii") for label in labels) + "."
     if rdtype == _TXT:
         strings = _txt_strings(target)
+        if strings is not None and len(strings) == 1 and _PLAIN_TXT_RE.fullmatch(strings[0]):
+            # one plain string: quoted, it is its own presentation form
+            string = strings[0]
+            text = target if target.startswith('"') else f'"{string.decode("ascii")}"'
+            return bytes((len(string),)) + string, text
         if strings is not None and all(_PLAIN_TXT_RE.fullmatch(s) for s in strings):
             wire = b"".join(bytes((len(s),)) + s for s in strings)
             return wire, " ".join(f'"{s.decode("ascii")}"' for s in strings)

@@ -852,8 +852,16 @@ class Rfc2136Provider:
                 raise ValueError("no targets")
             if rdtype == dns.rdatatype.CNAME and len(endpoint.targets) > 1:
                 raise ValueError("a CNAME holds exactly one target")
-            encoded = [encode_rdata(rdtype, target) for target in endpoint.targets]
-            texts = tuple(text for _, text in encoded)
+            targets = endpoint.targets
+            if len(targets) == 1:  # the usual record set: one value
+                rdata, text = encode_rdata(rdtype, targets[0])
+                rdatas: tuple[bytes, ...] = (rdata,)
+                texts: tuple[str, ...] = (text,)
+            else:
+                encoded = [encode_rdata(rdtype, target) for target in targets]
+                texts = tuple(text for _, text in encoded)
+                # a server holds a value once, whatever the spellings that encode to it
+                rdatas = tuple(dict.fromkeys(rdata for rdata, _ in encoded))
             name = endpoint.name
             if texts == endpoint.targets and rdtype in _AS_GIVEN and name == name.lower():
                 # an A target inet_pton takes and a TXT target in presentation form read back
@@ -865,8 +873,7 @@ class Rfc2136Provider:
                 owner=name_labels(name),
                 rdtype=rdtype,
                 ttl=ttl,
-                # a server holds a value once, whatever the spellings that encode to it
-                rdatas=tuple(dict.fromkeys(rdata for rdata, _ in encoded)),
+                rdatas=rdatas,
                 endpoint=read_back,
             )
         except (dns.exception.DNSException, ValueError, InvalidNameError) as exc:

@@ -859,15 +859,17 @@ def _as_stored(endpoint: Endpoint, record_set: dict[str, Any]) -> tuple[Endpoint
     reads back as itself (without its labels, which a record set does not carry), without
     parsing it again, and renders to the same record set."""
     values = record_set.get("ResourceRecords")
+    targets = endpoint.targets
     if (
         endpoint.record_type in _AS_WRITTEN
         and not endpoint.set_identifier
         and not endpoint.provider_specific
         and values is not None
         and endpoint.name == normalize_name(endpoint.name)
-        and tuple(rr["Value"] for rr in values) == endpoint.targets
-        and tuple(sorted(set(endpoint.targets))) == endpoint.targets
-        and all(normalize_target(endpoint.record_type, t) == t for t in endpoint.targets)
+        and len(values) == len(targets)
+        and all(rr["Value"] == t for rr, t in zip(values, targets, strict=True))
+        and (len(targets) == 1 or tuple(sorted(set(targets))) == targets)
+        and all(normalize_target(endpoint.record_type, t) == t for t in targets)
     ):
         stored = Endpoint(endpoint.name, endpoint.record_type, endpoint.targets, record_set["TTL"])
         return stored, True
