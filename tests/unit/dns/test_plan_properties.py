@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from unittest.mock import patch
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import reconciler.dns.plan as plan_module
 from reconciler.dns.plan import DomainFilter, Plan, Policy, calculate
 from reconciler.model.endpoint import Changes, Endpoint
 
@@ -370,3 +372,41 @@ def test_every_desired_record_is_planned_present_or_reported(
         )
         reported = (endpoint.name, endpoint.record_type, endpoint.labels["resource"]) in refused
         assert served or ttl_kept or reported, endpoint
+
+
+@PROPERTY_SETTINGS
+@given(current_records(), desired_endpoints, policies, managed, filters)
+@example(
+    current=[],
+    desired=[Endpoint.of("a.example.com", "A", ["1.1.1.1"], labels={"resource": "ingress/ns/a"})],
+    policy=Policy.SYNC,
+    managed_types=MANAGED[0],
+    domain_filter=FILTERS[0],
+)
+def test_the_fast_rows_plan_as_the_general_rules_do(
+    current: list[Endpoint],
+    desired: list[Endpoint],
+    policy: Policy,
+    managed_types: frozenset[str],
+    domain_filter: DomainFilter,
+) -> None:
+    """Rows the planner settles without its general rules (nothing to do; one lone create) get
+    the plan the general rules give them."""
+
+    def plan() -> Plan:
+        return calculate(
+            current=current,
+            desired=desired,
+            owner_id=ME,
+            policy=policy,
+            managed_types=managed_types,
+            domain_filter=domain_filter,
+        )
+
+    fast = plan()
+    with (
+        patch.object(plan_module, "_lone_create", lambda row: None),
+        patch.object(plan_module, "_converged", lambda row, owner_id: False),
+    ):
+        general = plan()
+    assert fast == general
