@@ -99,6 +99,23 @@ def apply(current: Sequence[Endpoint], changes: Changes) -> list[Endpoint]:
     return list(state.values())
 
 
+def _plan(
+    current: Sequence[Endpoint],
+    desired: Sequence[Endpoint],
+    policy: Policy,
+    managed_types: frozenset[str],
+    domain_filter: DomainFilter,
+) -> Plan:
+    return calculate(
+        current=current,
+        desired=desired,
+        owner_id=ME,
+        policy=policy,
+        managed_types=managed_types,
+        domain_filter=domain_filter,
+    )
+
+
 def _names_holding_a_cname_beside_other_data(records: Sequence[Endpoint]) -> set[tuple[str, str]]:
     types: dict[tuple[str, str], set[str]] = {}
     for record in records:
@@ -184,14 +201,7 @@ def test_only_our_orphan_claims_are_deleted_and_only_under_sync(
     managed_types: frozenset[str],
     domain_filter: DomainFilter,
 ) -> None:
-    result = calculate(
-        current=current,
-        desired=desired,
-        owner_id=ME,
-        policy=policy,
-        managed_types=managed_types,
-        domain_filter=domain_filter,
-    )
+    result = _plan(current, desired, policy, managed_types, domain_filter)
     deleted = {e.key for e in result.changes.delete if not _is_record(e)}
     created = {e.key for e in result.changes.create}
     for claim in current:
@@ -393,20 +403,10 @@ def test_the_fast_rows_plan_as_the_general_rules_do(
     """Rows the planner settles without its general rules (nothing to do; one lone create) get
     the plan the general rules give them."""
 
-    def plan() -> Plan:
-        return calculate(
-            current=current,
-            desired=desired,
-            owner_id=ME,
-            policy=policy,
-            managed_types=managed_types,
-            domain_filter=domain_filter,
-        )
-
-    fast = plan()
+    fast = _plan(current, desired, policy, managed_types, domain_filter)
     with (
         patch.object(plan_module, "_lone_create", lambda row: None),
         patch.object(plan_module, "_converged", lambda row, owner_id: False),
     ):
-        general = plan()
+        general = _plan(current, desired, policy, managed_types, domain_filter)
     assert fast == general
