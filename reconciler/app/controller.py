@@ -48,6 +48,7 @@ from reconciler.model.errors import (
     ReconcilerError,
 )
 from reconciler.runtime import loop
+from reconciler.runtime.collector import keep_as_long_lived
 from reconciler.runtime.health import HealthServer, HealthState
 from reconciler.runtime.leader import LeaderElector, pod_identity
 from reconciler.runtime.metrics import Metrics
@@ -172,6 +173,7 @@ def _pass_function(
     filled the index (running ``change_stages``, the stages that read Ingresses), full otherwise
     (``stages``; and always offline)."""
     index = DesiredIndex()
+    settled: list[bool] = []  # the first full pass on the caches has converged
 
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
         dry_run = bool(args.dry_run) or not request.may_write()
@@ -220,7 +222,11 @@ def _pass_function(
             dry_run=dry_run,
             index=index,
         )
-        return loop_result(report)
+        result = loop_result(report)
+        if cache is not None and result.converged and not settled:
+            settled.append(True)
+            keep_as_long_lived()
+        return result
 
     return run_pass
 
