@@ -380,6 +380,8 @@ class DesiredIndex:
         """The resources desiring each name: a tuple while few (most names have one; a set of
         one costs four times the memory), a set when many."""
         self._sources: dict[str, Mapping[str, Any]] = {}
+        self._source_ids: dict[int, str] = {}
+        """The resource of each held source object, by the object's id (held, so never reused)."""
         self._filled = False
         self.context: DesireContext | None = None
         """The context the held desires were computed in."""
@@ -407,20 +409,25 @@ class DesiredIndex:
     def reuse_object(self, ingress: Mapping[str, Any]) -> IngressDesire | None:
         """The desire held for the Ingress when it was computed from this very object (the
         cache replaces an object that changes, so identity is enough: nothing else is read)."""
-        resource = resource_of(ingress)
-        if self._sources.get(resource) is not ingress:
+        resource = self._source_ids.get(id(ingress))
+        if resource is None or self._sources.get(resource) is not ingress:
             return None
         return self._desires.get(resource)
 
     def remember(self, resource: str, ingress: Mapping[str, Any]) -> None:
         """Note the object the desire of ``resource`` is (now) computed from."""
+        old = self._sources.get(resource)
+        if old is not None:
+            self._source_ids.pop(id(old), None)
         self._sources[resource] = ingress
+        self._source_ids[id(ingress)] = resource
 
     def replace_all(self, desires: Iterable[IngressDesire]) -> None:
         """Hold exactly these desires (a full pass)."""
         self._desires = {}
         self._claimants = {}
         self._sources = {}
+        self._source_ids = {}
         self.update({d.key: d for d in desires})
         self._filled = True
 
@@ -435,7 +442,9 @@ class DesiredIndex:
                     touched.add(endpoint.name)
                     self._unclaim(endpoint.name, resource)
             if desire is None:
-                self._sources.pop(resource, None)
+                gone = self._sources.pop(resource, None)
+                if gone is not None:
+                    self._source_ids.pop(id(gone), None)
                 continue
             self._desires[resource] = desire
             for endpoint in desire.endpoints:

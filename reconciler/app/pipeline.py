@@ -544,6 +544,7 @@ def reconcile(
         and generations == index.generations
     )
     fresh: dict[str, IngressDesire] = {}
+    fresh_objects: dict[str, Mapping[str, Any]] = {}  # the Ingresses of those, in listed order
     desires = []
     for ingress in observed.ingresses:
         desire = index.reuse_object(ingress) if memo else None
@@ -551,6 +552,7 @@ def reconcile(
             resource = resource_of(ingress)
             (shown,) = published_ingresses((ingress,), config.fleets, observed.addresses)
             desire = fresh[resource] = desire_of(shown, context)
+            fresh_objects[resource] = ingress
             index.remember(resource, ingress)
         desires.append(desire)
     # a Route's desire depends on Gateways and ListenerSets too: read every pass (they are few)
@@ -587,10 +589,10 @@ def reconcile(
             targets=targets,
             now=now,
             outcomes=outcomes,
+            # only changed Ingresses have a fresh desire: no need to walk every one
             ingresses=[
-                o
-                for o in (*observed.ingresses, *observed.routes)
-                if _resource(o) in changed_resources
+                *(o for r, o in fresh_objects.items() if r in changed_resources),
+                *(o for o in observed.routes if _resource(o) in changed_resources),
             ],
             events=events,
             dry_run=dry_run,

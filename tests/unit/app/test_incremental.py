@@ -511,3 +511,23 @@ def test_the_claimants_of_a_name_many_ingresses_share_come_and_go_one_by_one() -
     index.update({"ingress/a/web-19": None, "ingress/a/web-3": None})
     assert index.claiming([shared]) == []
     assert len(index) == 0
+
+
+def test_a_desire_is_reused_only_for_the_very_object_it_was_computed_from() -> None:
+    index = DesiredIndex()
+    resource = "ingress/a/web"
+    held = IngressDesire(resource=resource, endpoints=(Endpoint.of("www.example.test", "A", []),))
+    first = ingress("web", "a", ("www.example.test",), None, "192.0.2.1")
+    index.replace_all([held])
+    index.remember(resource, first)
+    assert index.reuse_object(first) is held
+    # an equal object is not the same object: the cache replaced it, so it may have changed
+    assert index.reuse_object(copy.deepcopy(first)) is None
+    second = ingress("web", "a", ("www.example.test",), None, "192.0.2.2")
+    index.remember(resource, second)
+    assert index.reuse_object(second) is held
+    assert index.reuse_object(first) is None  # no longer the source of the desire
+    index.update({resource: None})  # the Ingress is gone
+    assert index.reuse_object(second) is None
+    index.replace_all([held])
+    assert index.reuse_object(second) is None  # a full pass forgets every source
