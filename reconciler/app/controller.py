@@ -173,9 +173,10 @@ def _pass_function(
     filled the index (running ``change_stages``, the stages that read Ingresses), full otherwise
     (``stages``; and always offline)."""
     index = DesiredIndex()
-    settled: list[bool] = []  # the first full pass on the caches has converged
+    settled = False  # the first full pass on the caches has converged
 
     def run_pass(request: loop.PassRequest) -> loop.PassResult:
+        nonlocal settled
         dry_run = bool(args.dry_run) or not request.may_write()
         changed = (
             changed_ingresses(request.changes, cache, config.owner_id)
@@ -224,7 +225,7 @@ def _pass_function(
         )
         result = loop_result(report)
         if cache is not None and result.converged and not settled:
-            settled.append(True)
+            settled = True
             keep_as_long_lived()
         return result
 
